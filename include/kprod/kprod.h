@@ -1,0 +1,244 @@
+/*
+ * kprod — an Apache Kafka producer library in C11.
+ *
+ * This header is the whole public API: if it is not declared here, it is
+ * not API. Every type is opaque unless its fields are part of the contract.
+ *
+ * Threading
+ *   kp_producer_t is safe to use from many application threads at once.
+ *   Callbacks (delivery callbacks, log callback) run on the producer's single
+ *   I/O thread, in per-partition order. A slow callback slows the producer.
+ *   kp_flush() and kp_close() called from inside a callback return
+ *   KP_ERR_IN_CALLBACK instead of deadlocking.
+ *
+ * Errors
+ *   One error type, kp_err_t: 0 is success, negative values are local
+ *   errors, positive values are Kafka broker error codes passed through.
+ *   kp_err_name() and kp_err_str() describe any code.
+ *
+ * Completion contract
+ *   kp_send() either fails at once (returns an error, never calls back) or
+ *   returns KP_OK and then completes the record exactly once, later: its
+ *   callback and/or future are completed with success or an error, even
+ *   when the producer is closed with records still queued.
+ */
+#ifndef KPROD_KPROD_H
+#define KPROD_KPROD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(KPROD_BUILDING) && defined(__GNUC__)
+#define KP_API __attribute__((visibility("default")))
+#else
+#define KP_API
+#endif
+
+#define KPROD_VERSION_STR "0.1.0"
+#define KPROD_VERSION_NUM 0x000100
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ---------------------------------------------------------------------- */
+
+/* Local errors are negative; they are only ever appended to. Positive
+ * values are Kafka protocol error codes (e.g. 6 = NOT_LEADER_OR_FOLLOWER). */
+typedef enum kp_err {
+    KP_OK = 0,
+    KP_ERR_UNKNOWN = -1,             /* unexpected internal condition */
+    KP_ERR_INVALID_ARG = -2,         /* a NULL or out-of-range argument */
+    KP_ERR_INVALID_CONFIG = -3,      /* bad property name or value */
+    KP_ERR_NOMEM = -4,               /* out of memory */
+    KP_ERR_CLOSED = -5,              /* the producer is closed or closing */
+    KP_ERR_TIMED_OUT = -6,           /* a wait (get, flush, close) ran out of time */
+    KP_ERR_BUFFER_EXHAUSTED = -7,    /* no buffer.memory within max.block.ms */
+    KP_ERR_RECORD_TOO_LARGE = -8,    /* record over max.request.size or buffer.memory */
+    KP_ERR_METADATA_TIMEOUT = -9,    /* topic/partition not in metadata within max.block.ms */
+    KP_ERR_MSG_TIMED_OUT_QUEUE = -10,     /* delivery.timeout.ms expired before sending */
+    KP_ERR_MSG_TIMED_OUT_IN_FLIGHT = -11, /* delivery.timeout.ms expired while in flight */
+    KP_ERR_TRANSPORT = -12,          /* connection failed or dropped */
+    KP_ERR_UNKNOWN_PARTITION = -13,  /* explicit partition outside the topic */
+    KP_ERR_UNSUPPORTED_BROKER = -14, /* broker lacks a protocol version kprod needs */
+    KP_ERR_BAD_RESPONSE = -15,       /* malformed response from a broker */
+    KP_ERR_IN_CALLBACK = -16,        /* flush/close called from a producer callback */
+    KP_ERR_SERIALIZATION = -17,      /* a serializer failed */
+    KP_ERR_NOT_IMPLEMENTED = -18,    /* a feature this build does not have */
+    KP_ERR_PURGED_CLOSE = -19,       /* still pending when close() timed out */
+    KP_ERR_IO = -20,                 /* file or system I/O error */
+} kp_err_t;
+
+/* Short symbolic name, e.g. "NOT_LEADER_OR_FOLLOWER". Never NULL. */
+KP_API const char *kp_err_name(kp_err_t err);
+/* Human-readable description. Never NULL. */
+KP_API const char *kp_err_str(kp_err_t err);
+/* Non-zero when the error is transient and the producer retries it itself
+ * (the Java client's RetriableException hierarchy). */
+KP_API int kp_err_is_retriable(kp_err_t err);
+
+/* ------------------------------------------------------------------------
+ * Configuration (Java ProducerConfig property names and defaults)
+ * ---------------------------------------------------------------------- */
+
+typedef struct kp_config kp_config_t;
+
+/* A new configuration holding every default. NULL only when out of memory.
+ * The caller owns it and frees it with kp_config_destroy(). */
+KP_API kp_config_t *kp_config_new(void);
+KP_API void kp_config_destroy(kp_config_t *conf);
+
+/* Set one property. On error returns KP_ERR_INVALID_CONFIG and writes a
+ * message naming the property and the allowed values into errstr (which may
+ * be NULL). Strings are copied. */
+KP_API kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, char *errstr,
+                              size_t errstr_size);
+
+/* Current value of a property as text (the default when never set); NULL for
+ * an unknown name. The pointer is valid until the property is set again or
+ * the configuration destroyed. */
+KP_API const char *kp_config_get(const kp_config_t *conf, const char *name);
+
+/* Load a Java-style .properties file (key=value, key:value or "key value";
+ * '#' and '!' comments; backslash line continuation and escapes). Every
+ * property goes through kp_config_set(). KP_ERR_IO when the file cannot be
+ * read. */
+KP_API kp_err_t kp_config_load_file(kp_config_t *conf, const char *path, char *errstr,
+                                    size_t errstr_size);
+
+/* ------------------------------------------------------------------------
+ * Records and delivery metadata
+ * ---------------------------------------------------------------------- */
+
+#define KP_PARTITION_ANY (-1)  /* let the partitioner choose */
+#define KP_TIMESTAMP_NOW 0     /* timestamp: the time of the send call */
+
+typedef struct kp_header {
+    const char *key;     /* NUL-terminated; required */
+    const void *value;   /* NULL for a null header value */
+    int32_t value_len;   /* ignored when value is NULL */
+} kp_header_t;
+
+/* A record to send. kprod copies everything it needs during kp_send(): the
+ * caller may free or reuse every buffer as soon as kp_send() returns.
+ *
+ * Key and value: a NULL pointer is a null key/value. With the "string"
+ * serializer (key.serializer / value.serializer) the pointer is a
+ * NUL-terminated string and the *_len field is ignored; with "bytes" the
+ * *_len field gives the length. */
+typedef struct kp_record {
+    const char *topic;       /* required */
+    int32_t partition;       /* KP_PARTITION_ANY or an explicit partition */
+    const void *key;
+    int32_t key_len;
+    const void *value;
+    int32_t value_len;
+    int64_t timestamp;       /* ms since the epoch; KP_TIMESTAMP_NOW = now */
+    const kp_header_t *headers;
+    size_t header_count;
+} kp_record_t;
+
+/* What kprod knows about whether a record reached the broker's log. An
+ * application resending a failed record risks a duplicate unless the status
+ * is KP_NOT_PERSISTED. */
+typedef enum kp_persisted {
+    KP_NOT_PERSISTED = 0,      /* never written: safe to resend */
+    KP_POSSIBLY_PERSISTED = 1, /* sent, outcome unknown */
+    KP_PERSISTED = 2,          /* acknowledged by the broker */
+} kp_persisted_t;
+
+/* Result of one record, as the Java client's RecordMetadata plus a status.
+ * topic points at storage owned by the producer, valid until it is
+ * destroyed. offset is -1 when unknown (acks=0, or an error). */
+typedef struct kp_record_metadata {
+    const char *topic;
+    int32_t partition;        /* -1 if no partition was chosen */
+    int64_t offset;
+    int64_t timestamp;        /* CreateTime, or LogAppendTime if the topic uses it */
+    int32_t serialized_key_size;   /* -1 for a null key */
+    int32_t serialized_value_size; /* -1 for a null value */
+    kp_persisted_t persisted;
+} kp_record_metadata_t;
+
+/* Delivery callback: called exactly once per record sent with a callback, on
+ * the producer's I/O thread. err is KP_OK on success. md is valid only during
+ * the call. The callback must not block for long; it may call kp_send(). */
+typedef void(kp_callback_fn)(const kp_record_metadata_t *md, kp_err_t err, void *opaque);
+
+/* ------------------------------------------------------------------------
+ * The producer
+ * ---------------------------------------------------------------------- */
+
+typedef struct kp_producer kp_producer_t;
+typedef struct kp_future kp_future_t;
+
+/* Create a producer and start its I/O thread. The configuration is copied:
+ * the caller still owns conf. On failure returns NULL and writes the reason
+ * (naming the property for configuration errors) into errstr. */
+KP_API kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t errstr_size);
+
+/* Send modes 1 and 2: fire and forget (cb NULL) or with a callback.
+ * Returns once the record is encoded into its partition's batch. It blocks
+ * at most max.block.ms for topic metadata and for buffer memory. Returns
+ * KP_OK (the record will complete exactly once) or an error (nothing was
+ * queued; the callback is not called). */
+KP_API kp_err_t kp_send(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
+                        void *opaque);
+
+/* Send mode 3: as kp_send(), and on KP_OK *futp receives a future that
+ * completes with the record's result. The caller owns the future and must
+ * free it with kp_future_destroy() (before or after it completes). cb may
+ * be NULL. */
+KP_API kp_err_t kp_send_future(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
+                               void *opaque, kp_future_t **futp);
+
+/* Wait for a future. timeout_ms < 0 waits forever. Returns the record's
+ * result (KP_OK or its error) and fills md (if not NULL), or
+ * KP_ERR_TIMED_OUT if it did not complete in time (the future stays valid:
+ * wait again or destroy it). */
+KP_API kp_err_t kp_future_get(kp_future_t *fut, int64_t timeout_ms, kp_record_metadata_t *md);
+/* Non-zero once the future has completed. */
+KP_API int kp_future_is_done(const kp_future_t *fut);
+KP_API void kp_future_destroy(kp_future_t *fut);
+
+/* Convenience: kp_send_future() + kp_future_get() + kp_future_destroy().
+ * Waiting beyond timeout_ms gives KP_ERR_TIMED_OUT; the record itself still
+ * completes in the background. md may be NULL. */
+KP_API kp_err_t kp_send_sync(kp_producer_t *p, const kp_record_t *rec, int64_t timeout_ms,
+                             kp_record_metadata_t *md);
+
+/* Send every queued record now, ignoring linger.ms, and wait until all
+ * records sent before the call have completed. timeout_ms < 0 waits forever.
+ * KP_ERR_TIMED_OUT when records are still pending at the deadline. */
+KP_API kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms);
+
+/* Close: stop accepting records, deliver what is queued (as flush), wait at
+ * most timeout_ms (< 0: forever), then complete whatever is left with
+ * KP_ERR_PURGED_CLOSE and stop the I/O thread. Afterwards kp_send() returns
+ * KP_ERR_CLOSED. Idempotent. Returns KP_ERR_TIMED_OUT if records had to be
+ * failed. */
+KP_API kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms);
+
+/* Free the producer; closes it first (waiting without limit) if needed. */
+KP_API void kp_producer_destroy(kp_producer_t *p);
+
+/* Number of partitions of a topic, fetching metadata if needed (blocks at
+ * most max.block.ms). Negative kp_err_t on failure. */
+KP_API int32_t kp_partitions_for(kp_producer_t *p, const char *topic);
+
+/* Log callback: level follows syslog (3 error, 4 warning, 6 info, 7 debug).
+ * Called from any thread. Default: warnings and errors to stderr. */
+typedef void(kp_log_fn)(int level, const char *msg, void *opaque);
+KP_API void kp_config_set_log(kp_config_t *conf, kp_log_fn *fn, void *opaque);
+
+/* murmur2 as the Java client computes it (Utils.murmur2), exposed so
+ * applications can predict placement: partition =
+ * (kp_murmur2(key, len) & 0x7fffffff) % partitions. */
+KP_API int32_t kp_murmur2(const void *key, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KPROD_KPROD_H */
