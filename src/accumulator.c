@@ -1,0 +1,284 @@
+/*
+ * accumulator — per-partition deques of batches, and the memory pool that
+ * bounds them.
+ *
+ * Append: under the partition's lock, a record is encoded straight into the
+ * open batch at the deque's tail (RecordBatch v2 wire format, so sending
+ * needs no second copy). When it does not fit, that batch is closed (it is
+ * full) and a new one is opened with a buffer of max(batch.size, record)
+ * bytes. The only allocations are per batch, not per record (the completion
+ * entry array grows by doubling, and only for records with a callback or
+ * future).
+ *
+ * Memory: every batch buffer is charged to buffer.memory. When none is left
+ * the appender releases the partition lock and waits (at most max.block.ms,
+ * the caller's deadline) for the I/O thread to complete batches; then it
+ * retakes the lock and looks again, since another thread may have opened a
+ * batch meanwhile (the Java client's RecordAccumulator does the same).
+ * Buffers of exactly batch.size bytes are kept on a free list for reuse.
+ *
+ * Readiness (decided by the sender): a batch is ready when it is closed
+ * (full, or followed by another batch), when linger.ms has passed since it
+ * was created, when a flush or close is under way, or when its retry backoff
+ * has passed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "record_batch.h"
+#include "util.h"
+
+kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition) {
+    kp_tp_t *tp = calloc(1, sizeof(*tp));
+    if (!tp)
+        return NULL;
+    tp->topic = t;
+    tp->partition = partition;
+    tp->leader = -1;
+    if (pthread_mutex_init(&tp->lock, NULL)) {
+        free(tp);
+        return NULL;
+    }
+    return tp;
+}
+
+void kp_tp_destroy(kp_tp_t *tp) {
+    if (!tp)
+        return;
+    pthread_mutex_destroy(&tp->lock);
+    free(tp);
+}
+
+size_t kp_acc_record_bound(int32_t klen, int32_t vlen, const kp_header_t *hdrs, size_t nhdrs) {
+    size_t n = KP_RB_HEADER_SIZE + KP_RB_MAX_RECORD_OVERHEAD;
+    n += klen > 0 ? (size_t)klen : 0;
+    n += vlen > 0 ? (size_t)vlen : 0;
+    for (size_t i = 0; i < nhdrs; i++) {
+        n += 10 + strlen(hdrs[i].key);
+        if (hdrs[i].value && hdrs[i].value_len > 0)
+            n += (size_t)hdrs[i].value_len;
+    }
+    return n;
+}
+
+static void abs_deadline(struct timespec *ts, int64_t deadline_mono_ms) {
+    /* condition variables here are created with CLOCK_MONOTONIC */
+    ts->tv_sec = deadline_mono_ms / 1000;
+    ts->tv_nsec = (deadline_mono_ms % 1000) * 1000000;
+}
+
+/* Take size bytes of buffer.memory. blocking=0: fail with
+ * KP_ERR_BUFFER_EXHAUSTED at once. */
+static kp_err_t pool_alloc(kp_producer_t *p, size_t size, int64_t deadline_ms, int blocking,
+                           uint8_t **out) {
+    kp_err_t err = KP_OK;
+    pthread_mutex_lock(&p->pool_lock);
+    while (p->pool_avail < (int64_t)size) {
+        if (atomic_load(&p->closing)) {
+            err = KP_ERR_CLOSED;
+            break;
+        }
+        if (!blocking || kp_mono_ms() >= deadline_ms) {
+            err = KP_ERR_BUFFER_EXHAUSTED;
+            break;
+        }
+        struct timespec ts;
+        abs_deadline(&ts, deadline_ms);
+        p->pool_waiters++;
+        pthread_cond_timedwait(&p->pool_cond, &p->pool_lock, &ts);
+        p->pool_waiters--;
+    }
+    if (err == KP_OK) {
+        p->pool_avail -= (int64_t)size;
+        uint8_t *buf = NULL;
+        if (size == (size_t)p->conf.batch_size && p->nfree > 0)
+            buf = p->free_bufs[--p->nfree];
+        pthread_mutex_unlock(&p->pool_lock);
+        if (!buf)
+            buf = malloc(size);
+        if (!buf) {
+            pthread_mutex_lock(&p->pool_lock);
+            p->pool_avail += (int64_t)size;
+            pthread_mutex_unlock(&p->pool_lock);
+            return KP_ERR_NOMEM;
+        }
+        *out = buf;
+        return KP_OK;
+    }
+    pthread_mutex_unlock(&p->pool_lock);
+    return err;
+}
+
+static void pool_free(kp_producer_t *p, uint8_t *buf, size_t size) {
+    pthread_mutex_lock(&p->pool_lock);
+    p->pool_avail += (int64_t)size;
+    if (size == (size_t)p->conf.batch_size && (int64_t)p->nfree * (int64_t)size < p->conf.buffer_memory) {
+        if (p->nfree == p->free_cap) {
+            int cap = p->free_cap ? p->free_cap * 2 : 16;
+            uint8_t **nb = realloc(p->free_bufs, (size_t)cap * sizeof(*nb));
+            if (nb) {
+                p->free_bufs = nb;
+                p->free_cap = cap;
+            }
+        }
+        if (p->nfree < p->free_cap) {
+            p->free_bufs[p->nfree++] = buf;
+            buf = NULL;
+        }
+    }
+    if (p->pool_waiters)
+        pthread_cond_broadcast(&p->pool_cond);
+    pthread_mutex_unlock(&p->pool_lock);
+    free(buf);
+}
+
+void kp_acc_pool_destroy(kp_producer_t *p) {
+    for (int i = 0; i < p->nfree; i++)
+        free(p->free_bufs[i]);
+    free(p->free_bufs);
+    p->free_bufs = NULL;
+    p->nfree = 0;
+}
+
+void kp_acc_release(kp_producer_t *p, kp_batch_t *b) {
+    if (b->buf)
+        pool_free(p, b->buf, b->cap);
+    free(b->ents);
+    free(b);
+}
+
+/* Encode the record into b if it fits. Returns 1 when appended. */
+static int try_append(kp_batch_t *b, const void *key, int32_t klen, const void *value,
+                      int32_t vlen, int64_t ts, const kp_header_t *hdrs, size_t nhdrs,
+                      const int32_t *hklens) {
+    int64_t delta = b->count ? ts - b->base_ts : 0;
+    size_t sz = kp_rb_record_size(delta, b->count, klen, vlen, hdrs, nhdrs, hklens);
+    if (b->len + sz > b->cap)
+        return 0;
+    if (!b->count) {
+        b->base_ts = b->max_ts = ts;
+    } else if (ts > b->max_ts) {
+        b->max_ts = ts;
+    }
+    b->len += kp_rb_write_record(b->buf + b->len, delta, b->count, key, klen, value, vlen, hdrs,
+                                 nhdrs, hklens);
+    b->count++;
+    return 1;
+}
+
+static kp_err_t add_entry(kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
+                          kp_callback_fn *cb, void *opaque, kp_future_t *fut) {
+    if (b->nents == b->ents_cap) {
+        int32_t cap = b->ents_cap ? b->ents_cap * 2 : 8;
+        kp_rec_entry_t *e = realloc(b->ents, (size_t)cap * sizeof(*e));
+        if (!e)
+            return KP_ERR_NOMEM;
+        b->ents = e;
+        b->ents_cap = cap;
+    }
+    b->ents[b->nents++] = (kp_rec_entry_t){b->count, klen, vlen, ts, cb, opaque, fut};
+    return KP_OK;
+}
+
+kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, const void *key,
+                       int32_t klen, const void *value, int32_t vlen, int64_t ts,
+                       kp_callback_fn *cb, void *opaque, kp_future_t *fut, int64_t deadline_ms,
+                       int *new_batch) {
+    const kp_header_t *hdrs = rec->headers;
+    size_t nhdrs = rec->headers ? rec->header_count : 0;
+    int32_t hk_small[16], *hklens = hk_small;
+    if (nhdrs > 16 && !(hklens = malloc(nhdrs * sizeof(int32_t))))
+        return KP_ERR_NOMEM;
+    for (size_t i = 0; i < nhdrs; i++)
+        hklens[i] = (int32_t)strlen(hdrs[i].key);
+
+    int want_entry = cb || fut;
+    /* In the I/O thread (a send from a callback) waiting for memory would
+     * wait for ourselves: never block there. */
+    int may_block = !kp_in_io_thread(p);
+    uint8_t *spare = NULL;
+    size_t spare_size = 0;
+    kp_err_t err = KP_OK;
+    *new_batch = 0;
+
+    pthread_mutex_lock(&tp->lock);
+    for (;;) {
+        if (atomic_load(&p->closing)) {
+            err = KP_ERR_CLOSED;
+            break;
+        }
+        kp_batch_t *b = tp->tail;
+        if (b && !b->closed) {
+            if (want_entry && (err = add_entry(b, klen, vlen, ts, cb, opaque, fut)))
+                break;
+            if (try_append(b, key, klen, value, vlen, ts, hdrs, nhdrs, hklens))
+                break;
+            if (want_entry)
+                b->nents--;
+            b->closed = 1; /* full: the sender may take it now */
+            *new_batch = 1;
+        }
+        size_t need = KP_RB_HEADER_SIZE +
+                      kp_rb_record_size(0, 0, klen, vlen, hdrs, nhdrs, hklens);
+        if (need < (size_t)p->conf.batch_size)
+            need = (size_t)p->conf.batch_size;
+        uint8_t *buf = NULL;
+        if (spare && spare_size >= need) {
+            buf = spare;
+            need = spare_size;
+            spare = NULL;
+        } else {
+            err = pool_alloc(p, need, deadline_ms, 0, &buf);
+            if (err == KP_ERR_BUFFER_EXHAUSTED && may_block) {
+                /* Wait for memory without holding the partition. */
+                pthread_mutex_unlock(&tp->lock);
+                if (spare)
+                    pool_free(p, spare, spare_size), spare = NULL;
+                err = pool_alloc(p, need, deadline_ms, 1, &spare);
+                pthread_mutex_lock(&tp->lock);
+                if (err)
+                    break;
+                spare_size = need;
+                continue; /* look at the tail again */
+            }
+            if (err)
+                break;
+        }
+        kp_batch_t *nb = calloc(1, sizeof(*nb));
+        if (!nb) {
+            pool_free(p, buf, need);
+            err = KP_ERR_NOMEM;
+            break;
+        }
+        nb->tp = tp;
+        nb->buf = buf;
+        nb->cap = need;
+        nb->len = KP_RB_HEADER_SIZE;
+        nb->created_ms = kp_mono_ms();
+        if (want_entry && (err = add_entry(nb, klen, vlen, ts, cb, opaque, fut))) {
+            kp_acc_release(p, nb);
+            break;
+        }
+        try_append(nb, key, klen, value, vlen, ts, hdrs, nhdrs, hklens); /* fits by size */
+        if (tp->tail)
+            tp->tail->next = nb;
+        else
+            tp->head = nb;
+        tp->tail = nb;
+        *new_batch = 1;
+        break;
+    }
+    if (err == KP_OK) {
+        tp->appended++;
+        atomic_fetch_add(&p->outstanding, 1);
+    }
+    pthread_mutex_unlock(&tp->lock);
+    if (spare)
+        pool_free(p, spare, spare_size);
+    if (hklens != hk_small)
+        free(hklens);
+    return err;
+}

@@ -1,0 +1,251 @@
+/*
+ * buf — wire primitives. See buf.h for the contract (sticky error flags,
+ * classic vs flexible forms).
+ */
+#include "buf.h"
+
+#include <stdlib.h>
+
+void kp_wbuf_init(kp_wbuf_t *w, size_t cap) {
+    memset(w, 0, sizeof(*w));
+    if (cap) {
+        w->p = malloc(cap);
+        if (!w->p)
+            w->err = 1;
+        else
+            w->cap = cap;
+    }
+}
+
+void kp_wbuf_free(kp_wbuf_t *w) {
+    free(w->p);
+    w->p = NULL;
+    w->len = w->cap = 0;
+}
+
+uint8_t *kp_wbuf_reserve(kp_wbuf_t *w, size_t n) {
+    if (w->err)
+        return NULL;
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap : 64;
+        while (cap < w->len + n)
+            cap *= 2;
+        uint8_t *np = realloc(w->p, cap);
+        if (!np) {
+            w->err = 1;
+            return NULL;
+        }
+        w->p = np;
+        w->cap = cap;
+    }
+    uint8_t *at = w->p + w->len;
+    w->len += n;
+    return at;
+}
+
+void kp_w_bytes_raw(kp_wbuf_t *w, const void *p, size_t n) {
+    uint8_t *d = kp_wbuf_reserve(w, n);
+    if (d && n)
+        memcpy(d, p, n);
+}
+
+void kp_w_i8(kp_wbuf_t *w, int8_t v) {
+    uint8_t *d = kp_wbuf_reserve(w, 1);
+    if (d)
+        d[0] = (uint8_t)v;
+}
+void kp_w_i16(kp_wbuf_t *w, int16_t v) {
+    uint8_t *d = kp_wbuf_reserve(w, 2);
+    if (d)
+        kp_put_be16(d, (uint16_t)v);
+}
+void kp_w_i32(kp_wbuf_t *w, int32_t v) {
+    uint8_t *d = kp_wbuf_reserve(w, 4);
+    if (d)
+        kp_put_be32(d, (uint32_t)v);
+}
+void kp_w_i64(kp_wbuf_t *w, int64_t v) {
+    uint8_t *d = kp_wbuf_reserve(w, 8);
+    if (d)
+        kp_put_be64(d, (uint64_t)v);
+}
+
+size_t kp_uvarint_size(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+
+size_t kp_varint_size(int64_t v) { return kp_uvarint_size(zigzag(v)); }
+
+size_t kp_put_uvarint(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+size_t kp_put_varint(uint8_t *p, int64_t v) { return kp_put_uvarint(p, zigzag(v)); }
+
+void kp_w_uvarint(kp_wbuf_t *w, uint64_t v) {
+    uint8_t tmp[10];
+    kp_w_bytes_raw(w, tmp, kp_put_uvarint(tmp, v));
+}
+void kp_w_varint(kp_wbuf_t *w, int64_t v) { kp_w_uvarint(w, zigzag(v)); }
+
+void kp_w_strn(kp_wbuf_t *w, const char *s, size_t n) {
+    if (!s) {
+        if (w->flex)
+            kp_w_uvarint(w, 0);
+        else
+            kp_w_i16(w, -1);
+        return;
+    }
+    if (w->flex)
+        kp_w_uvarint(w, (uint64_t)n + 1);
+    else
+        kp_w_i16(w, (int16_t)n);
+    kp_w_bytes_raw(w, s, n);
+}
+
+void kp_w_str(kp_wbuf_t *w, const char *s) { kp_w_strn(w, s, s ? strlen(s) : 0); }
+
+void kp_w_arraylen(kp_wbuf_t *w, int32_t n) {
+    if (w->flex)
+        kp_w_uvarint(w, n < 0 ? 0 : (uint64_t)n + 1);
+    else
+        kp_w_i32(w, n);
+}
+
+void kp_w_byteslen(kp_wbuf_t *w, int32_t n) { kp_w_arraylen(w, n); }
+
+void kp_w_tags(kp_wbuf_t *w) {
+    if (w->flex)
+        kp_w_uvarint(w, 0);
+}
+
+void kp_wbuf_put_i32(kp_wbuf_t *w, size_t off, int32_t v) {
+    if (!w->err && off + 4 <= w->len)
+        kp_put_be32(w->p + off, (uint32_t)v);
+}
+
+/* ---- reading ---- */
+
+static inline const uint8_t *take(kp_rbuf_t *r, size_t n) {
+    if (r->err || r->len - r->off < n) {
+        r->err = 1;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+void kp_r_skip(kp_rbuf_t *r, size_t n) { (void)take(r, n); }
+
+int8_t kp_r_i8(kp_rbuf_t *r) {
+    const uint8_t *p = take(r, 1);
+    return p ? (int8_t)p[0] : 0;
+}
+int16_t kp_r_i16(kp_rbuf_t *r) {
+    const uint8_t *p = take(r, 2);
+    return p ? (int16_t)(((uint16_t)p[0] << 8) | p[1]) : 0;
+}
+int32_t kp_r_i32(kp_rbuf_t *r) {
+    const uint8_t *p = take(r, 4);
+    return p ? (int32_t)kp_get_be32(p) : 0;
+}
+int64_t kp_r_i64(kp_rbuf_t *r) {
+    const uint8_t *p = take(r, 8);
+    return p ? (int64_t)(((uint64_t)kp_get_be32(p) << 32) | kp_get_be32(p + 4)) : 0;
+}
+
+uint64_t kp_r_uvarint(kp_rbuf_t *r) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        const uint8_t *p = take(r, 1);
+        if (!p)
+            return 0;
+        v |= (uint64_t)(p[0] & 0x7f) << shift;
+        if (!(p[0] & 0x80))
+            return v;
+    }
+    r->err = 1; /* more than 10 bytes: malformed */
+    return 0;
+}
+
+int64_t kp_r_varint(kp_rbuf_t *r) {
+    uint64_t u = kp_r_uvarint(r);
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* Length of a string/bytes/array: classic int16/int32 or compact uvarint-1. */
+static int64_t read_len(kp_rbuf_t *r, int wide) {
+    if (r->flex) {
+        uint64_t u = kp_r_uvarint(r);
+        if (u > INT32_MAX) {
+            r->err = 1;
+            return -1;
+        }
+        return (int64_t)u - 1;
+    }
+    return wide ? kp_r_i32(r) : kp_r_i16(r);
+}
+
+int32_t kp_r_str(kp_rbuf_t *r, const char **s) {
+    int64_t n = read_len(r, 0);
+    *s = NULL;
+    if (r->err || n < 0)
+        return -1;
+    const uint8_t *p = take(r, (size_t)n);
+    if (!p)
+        return -1;
+    *s = (const char *)p;
+    return (int32_t)n;
+}
+
+int32_t kp_r_bytes(kp_rbuf_t *r, const uint8_t **pp) {
+    int64_t n = read_len(r, 1);
+    *pp = NULL;
+    if (r->err || n < 0)
+        return -1;
+    const uint8_t *p = take(r, (size_t)n);
+    if (!p)
+        return -1;
+    *pp = p;
+    return (int32_t)n;
+}
+
+int32_t kp_r_arraylen(kp_rbuf_t *r, size_t min_elem_size) {
+    int64_t n = read_len(r, 1);
+    if (r->err || n < 0)
+        return -1;
+    if (min_elem_size && (uint64_t)n > kp_r_remaining(r) / min_elem_size) {
+        r->err = 1;
+        return -1;
+    }
+    return (int32_t)n;
+}
+
+void kp_r_skip_tags(kp_rbuf_t *r) {
+    if (!r->flex)
+        return;
+    uint64_t n = kp_r_uvarint(r);
+    for (uint64_t i = 0; i < n && !r->err; i++) {
+        (void)kp_r_uvarint(r); /* tag */
+        uint64_t sz = kp_r_uvarint(r);
+        if (sz > kp_r_remaining(r)) {
+            r->err = 1;
+            return;
+        }
+        kp_r_skip(r, (size_t)sz);
+    }
+}

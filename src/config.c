@@ -1,0 +1,612 @@
+/*
+ * config — one property table drives parsing, validation and the docs.
+ *
+ * Each row is a Java ProducerConfig key with its type, default and range.
+ * A row with `missing` set names a feature this build does not have yet: the
+ * property is accepted at its default value (so existing Java property files
+ * load) and any other value fails with KP_ERR_INVALID_CONFIG naming the
+ * feature — never silently ignored.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+enum ptype { P_INT, P_LONG, P_BOOL, P_STR, P_ENUM, P_LIST };
+
+#define OFF(f) offsetof(kp_conf_t, f)
+#define NOOFF ((size_t)-1)
+#define I32MAX 2147483647LL
+#define I64MAX INT64_MAX
+
+struct prop {
+    const char *name;
+    enum ptype type;
+    const char *def; /* NULL = null */
+    int64_t min, max;
+    const char *enums; /* P_ENUM: '|'-separated allowed values */
+    size_t off;        /* field in kp_conf_t, NOOFF if not stored */
+    int width;         /* 4 or 8 for integer fields */
+    const char *missing;
+    const char *doc;
+};
+
+#define INT(n, d, lo, hi, f, doc) {n, P_INT, d, lo, hi, NULL, OFF(f), 4, NULL, doc}
+#define LONG(n, d, lo, hi, f, doc) {n, P_LONG, d, lo, hi, NULL, OFF(f), 8, NULL, doc}
+#define BOOL(n, d, f, doc) {n, P_BOOL, d, 0, 1, NULL, OFF(f), 4, NULL, doc}
+#define ACCEPT(n, t, d, lo, hi, doc) {n, t, d, lo, hi, NULL, NOOFF, 0, NULL, doc}
+#define MISSING(n, t, d, feat) {n, t, d, 0, 0, NULL, NOOFF, 0, feat, NULL}
+
+static const struct prop props[] = {
+    {"bootstrap.servers", P_LIST, "", 0, 0, NULL, OFF(bootstrap_servers), 0, NULL,
+     "host:port pairs used to establish the initial connection to the cluster (required)"},
+    {"client.id", P_STR, "", 0, 0, NULL, OFF(client_id), 0, NULL,
+     "Id sent to brokers with every request; empty = producer-N"},
+    {"acks", P_ENUM, "all", 0, 0, "all|-1|0|1", OFF(acks), 4, NULL,
+     "Acknowledgements the leader must receive: 0 none, 1 leader only, all (-1) full ISR"},
+    LONG("linger.ms", "5", 0, I64MAX, linger_ms,
+         "Time to wait for more records before sending a batch that is not full"),
+    INT("batch.size", "16384", 0, I32MAX, batch_size,
+        "Target size in bytes of a per-partition batch; also the sticky partitioner's switch size"),
+    LONG("buffer.memory", "33554432", 0, I64MAX, buffer_memory,
+         "Total bytes of memory for records waiting to be sent; send blocks when exhausted"),
+    LONG("max.block.ms", "60000", 0, I64MAX, max_block_ms,
+         "How long send() may block for metadata or buffer memory"),
+    INT("max.request.size", "1048576", 0, I32MAX, max_request_size,
+        "Maximum size of a request in bytes; also caps the size of a single record"),
+    INT("request.timeout.ms", "30000", 0, I32MAX, request_timeout_ms,
+        "How long to wait for a response before the request is failed and retried"),
+    INT("delivery.timeout.ms", "120000", 0, I32MAX, delivery_timeout_ms,
+        "Upper bound on the time from send() returning to the record's completion; "
+        "must be >= linger.ms + request.timeout.ms"),
+    INT("retries", "2147483647", 0, I32MAX, retries,
+        "How many times a failed batch is resent; delivery.timeout.ms bounds it in time"),
+    LONG("retry.backoff.ms", "100", 0, I64MAX, retry_backoff_ms,
+         "Initial wait before retrying a failed request (exponential, +-20% jitter)"),
+    LONG("retry.backoff.max.ms", "1000", 0, I64MAX, retry_backoff_max_ms,
+         "Maximum wait between retries"),
+    INT("max.in.flight.requests.per.connection", "5", 1, I32MAX, max_in_flight,
+        "Maximum unacknowledged requests per broker connection"),
+    LONG("metadata.max.age.ms", "300000", 0, I64MAX, metadata_max_age_ms,
+         "Period after which metadata is refreshed even without a reason"),
+    LONG("metadata.max.idle.ms", "300000", 5000, I64MAX, metadata_max_idle_ms,
+         "How long metadata of a topic nobody produces to is kept"),
+    LONG("reconnect.backoff.ms", "50", 0, I64MAX, reconnect_backoff_ms,
+         "Initial wait before reconnecting to a broker (exponential, +-20% jitter)"),
+    LONG("reconnect.backoff.max.ms", "1000", 0, I64MAX, reconnect_backoff_max_ms,
+         "Maximum wait before reconnecting to a broker"),
+    LONG("socket.connection.setup.timeout.ms", "10000", 0, I64MAX, socket_setup_timeout_ms,
+         "How long a TCP connect may take before it is abandoned"),
+    LONG("socket.connection.setup.timeout.max.ms", "30000", 0, I64MAX,
+         socket_setup_timeout_max_ms, "Maximum connect timeout after repeated failures"),
+    LONG("connections.max.idle.ms", "540000", 0, I64MAX, connections_max_idle_ms,
+         "Close connections idle for this long"),
+    INT("send.buffer.bytes", "131072", -1, I32MAX, send_buffer_bytes,
+        "SO_SNDBUF of broker sockets; -1 = OS default"),
+    INT("receive.buffer.bytes", "32768", -1, I32MAX, receive_buffer_bytes,
+        "SO_RCVBUF of broker sockets; -1 = OS default"),
+    {"key.serializer", P_ENUM, "bytes", 0, 0,
+     "bytes|string|org.apache.kafka.common.serialization.ByteArraySerializer|"
+     "org.apache.kafka.common.serialization.StringSerializer",
+     OFF(key_serializer), 4, NULL,
+     "How record keys are read: bytes (pointer + length) or string (NUL-terminated, UTF-8)"},
+    {"value.serializer", P_ENUM, "bytes", 0, 0,
+     "bytes|string|org.apache.kafka.common.serialization.ByteArraySerializer|"
+     "org.apache.kafka.common.serialization.StringSerializer",
+     OFF(value_serializer), 4, NULL, "How record values are read: bytes or string"},
+    {"enable.idempotence", P_BOOL, "false", 0, 1, NULL, OFF(enable_idempotence), 4,
+     "the idempotent producer", "Exactly-once, in-order delivery per partition"},
+    BOOL("partitioner.ignore.keys", "false", partitioner_ignore_keys,
+         "Place keyed records as if they had no key"),
+    BOOL("partitioner.adaptive.partitioning.enable", "true", partitioner_adaptive,
+         "Weight the sticky partitioner away from slow brokers (KIP-794)"),
+    LONG("partitioner.availability.timeout.ms", "0", 0, I64MAX,
+         partitioner_availability_timeout_ms,
+         "Exclude partitions whose broker cannot take data for this long; 0 = off"),
+    BOOL("allow.auto.create.topics", "true", allow_auto_create_topics,
+         "Ask the broker to create a missing topic when metadata is requested"),
+    {"client.dns.lookup", P_ENUM, "use_all_dns_ips", 0, 0,
+     "use_all_dns_ips|resolve_canonical_bootstrap_servers_only", NOOFF, 0, NULL,
+     "Try every address a host name resolves to"},
+    {"compression.type", P_ENUM, "none", 0, 0, "none|gzip|snappy|lz4|zstd", NOOFF, 0, NULL,
+     "Compression codec for batches"},
+    ACCEPT("compression.gzip.level", P_INT, "-1", -1, 9, "gzip level: -1 or 1..9"),
+    ACCEPT("compression.lz4.level", P_INT, "9", 1, 17, "lz4 level: 1..17"),
+    ACCEPT("compression.zstd.level", P_INT, "3", -131072, 22, "zstd level: -131072..22"),
+    ACCEPT("enable.metrics.push", P_BOOL, "true", 0, 1, "Push client metrics (KIP-714)"),
+    ACCEPT("metrics.sample.window.ms", P_LONG, "30000", 0, I64MAX, "Metrics sample window"),
+    ACCEPT("metrics.num.samples", P_INT, "2", 1, I32MAX, "Metrics samples kept"),
+    {"metrics.recording.level", P_ENUM, "INFO", 0, 0, "INFO|DEBUG|TRACE", NOOFF, 0, NULL,
+     "Metrics recording level"},
+    ACCEPT("transaction.timeout.ms", P_INT, "60000", 0, I32MAX, "Transaction timeout"),
+    {"metadata.recovery.strategy", P_ENUM, "rebootstrap", 0, 0, "rebootstrap|none", NOOFF, 0,
+     NULL, "What to do when no known broker is reachable"},
+    ACCEPT("metadata.recovery.rebootstrap.trigger.ms", P_LONG, "300000", 0, I64MAX,
+           "Rebootstrap after this long without reachable brokers"),
+    MISSING("metric.reporters", P_LIST, "", "pluggable metric reporters"),
+    MISSING("partitioner.class", P_STR, NULL, "pluggable partitioner classes"),
+    MISSING("interceptor.classes", P_LIST, "", "interceptors"),
+    MISSING("transactional.id", P_STR, NULL, "transactions"),
+    MISSING("transaction.two.phase.commit.enable", P_BOOL, "false", "transactions"),
+    MISSING("config.providers", P_LIST, "", "config providers"),
+    {"security.protocol", P_ENUM, "PLAINTEXT", 0, 0, "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL",
+     NOOFF, 0, "TLS and SASL", "Protocol used to talk to brokers"},
+    MISSING("security.providers", P_STR, NULL, "TLS"),
+    MISSING("ssl.protocol", P_STR, "TLSv1.3", "TLS"),
+    MISSING("ssl.enabled.protocols", P_LIST, "TLSv1.2,TLSv1.3", "TLS"),
+    MISSING("ssl.provider", P_STR, NULL, "TLS"),
+    MISSING("ssl.cipher.suites", P_LIST, NULL, "TLS"),
+    MISSING("ssl.keystore.type", P_STR, "JKS", "TLS"),
+    MISSING("ssl.keystore.location", P_STR, NULL, "TLS"),
+    MISSING("ssl.keystore.password", P_STR, NULL, "TLS"),
+    MISSING("ssl.keystore.key", P_STR, NULL, "TLS"),
+    MISSING("ssl.keystore.certificate.chain", P_STR, NULL, "TLS"),
+    MISSING("ssl.key.password", P_STR, NULL, "TLS"),
+    MISSING("ssl.truststore.type", P_STR, "JKS", "TLS"),
+    MISSING("ssl.truststore.location", P_STR, NULL, "TLS"),
+    MISSING("ssl.truststore.password", P_STR, NULL, "TLS"),
+    MISSING("ssl.truststore.certificates", P_STR, NULL, "TLS"),
+    MISSING("ssl.endpoint.identification.algorithm", P_STR, "https", "TLS"),
+    MISSING("ssl.secure.random.implementation", P_STR, NULL, "TLS"),
+    MISSING("ssl.engine.factory.class", P_STR, NULL, "TLS"),
+    MISSING("ssl.keymanager.algorithm", P_STR, "SunX509", "TLS"),
+    MISSING("ssl.trustmanager.algorithm", P_STR, "PKIX", "TLS"),
+    MISSING("sasl.mechanism", P_STR, "GSSAPI", "SASL"),
+    MISSING("sasl.jaas.config", P_STR, NULL, "SASL"),
+    MISSING("sasl.kerberos.service.name", P_STR, NULL, "SASL"),
+    MISSING("sasl.kerberos.kinit.cmd", P_STR, "/usr/bin/kinit", "SASL"),
+    MISSING("sasl.kerberos.ticket.renew.window.factor", P_STR, "0.8", "SASL"),
+    MISSING("sasl.kerberos.ticket.renew.jitter", P_STR, "0.05", "SASL"),
+    MISSING("sasl.kerberos.min.time.before.relogin", P_LONG, "60000", "SASL"),
+    MISSING("sasl.login.refresh.window.factor", P_STR, "0.8", "SASL"),
+    MISSING("sasl.login.refresh.window.jitter", P_STR, "0.05", "SASL"),
+    MISSING("sasl.login.refresh.min.period.seconds", P_INT, "60", "SASL"),
+    MISSING("sasl.login.refresh.buffer.seconds", P_INT, "300", "SASL"),
+    MISSING("sasl.login.connect.timeout.ms", P_INT, NULL, "SASL"),
+    MISSING("sasl.login.read.timeout.ms", P_INT, NULL, "SASL"),
+    MISSING("sasl.login.retry.backoff.ms", P_LONG, "100", "SASL"),
+    MISSING("sasl.login.retry.backoff.max.ms", P_LONG, "10000", "SASL"),
+    MISSING("sasl.client.callback.handler.class", P_STR, NULL, "SASL"),
+    MISSING("sasl.login.callback.handler.class", P_STR, NULL, "SASL"),
+    MISSING("sasl.login.class", P_STR, NULL, "SASL"),
+    MISSING("sasl.oauthbearer.scope.claim.name", P_STR, "scope", "SASL"),
+    MISSING("sasl.oauthbearer.sub.claim.name", P_STR, "sub", "SASL"),
+    MISSING("sasl.oauthbearer.token.endpoint.url", P_STR, NULL, "SASL"),
+    MISSING("sasl.oauthbearer.jwks.endpoint.url", P_STR, NULL, "SASL"),
+    MISSING("sasl.oauthbearer.jwks.endpoint.refresh.ms", P_LONG, "3600000", "SASL"),
+    MISSING("sasl.oauthbearer.jwks.endpoint.retry.backoff.ms", P_LONG, "100", "SASL"),
+    MISSING("sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms", P_LONG, "10000", "SASL"),
+    MISSING("sasl.oauthbearer.clock.skew.seconds", P_INT, "30", "SASL"),
+    MISSING("sasl.oauthbearer.expected.audience", P_LIST, NULL, "SASL"),
+    MISSING("sasl.oauthbearer.expected.issuer", P_STR, NULL, "SASL"),
+    MISSING("sasl.oauthbearer.header.urlencode", P_BOOL, "false", "SASL"),
+};
+
+#define NPROPS (sizeof(props) / sizeof(props[0]))
+
+static const char *type_name(enum ptype t) {
+    switch (t) {
+    case P_INT: return "int";
+    case P_LONG: return "long";
+    case P_BOOL: return "boolean";
+    case P_STR: return "string";
+    case P_ENUM: return "enum";
+    case P_LIST: return "list";
+    }
+    return "?";
+}
+
+static const struct prop *find_prop(const char *name, size_t *idx) {
+    for (size_t i = 0; i < NPROPS; i++)
+        if (!strcmp(props[i].name, name)) {
+            if (idx)
+                *idx = i;
+            return &props[i];
+        }
+    return NULL;
+}
+
+static void describe_valid(const struct prop *pr, char *buf, size_t sz) {
+    switch (pr->type) {
+    case P_INT:
+    case P_LONG:
+        snprintf(buf, sz, "an integer in [%lld, %lld]", (long long)pr->min, (long long)pr->max);
+        break;
+    case P_BOOL: snprintf(buf, sz, "true or false"); break;
+    case P_ENUM: snprintf(buf, sz, "one of %s", pr->enums); break;
+    case P_LIST: snprintf(buf, sz, "a comma-separated list"); break;
+    case P_STR: snprintf(buf, sz, "a string"); break;
+    }
+}
+
+static int enum_index(const char *enums, const char *v) {
+    int idx = 0;
+    const char *s = enums;
+    while (*s) {
+        const char *e = strchr(s, '|');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (strlen(v) == n && !strncasecmp(s, v, n))
+            return idx;
+        idx++;
+        if (!e)
+            break;
+        s = e + 1;
+    }
+    return -1;
+}
+
+static int parse_int64(const char *v, int64_t *out) {
+    char *end;
+    while (isspace((unsigned char)*v))
+        v++;
+    if (!*v)
+        return -1;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (errno || *end)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+/* Store a validated value into the parsed struct. */
+static void apply(kp_conf_t *c, const struct prop *pr, const char *v) {
+    if (pr->off == NOOFF)
+        return;
+    char *field = (char *)c + pr->off;
+    int64_t x = 0;
+    switch (pr->type) {
+    case P_INT:
+    case P_LONG: parse_int64(v, &x); break;
+    case P_BOOL: x = !strcasecmp(v, "true"); break;
+    case P_ENUM:
+        x = enum_index(pr->enums, v);
+        if (!strcmp(pr->name, "acks"))
+            x = (x <= 1) ? -1 : (x == 2 ? 0 : 1);
+        else if (pr->off == OFF(key_serializer) || pr->off == OFF(value_serializer))
+            x = (x == 1 || x == 3) ? KP_SER_STRING : KP_SER_BYTES;
+        break;
+    case P_STR:
+    case P_LIST: {
+        char **sp = (char **)(void *)field;
+        free(*sp);
+        *sp = kp_strdup(v ? v : "");
+        return;
+    }
+    }
+    if (pr->width == 8)
+        *(int64_t *)(void *)field = x;
+    else
+        *(int32_t *)(void *)field = (int32_t)x;
+}
+
+static int same_as_default(const struct prop *pr, const char *v) {
+    if (!pr->def)
+        return !*v;
+    if (pr->type == P_BOOL || pr->type == P_ENUM)
+        return !strcasecmp(pr->def, v);
+    return !strcmp(pr->def, v);
+}
+
+kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, char *errstr,
+                       size_t errstr_size) {
+    size_t idx;
+    if (!conf || !name) {
+        kp_errf(errstr, errstr_size, "kp_config_set: NULL argument");
+        return KP_ERR_INVALID_ARG;
+    }
+    const struct prop *pr = find_prop(name, &idx);
+    if (!pr) {
+        kp_errf(errstr, errstr_size, "Unknown property '%s'", name);
+        return KP_ERR_INVALID_CONFIG;
+    }
+    if (!value)
+        value = "";
+    char valid[300];
+    describe_valid(pr, valid, sizeof(valid));
+    int ok = 1;
+    int64_t x;
+    switch (pr->type) {
+    case P_INT:
+    case P_LONG: ok = !parse_int64(value, &x) && x >= pr->min && x <= pr->max; break;
+    case P_BOOL: ok = !strcasecmp(value, "true") || !strcasecmp(value, "false"); break;
+    case P_ENUM: ok = enum_index(pr->enums, value) >= 0; break;
+    case P_STR:
+    case P_LIST: ok = 1; break;
+    }
+    if (!ok) {
+        kp_errf(errstr, errstr_size, "Invalid value '%s' for property '%s': expected %s", value,
+                name, valid);
+        return KP_ERR_INVALID_CONFIG;
+    }
+    if (pr->missing && !same_as_default(pr, value)) {
+        kp_errf(errstr, errstr_size,
+                "Property '%s'='%s' needs %s, which this build of kprod does not implement yet "
+                "(only the default '%s' is accepted)",
+                name, value, pr->missing, pr->def ? pr->def : "");
+        return KP_ERR_INVALID_CONFIG;
+    }
+    if (!strcmp(name, "compression.type") && strcasecmp(value, "none")) {
+        kp_errf(errstr, errstr_size,
+                "Property 'compression.type'='%s' needs compression, which this build of kprod "
+                "does not implement yet (only 'none' is accepted)",
+                value);
+        return KP_ERR_INVALID_CONFIG;
+    }
+    char *copy = kp_strdup(value);
+    if (!copy) {
+        kp_errf(errstr, errstr_size, "Out of memory");
+        return KP_ERR_NOMEM;
+    }
+    free(conf->vals[idx]);
+    conf->vals[idx] = copy;
+    apply(&conf->c, pr, value);
+    if (!strcmp(name, "delivery.timeout.ms"))
+        conf->c.explicit_delivery_timeout = 1;
+    else if (!strcmp(name, "enable.idempotence"))
+        conf->c.explicit_idempotence = 1;
+    else if (!strcmp(name, "acks"))
+        conf->c.explicit_acks = 1;
+    else if (!strcmp(name, "retries"))
+        conf->c.explicit_retries = 1;
+    else if (!strcmp(name, "max.in.flight.requests.per.connection"))
+        conf->c.explicit_max_in_flight = 1;
+    return KP_OK;
+}
+
+const char *kp_config_get(const kp_config_t *conf, const char *name) {
+    size_t idx;
+    if (!conf || !name || !find_prop(name, &idx))
+        return NULL;
+    if (conf->vals[idx])
+        return conf->vals[idx];
+    return props[idx].def ? props[idx].def : "";
+}
+
+kp_config_t *kp_config_new(void) {
+    kp_config_t *conf = calloc(1, sizeof(*conf));
+    if (!conf)
+        return NULL;
+    conf->vals = calloc(NPROPS, sizeof(char *));
+    if (!conf->vals) {
+        free(conf);
+        return NULL;
+    }
+    for (size_t i = 0; i < NPROPS; i++)
+        apply(&conf->c, &props[i], props[i].def ? props[i].def : "");
+    if (!conf->c.bootstrap_servers || !conf->c.client_id) {
+        kp_config_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+void kp_config_destroy(kp_config_t *conf) {
+    if (!conf)
+        return;
+    for (size_t i = 0; i < NPROPS; i++)
+        free(conf->vals[i]);
+    free(conf->vals);
+    kp_conf_free(&conf->c);
+    free(conf);
+}
+
+void kp_config_set_log(kp_config_t *conf, kp_log_fn *fn, void *opaque) {
+    if (!conf)
+        return;
+    conf->c.log_cb = fn;
+    conf->c.log_opaque = opaque;
+}
+
+int kp_conf_copy(kp_conf_t *dst, const kp_conf_t *src) {
+    *dst = *src;
+    dst->bootstrap_servers = kp_strdup(src->bootstrap_servers);
+    dst->client_id = kp_strdup(src->client_id);
+    if (!dst->bootstrap_servers || !dst->client_id) {
+        kp_conf_free(dst);
+        return -1;
+    }
+    return 0;
+}
+
+void kp_conf_free(kp_conf_t *c) {
+    free(c->bootstrap_servers);
+    free(c->client_id);
+    c->bootstrap_servers = c->client_id = NULL;
+}
+
+kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
+    const char *s = c->bootstrap_servers;
+    while (s && isspace((unsigned char)*s))
+        s++;
+    if (!s || !*s) {
+        kp_errf(errstr, errstr_size,
+                "Missing required property 'bootstrap.servers' (a list of host:port pairs)");
+        return KP_ERR_INVALID_CONFIG;
+    }
+    int64_t need = c->linger_ms + (int64_t)c->request_timeout_ms;
+    if ((int64_t)c->delivery_timeout_ms < need) {
+        if (c->explicit_delivery_timeout) {
+            kp_errf(errstr, errstr_size,
+                    "Invalid value %d for property 'delivery.timeout.ms': it should be equal to "
+                    "or larger than linger.ms + request.timeout.ms (%lld)",
+                    c->delivery_timeout_ms, (long long)need);
+            return KP_ERR_INVALID_CONFIG;
+        }
+        /* As Java: an implicit default is raised silently. */
+        c->delivery_timeout_ms = need > I32MAX ? (int32_t)I32MAX : (int32_t)need;
+    }
+    if (c->retry_backoff_max_ms < c->retry_backoff_ms)
+        c->retry_backoff_max_ms = c->retry_backoff_ms;
+    if (c->reconnect_backoff_max_ms < c->reconnect_backoff_ms)
+        c->reconnect_backoff_max_ms = c->reconnect_backoff_ms;
+    return KP_OK;
+}
+
+/* ---- .properties files ---- */
+
+/* Read one logical line (joining backslash continuations); returns NULL at
+ * EOF. The caller frees. */
+static char *read_logical_line(FILE *f) {
+    char *out = NULL, *line = NULL;
+    size_t outlen = 0, cap = 0;
+    int cont = 1, first = 1;
+    while (cont) {
+        ssize_t n = getline(&line, &cap, f);
+        if (n < 0) {
+            if (first) {
+                free(line);
+                return NULL;
+            }
+            break;
+        }
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        char *l = line;
+        if (!first)
+            while (*l == ' ' || *l == '\t' || *l == '\f')
+                l++, n--;
+        /* an odd number of trailing backslashes continues the line */
+        size_t bs = 0;
+        while (bs < (size_t)n && l[n - 1 - bs] == '\\')
+            bs++;
+        cont = (bs % 2) == 1;
+        if (cont)
+            l[--n] = 0;
+        char *no = realloc(out, outlen + (size_t)n + 1);
+        if (!no) {
+            free(out);
+            free(line);
+            return NULL;
+        }
+        out = no;
+        memcpy(out + outlen, l, (size_t)n + 1);
+        outlen += (size_t)n;
+        first = 0;
+    }
+    free(line);
+    return out;
+}
+
+/* Unescape in place: \t \n \r \f \\ \uXXXX (BMP, UTF-8 encoded), \x -> x. */
+static void unescape(char *s) {
+    char *d = s;
+    while (*s) {
+        if (*s != '\\' || !s[1]) {
+            *d++ = *s++;
+            continue;
+        }
+        s++;
+        char c = *s++;
+        switch (c) {
+        case 't': *d++ = '\t'; break;
+        case 'n': *d++ = '\n'; break;
+        case 'r': *d++ = '\r'; break;
+        case 'f': *d++ = '\f'; break;
+        case 'u': {
+            unsigned cp = 0;
+            int k;
+            for (k = 0; k < 4 && isxdigit((unsigned char)s[k]); k++)
+                cp = cp * 16 + (unsigned)(isdigit((unsigned char)s[k]) ? s[k] - '0'
+                                                                        : (tolower(s[k]) - 'a' + 10));
+            s += k;
+            if (cp < 0x80) {
+                *d++ = (char)cp;
+            } else if (cp < 0x800) {
+                *d++ = (char)(0xC0 | (cp >> 6));
+                *d++ = (char)(0x80 | (cp & 0x3F));
+            } else {
+                *d++ = (char)(0xE0 | (cp >> 12));
+                *d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                *d++ = (char)(0x80 | (cp & 0x3F));
+            }
+            break;
+        }
+        default: *d++ = c; break;
+        }
+    }
+    *d = 0;
+}
+
+kp_err_t kp_config_load_file(kp_config_t *conf, const char *path, char *errstr,
+                             size_t errstr_size) {
+    if (!conf || !path) {
+        kp_errf(errstr, errstr_size, "kp_config_load_file: NULL argument");
+        return KP_ERR_INVALID_ARG;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        kp_errf(errstr, errstr_size, "Cannot read properties file '%s': %s", path,
+                strerror(errno));
+        return KP_ERR_IO;
+    }
+    kp_err_t err = KP_OK;
+    char *line;
+    int lineno = 0;
+    while (err == KP_OK && (line = read_logical_line(f))) {
+        lineno++;
+        char *s = line;
+        while (*s == ' ' || *s == '\t' || *s == '\f')
+            s++;
+        if (!*s || *s == '#' || *s == '!') {
+            free(line);
+            continue;
+        }
+        /* key ends at the first unescaped '=', ':' or whitespace */
+        char *k = s;
+        while (*s && !(*s == '=' || *s == ':' || *s == ' ' || *s == '\t' || *s == '\f')) {
+            if (*s == '\\' && s[1])
+                s++;
+            s++;
+        }
+        char *kend = s;
+        while (*s == ' ' || *s == '\t' || *s == '\f')
+            s++;
+        if (*s == '=' || *s == ':')
+            s++;
+        while (*s == ' ' || *s == '\t' || *s == '\f')
+            s++;
+        char save = *kend;
+        *kend = 0;
+        char *key = kp_strdup(k);
+        *kend = save;
+        char *val = kp_strdup(s);
+        if (!key || !val) {
+            err = KP_ERR_NOMEM;
+        } else {
+            unescape(key);
+            unescape(val);
+            char sub[400];
+            err = kp_config_set(conf, key, val, sub, sizeof(sub));
+            if (err)
+                kp_errf(errstr, errstr_size, "%s:%d: %s", path, lineno, sub);
+        }
+        free(key);
+        free(val);
+        free(line);
+    }
+    fclose(f);
+    return err;
+}
+
+size_t kp_config_prop_count(void) { return NPROPS; }
+
+const kp_prop_info_t *kp_config_prop(size_t i) {
+    static kp_prop_info_t infos[NPROPS];
+    static char valid[NPROPS][300];
+    if (i >= NPROPS)
+        return NULL;
+    describe_valid(&props[i], valid[i], sizeof(valid[i]));
+    infos[i] = (kp_prop_info_t){props[i].name, type_name(props[i].type), props[i].def,
+                                valid[i],      props[i].doc,            props[i].missing};
+    return &infos[i];
+}

@@ -1,0 +1,82 @@
+/*
+ * config — the property table (Java ProducerConfig names, types, defaults,
+ * ranges) and the parsed configuration the rest of the library reads.
+ */
+#ifndef KP_CONFIG_H
+#define KP_CONFIG_H
+
+#include <stdint.h>
+
+#include "kprod/kprod.h"
+
+enum kp_serializer { KP_SER_BYTES = 0, KP_SER_STRING = 1 };
+
+/* Parsed values. Only config.c writes them; everything else reads. */
+typedef struct kp_conf {
+    char *bootstrap_servers;
+    char *client_id;
+    int acks; /* -1 (all), 0, 1 */
+    int64_t linger_ms;
+    int32_t batch_size;
+    int64_t buffer_memory;
+    int64_t max_block_ms;
+    int32_t max_request_size;
+    int32_t request_timeout_ms;
+    int32_t delivery_timeout_ms;
+    int32_t retries;
+    int64_t retry_backoff_ms;
+    int64_t retry_backoff_max_ms;
+    int32_t max_in_flight;
+    int64_t metadata_max_age_ms;
+    int64_t metadata_max_idle_ms;
+    int64_t reconnect_backoff_ms;
+    int64_t reconnect_backoff_max_ms;
+    int64_t socket_setup_timeout_ms;
+    int64_t socket_setup_timeout_max_ms;
+    int64_t connections_max_idle_ms;
+    int32_t send_buffer_bytes;
+    int32_t receive_buffer_bytes;
+    int key_serializer;   /* enum kp_serializer */
+    int value_serializer; /* enum kp_serializer */
+    int enable_idempotence;
+    int partitioner_ignore_keys;
+    int partitioner_adaptive;
+    int64_t partitioner_availability_timeout_ms;
+    int allow_auto_create_topics;
+    /* Which properties the application set explicitly (Java's rules for
+     * delivery.timeout.ms and idempotence depend on it). */
+    unsigned explicit_delivery_timeout : 1;
+    unsigned explicit_idempotence : 1;
+    unsigned explicit_acks : 1;
+    unsigned explicit_retries : 1;
+    unsigned explicit_max_in_flight : 1;
+    kp_log_fn *log_cb;
+    void *log_opaque;
+} kp_conf_t;
+
+struct kp_config {
+    char **vals; /* one per table entry; NULL = default */
+    kp_conf_t c;
+};
+
+/* Deep-copy a configuration's parsed values (strings duplicated). */
+int kp_conf_copy(kp_conf_t *dst, const kp_conf_t *src);
+void kp_conf_free(kp_conf_t *c);
+/* Cross-property validation done at producer creation (Java's
+ * postProcessParsedConfig): returns KP_OK or writes errstr. May adjust
+ * derived values (e.g. an implicit delivery.timeout.ms). */
+kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size);
+
+/* The table, for the documentation generator and tests. */
+typedef struct kp_prop_info {
+    const char *name;
+    const char *type;    /* "int", "long", "boolean", "string", "list", "enum", "class" */
+    const char *deflt;   /* default as text; "" for empty, NULL for null */
+    const char *valid;   /* human-readable allowed values */
+    const char *doc;
+    const char *missing; /* non-NULL: feature not built; only the default is accepted */
+} kp_prop_info_t;
+size_t kp_config_prop_count(void);
+const kp_prop_info_t *kp_config_prop(size_t i);
+
+#endif

@@ -1,0 +1,435 @@
+/*
+ * conn — a broker connection. See conn.h for the contract.
+ *
+ * Life: DOWN -> (backoff passed) CONNECTING -> HANDSHAKE (ApiVersions) ->
+ * READY -> ... -> DOWN on any error, with every queued and in-flight request
+ * failed back to the sender, which decides what to retry. Reconnect backoff
+ * is exponential from reconnect.backoff.ms to reconnect.backoff.max.ms with
+ * +-20% jitter; each address a host resolves to is tried in turn.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+
+kp_conn_t *kp_conn_new(int32_t node_id, const char *host, int32_t port) {
+    kp_conn_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->host = kp_strdup(host);
+    if (!c->host) {
+        free(c);
+        return NULL;
+    }
+    c->node_id = node_id;
+    c->port = port;
+    c->fd = -1;
+    c->apiv_ver = kp_proto_our_max(KP_API_API_VERSIONS);
+    for (int i = 0; i < KP_API_COUNT; i++)
+        c->ver[i] = -1;
+    return c;
+}
+
+void kp_req_free(kp_req_t *req) {
+    if (!req)
+        return;
+    kp_wbuf_free(&req->w);
+    if (req->is_produce)
+        kp_produce_builder_free(&req->pb);
+    free(req->iov);
+    free(req->batches);
+    free(req);
+}
+
+static void fail_list(kp_producer_t *p, kp_conn_t *c, kp_req_t *head, kp_err_t err) {
+    while (head) {
+        kp_req_t *n = head->next;
+        head->next = NULL;
+        if (head->api != KP_API_API_VERSIONS)
+            kp_sender_on_failed(p, c, head, err);
+        kp_req_free(head);
+        head = n;
+    }
+}
+
+void kp_conn_close(kp_producer_t *p, kp_conn_t *c, kp_err_t err, const char *why) {
+    if (c->state == KP_CONN_DOWN)
+        return;
+    if (why)
+        kp_log(p, c->state == KP_CONN_READY ? 4 : 6, "broker %d (%s:%d): disconnected: %s",
+               c->node_id, c->host, c->port, why);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->state = KP_CONN_DOWN;
+    free(c->rbuf);
+    c->rbuf = NULL;
+    c->szgot = c->rlen = c->rgot = 0;
+    c->failures++;
+    c->next_connect_ms = kp_mono_ms() + kp_backoff(p->conf.reconnect_backoff_ms,
+                                                   p->conf.reconnect_backoff_max_ms,
+                                                   c->failures - 1, &p->rng);
+    /* Detach both lists first: the sender may queue new requests from its
+     * failure handler (they wait for the next connection). */
+    kp_req_t *wait = c->wait_head, *out = c->out_head;
+    c->wait_head = c->wait_tail = c->out_head = c->out_tail = NULL;
+    c->nreqs = 0;
+    fail_list(p, c, wait, err);
+    fail_list(p, c, out, err);
+}
+
+void kp_conn_destroy(kp_producer_t *p, kp_conn_t *c) {
+    if (!c)
+        return;
+    kp_conn_close(p, c, KP_ERR_CLOSED, NULL);
+    if (c->ai)
+        freeaddrinfo(c->ai);
+    free(c->host);
+    free(c);
+}
+
+static void set_sockopts(kp_producer_t *p, int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (p->conf.send_buffer_bytes > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &p->conf.send_buffer_bytes, sizeof(int));
+    if (p->conf.receive_buffer_bytes > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &p->conf.receive_buffer_bytes, sizeof(int));
+}
+
+static void queue_apiversions(kp_producer_t *p, kp_conn_t *c);
+
+void kp_conn_connect(kp_producer_t *p, kp_conn_t *c, int64_t now) {
+    if (c->state != KP_CONN_DOWN || now < c->next_connect_ms)
+        return;
+    if (!c->ai_cur) {
+        if (c->ai)
+            freeaddrinfo(c->ai);
+        c->ai = NULL;
+        struct addrinfo hints = {0};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        char port[16];
+        snprintf(port, sizeof(port), "%d", (int)c->port);
+        int rc = getaddrinfo(c->host, port, &hints, &c->ai);
+        if (rc) {
+            c->ai = NULL;
+            c->state = KP_CONN_CONNECTING; /* so close() logs and backs off */
+            kp_conn_close(p, c, KP_ERR_TRANSPORT, gai_strerror(rc));
+            return;
+        }
+        c->ai_cur = c->ai;
+    }
+    struct addrinfo *ai = c->ai_cur;
+    c->ai_cur = ai->ai_next; /* next attempt tries the next address */
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+    c->state = KP_CONN_CONNECTING;
+    if (fd < 0) {
+        kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(errno));
+        return;
+    }
+    c->fd = fd;
+    set_sockopts(p, fd);
+    int64_t tmo = p->conf.socket_setup_timeout_ms;
+    for (int i = 0; i < c->failures && tmo < p->conf.socket_setup_timeout_max_ms; i++)
+        tmo *= 2;
+    if (tmo > p->conf.socket_setup_timeout_max_ms)
+        tmo = p->conf.socket_setup_timeout_max_ms;
+    c->connect_deadline_ms = now + kp_jitter(tmo, &p->rng);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+        kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(errno));
+        return;
+    }
+    /* completion is seen as POLLOUT */
+}
+
+static void enqueue(kp_conn_t *c, kp_req_t *req) {
+    req->next = NULL;
+    if (c->out_tail)
+        c->out_tail->next = req;
+    else
+        c->out_head = req;
+    c->out_tail = req;
+}
+
+static void queue_apiversions(kp_producer_t *p, kp_conn_t *c) {
+    kp_req_t *req = calloc(1, sizeof(*req));
+    if (!req) {
+        kp_conn_close(p, c, KP_ERR_NOMEM, "out of memory");
+        return;
+    }
+    req->api = KP_API_API_VERSIONS;
+    req->ver = c->apiv_ver;
+    req->corrid = p->next_corrid++;
+    req->expect_response = 1;
+    req->deadline_ms = kp_mono_ms() + p->conf.request_timeout_ms;
+    kp_wbuf_init(&req->w, 64);
+    kp_apiversions_req(&req->w, req->ver, req->corrid, p->client_id);
+    req->iov = malloc(sizeof(struct iovec));
+    if (req->w.err || !req->iov) {
+        kp_req_free(req);
+        kp_conn_close(p, c, KP_ERR_NOMEM, "out of memory");
+        return;
+    }
+    req->iov[0].iov_base = req->w.p;
+    req->iov[0].iov_len = req->w.len;
+    req->niov = 1;
+    req->total = req->w.len;
+    /* The handshake goes before anything the sender queued meanwhile. */
+    req->next = c->out_head;
+    c->out_head = req;
+    if (!c->out_tail)
+        c->out_tail = req;
+}
+
+void kp_conn_send(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
+    (void)p;
+    req->total = 0;
+    for (int i = 0; i < req->niov; i++)
+        req->total += req->iov[i].iov_len;
+    if (req->expect_response || req->is_produce)
+        c->nreqs++;
+    enqueue(c, req);
+}
+
+short kp_conn_events(const kp_conn_t *c) {
+    switch (c->state) {
+    case KP_CONN_DOWN: return 0;
+    case KP_CONN_CONNECTING: return POLLOUT;
+    case KP_CONN_HANDSHAKE:
+    case KP_CONN_READY: break;
+    }
+    short ev = POLLIN;
+    /* Requests other than the handshake wait until it completes. */
+    if (c->out_head && (c->state == KP_CONN_READY || c->out_head->api == KP_API_API_VERSIONS))
+        ev |= POLLOUT;
+    return ev;
+}
+
+static int handle_apiversions(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+    kp_api_range_t ranges[KP_API_COUNT];
+    int err = kp_apiversions_resp(r, req->ver, ranges);
+    if (err < 0) {
+        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed ApiVersions response");
+        return -1;
+    }
+    if (err == 35 /* UNSUPPORTED_VERSION */ && ranges[KP_API_API_VERSIONS].max >= 0 &&
+        ranges[KP_API_API_VERSIONS].max < req->ver) {
+        c->apiv_ver = ranges[KP_API_API_VERSIONS].max;
+        queue_apiversions(p, c);
+        return 0;
+    }
+    if (err) {
+        kp_conn_close(p, c, KP_ERR_UNSUPPORTED_BROKER, "ApiVersions failed");
+        return -1;
+    }
+    for (int api = 0; api < KP_API_COUNT; api++)
+        c->ver[api] = kp_proto_pick((int16_t)api, ranges[api].min, ranges[api].max);
+    if (c->ver[KP_API_PRODUCE] < 0 || c->ver[KP_API_METADATA] < 0) {
+        kp_log(p, 3,
+               "broker %d (%s:%d) offers Produce %d..%d and Metadata %d..%d; kprod needs "
+               "Produce >= 3 and Metadata >= 1",
+               c->node_id, c->host, c->port, ranges[0].min, ranges[0].max, ranges[3].min,
+               ranges[3].max);
+        kp_conn_close(p, c, KP_ERR_UNSUPPORTED_BROKER, "unsupported broker");
+        return -1;
+    }
+    c->state = KP_CONN_READY;
+    c->failures = 0;
+    kp_log(p, 7, "broker %d (%s:%d): ready, Produce v%d, Metadata v%d", c->node_id, c->host,
+           c->port, c->ver[KP_API_PRODUCE], c->ver[KP_API_METADATA]);
+    return 0;
+}
+
+/* A complete response frame is in c->rbuf. Returns -1 if the connection
+ * was closed. */
+static int dispatch(kp_producer_t *p, kp_conn_t *c) {
+    kp_req_t *req = c->wait_head;
+    kp_rbuf_t r;
+    kp_rbuf_init(&r, c->rbuf, c->rlen, 0);
+    if (!req) {
+        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "response without a request");
+        return -1;
+    }
+    int32_t corrid = kp_proto_resp_header(&r, req->api, req->ver);
+    if (r.err || corrid != req->corrid) {
+        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "response correlation id mismatch");
+        return -1;
+    }
+    c->wait_head = req->next;
+    if (!c->wait_head)
+        c->wait_tail = NULL;
+    req->next = NULL;
+    if (req->api == KP_API_API_VERSIONS) {
+        int rc = handle_apiversions(p, c, req, &r);
+        kp_req_free(req);
+        return rc;
+    }
+    c->nreqs--;
+    kp_sender_on_response(p, c, req, &r);
+    kp_req_free(req);
+    return c->state == KP_CONN_DOWN ? -1 : 0;
+}
+
+static void do_read(kp_producer_t *p, kp_conn_t *c) {
+    for (int rounds = 0; rounds < 64; rounds++) {
+        ssize_t n;
+        if (c->szgot < 4) {
+            n = read(c->fd, c->szbuf + c->szgot, 4 - c->szgot);
+        } else {
+            n = read(c->fd, c->rbuf + c->rgot, c->rlen - c->rgot);
+        }
+        if (n == 0) {
+            kp_conn_close(p, c, KP_ERR_TRANSPORT, "connection closed by broker");
+            return;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return;
+            kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(errno));
+            return;
+        }
+        if (c->szgot < 4) {
+            c->szgot += (size_t)n;
+            if (c->szgot < 4)
+                continue;
+            int32_t sz = (int32_t)kp_get_be32(c->szbuf);
+            if (sz < 4 || sz > KP_MAX_RESPONSE_SIZE) {
+                kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "invalid response frame size");
+                return;
+            }
+            c->rlen = (size_t)sz;
+            c->rgot = 0;
+            c->rbuf = malloc(c->rlen);
+            if (!c->rbuf) {
+                kp_conn_close(p, c, KP_ERR_NOMEM, "out of memory");
+                return;
+            }
+            continue;
+        }
+        c->rgot += (size_t)n;
+        if (c->rgot < c->rlen)
+            continue;
+        int rc = dispatch(p, c);
+        if (rc < 0)
+            return;
+        free(c->rbuf);
+        c->rbuf = NULL;
+        c->szgot = c->rlen = c->rgot = 0;
+    }
+}
+
+static void do_write(kp_producer_t *p, kp_conn_t *c) {
+    while (c->out_head) {
+        kp_req_t *req = c->out_head;
+        if (c->state != KP_CONN_READY && req->api != KP_API_API_VERSIONS)
+            return;
+        struct iovec local[64];
+        int n = 0;
+        size_t skip = req->written;
+        for (int i = 0; i < req->niov && n < 64; i++) {
+            if (skip >= req->iov[i].iov_len) {
+                skip -= req->iov[i].iov_len;
+                continue;
+            }
+            local[n].iov_base = (uint8_t *)req->iov[i].iov_base + skip;
+            local[n].iov_len = req->iov[i].iov_len - skip;
+            skip = 0;
+            n++;
+        }
+        ssize_t w = writev(c->fd, local, n);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return;
+            kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(errno));
+            return;
+        }
+        req->written += (size_t)w;
+        if (req->written < req->total)
+            continue;
+        c->out_head = req->next;
+        if (!c->out_head)
+            c->out_tail = NULL;
+        req->next = NULL;
+        if (req->expect_response) {
+            if (c->wait_tail)
+                c->wait_tail->next = req;
+            else
+                c->wait_head = req;
+            c->wait_tail = req;
+        } else {
+            c->nreqs--;
+            kp_sender_on_written(p, c, req);
+            kp_req_free(req);
+        }
+    }
+}
+
+void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now) {
+    (void)now;
+    if (c->state == KP_CONN_DOWN || !revents)
+        return;
+    if (c->state == KP_CONN_CONNECTING) {
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+            soerr = errno;
+        if (soerr) {
+            kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(soerr));
+            return;
+        }
+        if (!(revents & POLLOUT))
+            return;
+        c->state = KP_CONN_HANDSHAKE;
+        c->ai_cur = NULL; /* connected: resolve afresh next time */
+        queue_apiversions(p, c);
+        if (c->state == KP_CONN_DOWN)
+            return;
+        revents = POLLOUT;
+    }
+    if (revents & (POLLERR | POLLHUP) && !(revents & POLLIN)) {
+        kp_conn_close(p, c, KP_ERR_TRANSPORT, "socket error");
+        return;
+    }
+    if (revents & POLLIN) {
+        do_read(p, c);
+        if (c->state == KP_CONN_DOWN)
+            return;
+    }
+    if (c->out_head)
+        do_write(p, c);
+}
+
+int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now) {
+    if (c->state == KP_CONN_DOWN)
+        return INT64_MAX;
+    if (c->state == KP_CONN_CONNECTING) {
+        if (now >= c->connect_deadline_ms) {
+            kp_conn_close(p, c, KP_ERR_TRANSPORT, "connection setup timed out");
+            return INT64_MAX;
+        }
+        return c->connect_deadline_ms;
+    }
+    /* The oldest request decides: the in-flight head, or else the first
+     * queued one (a request that cannot even be written in time). */
+    kp_req_t *oldest = c->wait_head ? c->wait_head : c->out_head;
+    if (!oldest)
+        return INT64_MAX;
+    if (now >= oldest->deadline_ms) {
+        kp_conn_close(p, c, 7 /* REQUEST_TIMED_OUT */, "request timed out");
+        return INT64_MAX;
+    }
+    return oldest->deadline_ms;
+}

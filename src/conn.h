@@ -1,0 +1,93 @@
+/*
+ * conn — one non-blocking TCP connection to one broker: connect with
+ * exponential backoff, the ApiVersions handshake, framing, correlation ids
+ * and the in-flight list. Owned and driven by the I/O thread only.
+ *
+ * Responses arrive in request order on a connection (the protocol promises
+ * it), so the in-flight list is a FIFO and a response whose correlation id is
+ * not the head's is a protocol violation: the connection is dropped.
+ */
+#ifndef KP_CONN_H
+#define KP_CONN_H
+
+#include <netdb.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "buf.h"
+#include "internal.h"
+#include "protocol.h"
+
+/* Largest response frame accepted; a larger length is treated as garbage. */
+#define KP_MAX_RESPONSE_SIZE (100 * 1024 * 1024)
+
+typedef enum kp_conn_state {
+    KP_CONN_DOWN = 0,
+    KP_CONN_CONNECTING,
+    KP_CONN_HANDSHAKE, /* ApiVersions in flight */
+    KP_CONN_READY,
+} kp_conn_state_t;
+
+struct kp_req {
+    kp_req_t *next;
+    int32_t corrid;
+    int16_t api, ver;
+    int expect_response;
+    int64_t deadline_ms;
+    kp_wbuf_t w;            /* the whole request, or the framing of a produce */
+    kp_produce_builder_t pb; /* produce requests: framing + batch segments */
+    int is_produce;
+    struct iovec *iov;
+    int niov, iov_idx;
+    size_t total, written;
+    kp_batch_t **batches; /* produce: the batches carried */
+    int nbatches;
+};
+
+struct kp_conn {
+    kp_conn_t *next; /* retired list */
+    int32_t node_id; /* < 0 for bootstrap servers */
+    char *host;
+    int32_t port;
+    int fd;
+    kp_conn_state_t state;
+    int64_t next_connect_ms; /* backoff: no attempt before this */
+    int64_t connect_deadline_ms;
+    int failures;
+    int16_t ver[KP_API_COUNT]; /* negotiated version per API, -1 = unusable */
+    int16_t apiv_ver;          /* ApiVersions version we try */
+    kp_req_t *out_head, *out_tail;   /* not yet fully written */
+    kp_req_t *wait_head, *wait_tail; /* written, awaiting a response */
+    int nreqs; /* requests queued or in flight that count toward max.in.flight */
+    uint8_t szbuf[4];
+    size_t szgot;
+    uint8_t *rbuf;
+    size_t rlen, rgot;
+    struct addrinfo *ai, *ai_cur;
+};
+
+kp_conn_t *kp_conn_new(int32_t node_id, const char *host, int32_t port);
+void kp_conn_destroy(kp_producer_t *p, kp_conn_t *c);
+/* Start connecting if down and the backoff allows. */
+void kp_conn_connect(kp_producer_t *p, kp_conn_t *c, int64_t now);
+/* Drop the connection; every request on it fails with err. */
+void kp_conn_close(kp_producer_t *p, kp_conn_t *c, kp_err_t err, const char *why);
+/* Queue a request (takes ownership). */
+void kp_conn_send(kp_producer_t *p, kp_conn_t *c, kp_req_t *req);
+/* poll() events wanted, and the handler for what poll() reported. */
+short kp_conn_events(const kp_conn_t *c);
+void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now);
+/* Time-based work: connect and request timeouts. Returns the next deadline
+ * (or INT64_MAX). */
+int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now);
+void kp_req_free(kp_req_t *req);
+
+/* ---- implemented by the sender (sender.c) ---- */
+/* A response arrived for req (r positioned at its body). */
+void kp_sender_on_response(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r);
+/* req will never get a response (connection lost / timed out). */
+void kp_sender_on_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err);
+/* A request that expects no response (acks=0) was fully written. */
+void kp_sender_on_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * internal — the producer's shared state and the contracts between its
+ * parts. Who may touch what:
+ *
+ *   app threads   kp_send(): topic table (topics_lock), a partition's deque
+ *                 (tp->lock), the memory pool (pool_lock)
+ *   I/O thread    everything under "sender-owned": connections, brokers,
+ *                 metadata state, in-flight requests. Nobody else reads it.
+ *
+ * Lock order (never the reverse): topics_lock -> tp->lock -> pool_lock ->
+ * done_lock. A thread holds at most one tp->lock at a time.
+ */
+#ifndef KP_INTERNAL_H
+#define KP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "kprod/kprod.h"
+#include "protocol.h"
+
+typedef struct kp_batch kp_batch_t;
+typedef struct kp_tp kp_tp_t;
+typedef struct kp_topic kp_topic_t;
+typedef struct kp_conn kp_conn_t;
+typedef struct kp_req kp_req_t;
+
+/* A record that needs telling when it completes (callback and/or future).
+ * Fire-and-forget records have no entry: the batch only counts them. */
+typedef struct kp_rec_entry {
+    int32_t index; /* offset delta in the batch */
+    int32_t key_size, value_size;
+    int64_t timestamp;
+    kp_callback_fn *cb;
+    void *opaque;
+    kp_future_t *fut;
+} kp_rec_entry_t;
+
+struct kp_batch {
+    kp_batch_t *next; /* deque link (tp) or in-flight list */
+    kp_tp_t *tp;
+    uint8_t *buf; /* KP_RB_HEADER_SIZE header + records */
+    size_t len, cap;
+    int32_t count;
+    int64_t base_ts, max_ts;
+    int64_t created_ms; /* monotonic: linger and delivery deadline start */
+    int64_t retry_at_ms;
+    int attempts;
+    int closed;           /* no more appends (under tp->lock) */
+    int maybe_persisted;  /* an attempt ended ambiguously */
+    kp_rec_entry_t *ents;
+    int32_t nents, ents_cap;
+};
+
+/* One partition of one topic. */
+struct kp_tp {
+    kp_topic_t *topic;
+    int32_t partition;
+    pthread_mutex_t lock; /* guards head/tail/appended and batch contents */
+    kp_batch_t *head, *tail;
+    int64_t appended;            /* records ever appended (lock) */
+    _Atomic int64_t completed;   /* records ever completed */
+    /* sender-owned */
+    int32_t leader;   /* node id, -1 unknown */
+    int inflight;     /* batches in flight (1 max: keeps order across retries) */
+};
+
+struct kp_topic {
+    char *name;
+    /* Partition table: app threads read it under topics_lock; the I/O thread
+     * grows it (never shrinks) under topics_lock. */
+    int32_t npart; /* -1 until metadata knows the topic */
+    kp_tp_t **parts;
+    int32_t parts_cap;
+    kp_err_t md_err; /* last metadata error for the topic (topics_lock) */
+    /* sticky partitioner for records without a key (topics_lock) */
+    int32_t sticky;
+    int64_t sticky_bytes;
+};
+
+typedef struct kp_broker {
+    int32_t node_id;
+    int32_t port;
+    kp_conn_t *conn; /* holds the host name */
+} kp_broker_t;
+
+struct kp_future {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    int refs; /* producer side + application side */
+    kp_err_t err;
+    kp_record_metadata_t md;
+};
+
+struct kp_producer {
+    kp_conf_t conf;
+    char *client_id;
+
+    /* topics */
+    pthread_mutex_t topics_lock;
+    pthread_cond_t md_cond; /* metadata changed (topics_lock) */
+    kp_topic_t **topics;
+    size_t ntopics, topics_cap;
+    uint64_t sticky_rng; /* topics_lock */
+
+    /* memory pool: buffer.memory bounds the bytes of all batch buffers */
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    int64_t pool_avail;
+    uint8_t **free_bufs; /* buffers of batch.size bytes, reusable */
+    int nfree, free_cap;
+    int pool_waiters;
+
+    /* completion bookkeeping */
+    pthread_mutex_t done_lock;
+    pthread_cond_t done_cond;
+    _Atomic int64_t outstanding; /* records appended and not completed */
+    int done_waiters;            /* done_lock */
+
+    /* control */
+    _Atomic int closing;     /* no new records */
+    _Atomic int force_close; /* fail whatever is left and stop */
+    _Atomic int flushing;    /* > 0: ignore linger.ms */
+    _Atomic int md_wanted;   /* an app thread needs metadata */
+    _Atomic int wake_pending;
+    int wake_fd;
+    pthread_t thread;
+    int thread_started;
+    int closed; /* kp_close finished (close_lock) */
+    pthread_mutex_t close_lock;
+
+    /* sender-owned */
+    kp_broker_t *brokers;
+    int nbrokers, brokers_cap;
+    kp_conn_t **boot;  /* bootstrap connections, until metadata is known */
+    int nboot;
+    int boot_next;
+    int32_t next_corrid;
+    int md_inflight;
+    int md_due;               /* a refresh is owed */
+    int64_t md_backoff_until; /* no request before this */
+    int64_t md_next_ms;       /* next periodic/backoff refresh */
+    int md_attempts;
+    int md_known;       /* a metadata response has been received */
+    int retire_boot;    /* bootstrap connections are no longer needed */
+    kp_conn_t *retired; /* connections to destroy at the top of the loop */
+    uint64_t rng;
+};
+
+/* ---- producer.c ---- */
+void kp_log(kp_producer_t *p, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void kp_wake(kp_producer_t *p);
+/* Complete every record of a batch and free it (I/O thread). */
+void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                       int64_t log_append_time, kp_persisted_t persisted);
+
+/* ---- accumulator.c ---- */
+kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, const void *key,
+                       int32_t klen, const void *value, int32_t vlen, int64_t ts,
+                       kp_callback_fn *cb, void *opaque, kp_future_t *fut, int64_t deadline_ms,
+                       int *new_batch);
+void kp_acc_release(kp_producer_t *p, kp_batch_t *b);
+void kp_acc_pool_destroy(kp_producer_t *p);
+kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition);
+void kp_tp_destroy(kp_tp_t *tp);
+/* Bytes a record needs in a new batch (used for size checks). */
+size_t kp_acc_record_bound(int32_t klen, int32_t vlen, const kp_header_t *hdrs, size_t nhdrs);
+
+/* ---- sender.c ---- */
+void *kp_sender_main(void *arg);
+/* Non-zero on p's I/O thread (inside a callback, for instance). */
+int kp_in_io_thread(const kp_producer_t *p);
+
+#endif

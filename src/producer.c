@@ -1,0 +1,624 @@
+/*
+ * producer — the public API: create, send (three modes), futures, flush,
+ * close, destroy.
+ *
+ * The send path on the application thread: validate and "serialize" (the
+ * built-in string/bytes serializers only decide how lengths are read),
+ * check the size against max.request.size and buffer.memory, wait (at most
+ * max.block.ms) for the topic's metadata, choose the partition, and append
+ * to the partition's open batch. Nothing is allocated per record for
+ * fire-and-forget sends.
+ *
+ * Partitioning: explicit partition > key: toPositive(murmur2(key)) % n, as
+ * the Java client > no key (or partitioner.ignore.keys): a sticky partition
+ * that changes after batch.size bytes (KIP-794's uniform sticky rule).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "internal.h"
+#include "record_batch.h"
+#include "util.h"
+
+static _Atomic int client_seq; /* producer-N client ids, as Java */
+
+void kp_log(kp_producer_t *p, int level, const char *fmt, ...) {
+    if (!p->conf.log_cb && level > 4)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (p->conf.log_cb)
+        p->conf.log_cb(level, msg, p->conf.log_opaque);
+    else
+        fprintf(stderr, "kprod %s [%s]: %s\n", level <= 3 ? "ERROR" : "WARN", p->client_id, msg);
+}
+
+void kp_wake(kp_producer_t *p) {
+    if (!atomic_exchange(&p->wake_pending, 1)) {
+        uint64_t one = 1;
+        if (write(p->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+            kp_log(p, 3, "eventfd write: %s", strerror(errno));
+    }
+}
+
+#define in_io_thread kp_in_io_thread
+
+static void cond_init_mono(pthread_cond_t *c) {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static void to_timespec(struct timespec *ts, int64_t mono_ms) {
+    ts->tv_sec = mono_ms / 1000;
+    ts->tv_nsec = (mono_ms % 1000) * 1000000;
+}
+
+/* ---------------------------------------------------------------- futures */
+
+static void future_unref(kp_future_t *f) {
+    pthread_mutex_lock(&f->lock);
+    int left = --f->refs;
+    pthread_mutex_unlock(&f->lock);
+    if (!left) {
+        pthread_mutex_destroy(&f->lock);
+        pthread_cond_destroy(&f->cond);
+        free(f);
+    }
+}
+
+static kp_future_t *future_new(void) {
+    kp_future_t *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    pthread_mutex_init(&f->lock, NULL);
+    cond_init_mono(&f->cond);
+    f->refs = 2;
+    return f;
+}
+
+kp_err_t kp_future_get(kp_future_t *f, int64_t timeout_ms, kp_record_metadata_t *md) {
+    if (!f)
+        return KP_ERR_INVALID_ARG;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : kp_mono_ms() + timeout_ms;
+    pthread_mutex_lock(&f->lock);
+    while (!f->done) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&f->cond, &f->lock);
+            continue;
+        }
+        if (kp_mono_ms() >= deadline)
+            break;
+        struct timespec ts;
+        to_timespec(&ts, deadline);
+        pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+    }
+    kp_err_t err = f->done ? f->err : KP_ERR_TIMED_OUT;
+    if (f->done && md)
+        *md = f->md;
+    pthread_mutex_unlock(&f->lock);
+    return err;
+}
+
+int kp_future_is_done(const kp_future_t *f) {
+    kp_future_t *m = (kp_future_t *)f;
+    pthread_mutex_lock(&m->lock);
+    int d = m->done;
+    pthread_mutex_unlock(&m->lock);
+    return d;
+}
+
+void kp_future_destroy(kp_future_t *f) {
+    if (f)
+        future_unref(f);
+}
+
+/* ---------------------------------------------------------------- completion */
+
+void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                       int64_t log_append_time, kp_persisted_t persisted) {
+    kp_tp_t *tp = b->tp;
+    for (int32_t i = 0; i < b->nents; i++) {
+        kp_rec_entry_t *e = &b->ents[i];
+        kp_record_metadata_t md = {
+            .topic = tp->topic->name,
+            .partition = tp->partition,
+            .offset = (err == KP_OK && base_offset >= 0) ? base_offset + e->index : -1,
+            .timestamp = (err == KP_OK && log_append_time >= 0) ? log_append_time : e->timestamp,
+            .serialized_key_size = e->key_size,
+            .serialized_value_size = e->value_size,
+            .persisted = persisted,
+        };
+        if (e->cb)
+            e->cb(&md, err, e->opaque);
+        if (e->fut) {
+            kp_future_t *f = e->fut;
+            pthread_mutex_lock(&f->lock);
+            f->md = md;
+            f->err = err;
+            f->done = 1;
+            pthread_cond_broadcast(&f->cond);
+            pthread_mutex_unlock(&f->lock);
+            future_unref(f);
+        }
+    }
+    int32_t n = b->count;
+    kp_acc_release(p, b);
+    atomic_fetch_add(&tp->completed, n);
+    atomic_fetch_sub(&p->outstanding, n);
+    pthread_mutex_lock(&p->done_lock);
+    if (p->done_waiters)
+        pthread_cond_broadcast(&p->done_cond);
+    pthread_mutex_unlock(&p->done_lock);
+}
+
+/* ---------------------------------------------------------------- topics */
+
+static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name, int create) {
+    for (size_t i = 0; i < p->ntopics; i++)
+        if (!strcmp(p->topics[i]->name, name))
+            return p->topics[i];
+    if (!create)
+        return NULL;
+    if (p->ntopics == p->topics_cap) {
+        size_t cap = p->topics_cap ? p->topics_cap * 2 : 8;
+        kp_topic_t **nt = realloc(p->topics, cap * sizeof(*nt));
+        if (!nt)
+            return NULL;
+        p->topics = nt;
+        p->topics_cap = cap;
+    }
+    kp_topic_t *t = calloc(1, sizeof(*t));
+    if (!t || !(t->name = kp_strdup(name))) {
+        free(t);
+        return NULL;
+    }
+    t->npart = -1;
+    t->sticky = -1;
+    p->topics[p->ntopics++] = t;
+    return t;
+}
+
+/* Wait (topics_lock held) until the topic has metadata and, for an explicit
+ * partition, that partition. */
+static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t partition,
+                                     int64_t deadline) {
+    while (t->npart < 0 || partition >= t->npart) {
+        if (atomic_load(&p->closing))
+            return KP_ERR_CLOSED;
+        if (in_io_thread(p) || kp_mono_ms() >= deadline)
+            return t->npart >= 0 ? KP_ERR_UNKNOWN_PARTITION : KP_ERR_METADATA_TIMEOUT;
+        atomic_store(&p->md_wanted, 1);
+        kp_wake(p);
+        struct timespec ts;
+        to_timespec(&ts, deadline);
+        pthread_cond_timedwait(&p->md_cond, &p->topics_lock, &ts);
+    }
+    return KP_OK;
+}
+
+static int32_t sticky_partition_locked(kp_producer_t *p, kp_topic_t *t, size_t bytes) {
+    if (t->sticky < 0 || t->sticky >= t->npart || t->sticky_bytes >= p->conf.batch_size) {
+        /* splitmix-ish step; no need for quality, only spread */
+        p->sticky_rng = p->sticky_rng * 6364136223846793005ull + 1442695040888963407ull;
+        int32_t n = (int32_t)((p->sticky_rng >> 33) % (uint64_t)t->npart);
+        if (t->npart > 1 && n == t->sticky)
+            n = (n + 1) % t->npart;
+        t->sticky = n;
+        t->sticky_bytes = 0;
+    }
+    t->sticky_bytes += (int64_t)bytes;
+    return t->sticky;
+}
+
+/* ---------------------------------------------------------------- send */
+
+static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
+                          void *opaque, kp_future_t *fut) {
+    if (!p || !rec || !rec->topic || !*rec->topic)
+        return KP_ERR_INVALID_ARG;
+    if (atomic_load(&p->closing))
+        return KP_ERR_CLOSED;
+    if (rec->partition < KP_PARTITION_ANY || rec->timestamp < 0 ||
+        (rec->header_count && !rec->headers))
+        return KP_ERR_INVALID_ARG;
+    for (size_t i = 0; i < rec->header_count; i++)
+        if (!rec->headers[i].key || (rec->headers[i].value && rec->headers[i].value_len < 0))
+            return KP_ERR_INVALID_ARG;
+
+    /* The built-in serializers: string reads a NUL-terminated string, bytes
+     * a pointer and a length. NULL is a null key/value for both. */
+    int32_t klen = -1, vlen = -1;
+    if (rec->key) {
+        size_t n = p->conf.key_serializer == KP_SER_STRING ? strlen(rec->key) : (size_t)rec->key_len;
+        if ((p->conf.key_serializer == KP_SER_BYTES && rec->key_len < 0) || n > INT32_MAX)
+            return KP_ERR_INVALID_ARG;
+        klen = (int32_t)n;
+    }
+    if (rec->value) {
+        size_t n = p->conf.value_serializer == KP_SER_STRING ? strlen(rec->value)
+                                                              : (size_t)rec->value_len;
+        if ((p->conf.value_serializer == KP_SER_BYTES && rec->value_len < 0) || n > INT32_MAX)
+            return KP_ERR_INVALID_ARG;
+        vlen = (int32_t)n;
+    }
+    size_t bound = kp_acc_record_bound(klen, vlen, rec->headers, rec->header_count);
+    if (bound > (size_t)p->conf.max_request_size || (int64_t)bound > p->conf.buffer_memory)
+        return KP_ERR_RECORD_TOO_LARGE;
+    int64_t ts = rec->timestamp == KP_TIMESTAMP_NOW ? kp_wall_ms() : rec->timestamp;
+    int64_t deadline = kp_mono_ms() + p->conf.max_block_ms;
+
+    pthread_mutex_lock(&p->topics_lock);
+    kp_topic_t *t = topic_get_locked(p, rec->topic, 1);
+    if (!t) {
+        pthread_mutex_unlock(&p->topics_lock);
+        return KP_ERR_NOMEM;
+    }
+    kp_err_t err = wait_metadata_locked(p, t, rec->partition, deadline);
+    if (err) {
+        pthread_mutex_unlock(&p->topics_lock);
+        return err;
+    }
+    int32_t part;
+    if (rec->partition >= 0)
+        part = rec->partition;
+    else if (rec->key && !p->conf.partitioner_ignore_keys)
+        part = (kp_murmur2(rec->key, (size_t)klen) & 0x7fffffff) % t->npart;
+    else
+        part = sticky_partition_locked(p, t, bound);
+    kp_tp_t *tp = t->parts[part];
+    pthread_mutex_unlock(&p->topics_lock);
+
+    int new_batch = 0;
+    err = kp_acc_append(p, tp, rec, rec->key, klen, rec->value, vlen, ts, cb, opaque, fut,
+                        deadline, &new_batch);
+    if (err == KP_OK && (new_batch || p->conf.linger_ms == 0))
+        kp_wake(p);
+    return err;
+}
+
+kp_err_t kp_send(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb, void *opaque) {
+    return send_impl(p, rec, cb, opaque, NULL);
+}
+
+kp_err_t kp_send_future(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
+                        void *opaque, kp_future_t **futp) {
+    if (!futp)
+        return KP_ERR_INVALID_ARG;
+    *futp = NULL;
+    kp_future_t *f = future_new();
+    if (!f)
+        return KP_ERR_NOMEM;
+    kp_err_t err = send_impl(p, rec, cb, opaque, f);
+    if (err) {
+        future_unref(f);
+        future_unref(f);
+        return err;
+    }
+    *futp = f;
+    return KP_OK;
+}
+
+kp_err_t kp_send_sync(kp_producer_t *p, const kp_record_t *rec, int64_t timeout_ms,
+                      kp_record_metadata_t *md) {
+    kp_future_t *f;
+    kp_err_t err = kp_send_future(p, rec, NULL, NULL, &f);
+    if (err)
+        return err;
+    if (p->conf.linger_ms > 0)
+        kp_wake(p); /* nobody will add to this batch: do not linger for it */
+    err = kp_future_get(f, timeout_ms, md);
+    kp_future_destroy(f);
+    return err;
+}
+
+int32_t kp_partitions_for(kp_producer_t *p, const char *topic) {
+    if (!p || !topic || !*topic)
+        return KP_ERR_INVALID_ARG;
+    int64_t deadline = kp_mono_ms() + p->conf.max_block_ms;
+    pthread_mutex_lock(&p->topics_lock);
+    kp_topic_t *t = topic_get_locked(p, topic, 1);
+    kp_err_t err = t ? wait_metadata_locked(p, t, -1, deadline) : KP_ERR_NOMEM;
+    int32_t n = err ? (int32_t)err : t->npart;
+    pthread_mutex_unlock(&p->topics_lock);
+    return n;
+}
+
+/* ---------------------------------------------------------------- flush/close */
+
+typedef struct flush_mark {
+    kp_tp_t *tp;
+    int64_t target;
+} flush_mark_t;
+
+static int marks_done(flush_mark_t *m, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (atomic_load(&m[i].tp->completed) < m[i].target)
+            return 0;
+    return 1;
+}
+
+/* Wait until every mark is reached (marks NULL: until nothing is
+ * outstanding) or the deadline. */
+static kp_err_t wait_done(kp_producer_t *p, flush_mark_t *marks, size_t n, int64_t timeout_ms) {
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : kp_mono_ms() + timeout_ms;
+    kp_err_t err = KP_OK;
+    pthread_mutex_lock(&p->done_lock);
+    p->done_waiters++;
+    while (marks ? !marks_done(marks, n) : atomic_load(&p->outstanding) > 0) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&p->done_cond, &p->done_lock);
+            continue;
+        }
+        if (kp_mono_ms() >= deadline) {
+            err = KP_ERR_TIMED_OUT;
+            break;
+        }
+        struct timespec ts;
+        to_timespec(&ts, deadline);
+        pthread_cond_timedwait(&p->done_cond, &p->done_lock, &ts);
+    }
+    p->done_waiters--;
+    pthread_mutex_unlock(&p->done_lock);
+    return err;
+}
+
+kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
+    if (!p)
+        return KP_ERR_INVALID_ARG;
+    if (in_io_thread(p))
+        return KP_ERR_IN_CALLBACK;
+    /* What was appended before this call, per partition. */
+    flush_mark_t *marks = NULL;
+    size_t n = 0, cap = 0;
+    pthread_mutex_lock(&p->topics_lock);
+    for (size_t ti = 0; ti < p->ntopics; ti++)
+        for (int32_t pi = 0; pi < p->topics[ti]->npart; pi++) {
+            kp_tp_t *tp = p->topics[ti]->parts[pi];
+            pthread_mutex_lock(&tp->lock);
+            int64_t target = tp->appended;
+            pthread_mutex_unlock(&tp->lock);
+            if (atomic_load(&tp->completed) >= target)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                flush_mark_t *nm = realloc(marks, cap * sizeof(*nm));
+                if (!nm) {
+                    pthread_mutex_unlock(&p->topics_lock);
+                    free(marks);
+                    return KP_ERR_NOMEM;
+                }
+                marks = nm;
+            }
+            marks[n++] = (flush_mark_t){tp, target};
+        }
+    pthread_mutex_unlock(&p->topics_lock);
+    if (!n)
+        return KP_OK;
+    atomic_fetch_add(&p->flushing, 1);
+    kp_wake(p);
+    kp_err_t err = wait_done(p, marks, n, timeout_ms);
+    atomic_fetch_sub(&p->flushing, 1);
+    free(marks);
+    return err;
+}
+
+kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms) {
+    if (!p)
+        return KP_ERR_INVALID_ARG;
+    if (in_io_thread(p))
+        return KP_ERR_IN_CALLBACK;
+    pthread_mutex_lock(&p->close_lock);
+    if (p->closed) {
+        pthread_mutex_unlock(&p->close_lock);
+        return KP_OK;
+    }
+    atomic_store(&p->closing, 1);
+    /* wake senders blocked on memory or metadata: they fail with CLOSED */
+    pthread_mutex_lock(&p->pool_lock);
+    pthread_cond_broadcast(&p->pool_cond);
+    pthread_mutex_unlock(&p->pool_lock);
+    pthread_mutex_lock(&p->topics_lock);
+    pthread_cond_broadcast(&p->md_cond);
+    pthread_mutex_unlock(&p->topics_lock);
+    kp_wake(p);
+    kp_err_t err = wait_done(p, NULL, 0, timeout_ms);
+    if (err) {
+        kp_log(p, 4, "close: %lld records still pending after %lld ms; failing them",
+               (long long)atomic_load(&p->outstanding), (long long)timeout_ms);
+        atomic_store(&p->force_close, 1);
+        kp_wake(p);
+    }
+    if (p->thread_started)
+        pthread_join(p->thread, NULL);
+    p->thread_started = 0;
+    p->closed = 1;
+    pthread_mutex_unlock(&p->close_lock);
+    return err;
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+/* host:port, [v6addr]:port */
+static int parse_hostport(const char *s, size_t n, char **host, int32_t *port) {
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    const char *colon = NULL;
+    for (size_t i = n; i > 0; i--)
+        if (s[i - 1] == ':') {
+            colon = s + i - 1;
+            break;
+        }
+    if (!colon || colon == s || (size_t)(colon - s) + 1 >= n)
+        return -1;
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (*h == '[' && hl >= 2 && h[hl - 1] == ']')
+        h++, hl -= 2;
+    char *end;
+    char pbuf[8] = {0};
+    size_t pl = n - hl - 1 - (size_t)(h != s ? 2 : 0);
+    if (pl == 0 || pl >= sizeof(pbuf))
+        return -1;
+    memcpy(pbuf, colon + 1, pl);
+    long v = strtol(pbuf, &end, 10);
+    if (*end || v <= 0 || v > 65535)
+        return -1;
+    *host = kp_strndup(h, hl);
+    *port = (int32_t)v;
+    return *host ? 0 : -1;
+}
+
+static void producer_free(kp_producer_t *p) {
+    for (int i = 0; i < p->nbrokers; i++)
+        kp_conn_destroy(p, p->brokers[i].conn);
+    free(p->brokers);
+    for (int i = 0; i < p->nboot; i++)
+        kp_conn_destroy(p, p->boot[i]);
+    free(p->boot);
+    while (p->retired) {
+        kp_conn_t *c = p->retired;
+        p->retired = c->next;
+        kp_conn_destroy(p, c);
+    }
+    for (size_t i = 0; i < p->ntopics; i++) {
+        kp_topic_t *t = p->topics[i];
+        for (int32_t j = 0; j < t->npart; j++)
+            kp_tp_destroy(t->parts[j]);
+        free(t->parts);
+        free(t->name);
+        free(t);
+    }
+    free(p->topics);
+    kp_acc_pool_destroy(p);
+    if (p->wake_fd >= 0)
+        close(p->wake_fd);
+    pthread_mutex_destroy(&p->topics_lock);
+    pthread_mutex_destroy(&p->pool_lock);
+    pthread_mutex_destroy(&p->done_lock);
+    pthread_mutex_destroy(&p->close_lock);
+    pthread_cond_destroy(&p->md_cond);
+    pthread_cond_destroy(&p->pool_cond);
+    pthread_cond_destroy(&p->done_cond);
+    free(p->client_id);
+    kp_conf_free(&p->conf);
+    free(p);
+}
+
+kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t errstr_size) {
+    if (!conf) {
+        kp_errf(errstr, errstr_size, "kp_producer_new: NULL configuration");
+        return NULL;
+    }
+    kp_producer_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        kp_errf(errstr, errstr_size, "Out of memory");
+        return NULL;
+    }
+    p->wake_fd = -1;
+    pthread_mutex_init(&p->topics_lock, NULL);
+    pthread_mutex_init(&p->pool_lock, NULL);
+    pthread_mutex_init(&p->done_lock, NULL);
+    pthread_mutex_init(&p->close_lock, NULL);
+    cond_init_mono(&p->md_cond);
+    cond_init_mono(&p->pool_cond);
+    cond_init_mono(&p->done_cond);
+    if (kp_conf_copy(&p->conf, &conf->c)) {
+        kp_errf(errstr, errstr_size, "Out of memory");
+        free(p->client_id);
+        producer_free(p);
+        return NULL;
+    }
+    if (kp_conf_finalize(&p->conf, errstr, errstr_size)) {
+        producer_free(p);
+        return NULL;
+    }
+    if (*p->conf.client_id) {
+        p->client_id = kp_strdup(p->conf.client_id);
+    } else {
+        char id[32];
+        snprintf(id, sizeof(id), "producer-%d", atomic_fetch_add(&client_seq, 1) + 1);
+        p->client_id = kp_strdup(id);
+    }
+    p->pool_avail = p->conf.buffer_memory;
+    p->sticky_rng = (uint64_t)kp_mono_us() ^ (uint64_t)(uintptr_t)p;
+    p->rng = p->sticky_rng ^ 0x5DEECE66Dull;
+    /* bootstrap.servers */
+    const char *s = p->conf.bootstrap_servers;
+    int32_t boot_id = -1;
+    while (p->client_id && *s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char *host;
+        int32_t port;
+        int blank = 1;
+        for (size_t i = 0; i < n; i++)
+            blank &= s[i] == ' ' || s[i] == '\t';
+        if (!blank) {
+            if (parse_hostport(s, n, &host, &port)) {
+                kp_errf(errstr, errstr_size,
+                        "Invalid url in bootstrap.servers: '%.*s' (expected host:port)", (int)n, s);
+                producer_free(p);
+                return NULL;
+            }
+            kp_conn_t **nb = realloc(p->boot, (size_t)(p->nboot + 1) * sizeof(*nb));
+            kp_conn_t *c = nb ? kp_conn_new(boot_id--, host, port) : NULL;
+            free(host);
+            if (nb)
+                p->boot = nb;
+            if (!c) {
+                kp_errf(errstr, errstr_size, "Out of memory");
+                producer_free(p);
+                return NULL;
+            }
+            p->boot[p->nboot++] = c;
+        }
+        s += n + (e ? 1 : 0);
+    }
+    if (!p->client_id || !p->nboot) {
+        kp_errf(errstr, errstr_size, p->client_id ? "No broker address in bootstrap.servers"
+                                                  : "Out of memory");
+        producer_free(p);
+        return NULL;
+    }
+    p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->wake_fd < 0) {
+        kp_errf(errstr, errstr_size, "eventfd: %s", strerror(errno));
+        producer_free(p);
+        return NULL;
+    }
+    p->md_due = 1;
+    int rc = pthread_create(&p->thread, NULL, kp_sender_main, p);
+    if (rc) {
+        kp_errf(errstr, errstr_size, "Cannot start the I/O thread: %s", strerror(rc));
+        producer_free(p);
+        return NULL;
+    }
+    p->thread_started = 1;
+    return p;
+}
+
+void kp_producer_destroy(kp_producer_t *p) {
+    if (!p)
+        return;
+    if (in_io_thread(p)) {
+        kp_log(p, 3, "kp_producer_destroy called from a producer callback: ignored");
+        return;
+    }
+    kp_close(p, -1);
+    producer_free(p);
+}

@@ -1,0 +1,719 @@
+/*
+ * sender — the producer's one I/O thread.
+ *
+ * Each turn of the loop:
+ *   1. metadata: one request at a time (single-flight), when an application
+ *      thread waits for a topic, when a produce failed with a metadata error
+ *      or a connection dropped, or every metadata.max.age.ms;
+ *   2. a scan of every partition: batches past delivery.timeout.ms are
+ *      failed; the head batch of each partition whose leader's connection is
+ *      ready and has room (max.in.flight.requests.per.connection) is taken
+ *      when it is ready (full, lingered, flushing, closing, or its retry
+ *      backoff passed), up to max.request.size per request, one request per
+ *      broker per turn;
+ *   3. requests are written (iovecs over the batch buffers: no copy);
+ *   4. poll() for sockets, the wake-up eventfd and the nearest deadline.
+ *
+ * Order: a partition has at most one batch in flight, and a batch that is
+ * retried goes back to the head of its deque, so records of a partition are
+ * written and completed in send order even across retries.
+ *
+ * Completions (callbacks, futures) run here, never under a lock.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "internal.h"
+#include "record_batch.h"
+#include "util.h"
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* Errors that mean our view of the cluster is stale (Java's
+ * InvalidMetadataException family). */
+static int is_metadata_error(kp_err_t err) {
+    switch ((int)err) {
+    case 3:  /* UNKNOWN_TOPIC_OR_PARTITION */
+    case 5:  /* LEADER_NOT_AVAILABLE */
+    case 6:  /* NOT_LEADER_OR_FOLLOWER */
+    case 13: /* NETWORK_EXCEPTION */
+    case 56: /* KAFKA_STORAGE_ERROR */
+    case 74: /* FENCED_LEADER_EPOCH */
+    case 75: /* UNKNOWN_LEADER_EPOCH */
+    case 100:
+    case 103:
+    case KP_ERR_TRANSPORT: return 1;
+    }
+    return 0;
+}
+
+static kp_conn_t *broker_conn(kp_producer_t *p, int32_t node_id) {
+    for (int i = 0; i < p->nbrokers; i++)
+        if (p->brokers[i].node_id == node_id)
+            return p->brokers[i].conn;
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- batches */
+
+static void push_head(kp_tp_t *tp, kp_batch_t *b) {
+    pthread_mutex_lock(&tp->lock);
+    b->next = tp->head;
+    tp->head = b;
+    if (!tp->tail)
+        tp->tail = b;
+    pthread_mutex_unlock(&tp->lock);
+}
+
+/* The outcome of one attempt at a batch. ambiguous: the broker may have
+ * written it (the request was sent and no answer came). */
+static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                         int64_t log_append_time, int ambiguous) {
+    kp_tp_t *tp = b->tp;
+    tp->inflight = 0;
+    if (err == KP_OK) {
+        kp_batch_complete(p, b, KP_OK, base_offset, log_append_time, KP_PERSISTED);
+        return;
+    }
+    if (ambiguous)
+        b->maybe_persisted = 1;
+    int64_t now = kp_mono_ms();
+    int expired = now >= b->created_ms + p->conf.delivery_timeout_ms;
+    if (is_metadata_error(err))
+        atomic_store(&p->md_wanted, 1);
+    if (kp_err_is_retriable(err) && !expired && b->attempts < p->conf.retries &&
+        !atomic_load(&p->force_close)) {
+        b->attempts++;
+        b->retry_at_ms = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
+                                          b->attempts - 1, &p->rng);
+        kp_log(p, 7, "%s [%d]: retrying batch of %d records after %s (attempt %d)",
+               tp->topic->name, tp->partition, b->count, kp_err_name(err), b->attempts);
+        push_head(tp, b);
+        return;
+    }
+    if (kp_err_is_retriable(err) && expired)
+        err = b->maybe_persisted ? KP_ERR_MSG_TIMED_OUT_IN_FLIGHT : KP_ERR_MSG_TIMED_OUT_QUEUE;
+    kp_log(p, 4, "%s [%d]: %d records failed: %s", tp->topic->name, tp->partition, b->count,
+           kp_err_name(err));
+    kp_batch_complete(p, b, err, -1, -1,
+                      b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static kp_req_t *build_produce(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n,
+                               int64_t now) {
+    kp_req_t *req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->api = KP_API_PRODUCE;
+    req->ver = c->ver[KP_API_PRODUCE];
+    req->corrid = p->next_corrid++;
+    req->expect_response = p->conf.acks != 0;
+    req->is_produce = 1;
+    req->deadline_ms = now + p->conf.request_timeout_ms;
+    req->batches = bs;
+    req->nbatches = n;
+    int32_t ntopics = 0;
+    for (int i = 0; i < n; i++)
+        if (i == 0 || bs[i]->tp->topic != bs[i - 1]->tp->topic)
+            ntopics++;
+    kp_produce_begin(&req->pb, req->ver, req->corrid, p->client_id, (int16_t)p->conf.acks,
+                     p->conf.request_timeout_ms, NULL, ntopics);
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j < n && bs[j]->tp->topic == bs[i]->tp->topic)
+            j++;
+        kp_produce_topic(&req->pb, bs[i]->tp->topic->name, j - i);
+        for (int k = i; k < j; k++) {
+            kp_batch_t *b = bs[k];
+            kp_rb_header_t h = {0, b->count, b->base_ts, b->max_ts, -1, -1, -1};
+            kp_rb_finalize(b->buf, b->len, &h);
+            kp_produce_partition(&req->pb, b->tp->partition, b->buf, b->len);
+        }
+        kp_produce_topic_end(&req->pb);
+        i = j;
+    }
+    req->iov = kp_produce_finish(&req->pb, &req->niov);
+    if (!req->iov) {
+        req->batches = NULL; /* the caller keeps them */
+        kp_req_free(req);
+        return NULL;
+    }
+    return req;
+}
+
+static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now) {
+    pthread_mutex_lock(&p->topics_lock);
+    size_t n = p->ntopics;
+    const char **names = malloc((n ? n : 1) * sizeof(char *));
+    if (names)
+        for (size_t i = 0; i < n; i++)
+            names[i] = p->topics[i]->name; /* topic names live as long as p */
+    pthread_mutex_unlock(&p->topics_lock);
+    kp_req_t *req = calloc(1, sizeof(*req));
+    if (!names || !req) {
+        free(names);
+        free(req);
+        return;
+    }
+    req->api = KP_API_METADATA;
+    req->ver = c->ver[KP_API_METADATA];
+    req->corrid = p->next_corrid++;
+    req->expect_response = 1;
+    req->deadline_ms = now + p->conf.request_timeout_ms;
+    kp_wbuf_init(&req->w, 128);
+    kp_metadata_req(&req->w, req->ver, req->corrid, p->client_id, names, n,
+                    p->conf.allow_auto_create_topics);
+    free(names);
+    req->iov = malloc(sizeof(struct iovec));
+    if (req->w.err || !req->iov) {
+        kp_req_free(req);
+        return;
+    }
+    req->iov[0].iov_base = req->w.p;
+    req->iov[0].iov_len = req->w.len;
+    req->niov = 1;
+    kp_conn_send(p, c, req);
+    p->md_inflight = 1;
+    kp_log(p, 7, "metadata request for %zu topics to broker %d", n, c->node_id);
+}
+
+/* Pick the ready connection with the fewest requests; else start one. */
+static void metadata_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
+    if (p->md_inflight)
+        return;
+    if (atomic_exchange(&p->md_wanted, 0))
+        p->md_due = 1;
+    if (now >= p->md_next_ms)
+        p->md_due = 1;
+    if (!p->md_due) {
+        *next = MIN(*next, p->md_next_ms);
+        return;
+    }
+    if (now < p->md_backoff_until) {
+        *next = MIN(*next, p->md_backoff_until);
+        return;
+    }
+    kp_conn_t *best = NULL;
+    for (int i = 0; i < p->nbrokers; i++) {
+        kp_conn_t *c = p->brokers[i].conn;
+        if (c->state == KP_CONN_READY && c->nreqs < p->conf.max_in_flight &&
+            (!best || c->nreqs < best->nreqs))
+            best = c;
+    }
+    for (int i = 0; !best && i < p->nboot; i++)
+        if (p->boot[i]->state == KP_CONN_READY)
+            best = p->boot[i];
+    if (best) {
+        p->md_due = 0;
+        send_metadata(p, best, now);
+        return;
+    }
+    /* Nothing ready: make sure something is connecting. Known brokers
+     * first; the bootstrap list when none is known (or all are down). */
+    int connecting = 0;
+    for (int i = 0; i < p->nbrokers; i++)
+        connecting |= p->brokers[i].conn->state != KP_CONN_DOWN;
+    for (int i = 0; i < p->nboot; i++)
+        connecting |= p->boot[i]->state != KP_CONN_DOWN;
+    if (!connecting) {
+        int total = p->nbrokers + p->nboot;
+        for (int k = 0; k < total; k++) {
+            int idx = (p->boot_next++) % total;
+            kp_conn_t *c = idx < p->nbrokers ? p->brokers[idx].conn : p->boot[idx - p->nbrokers];
+            if (now >= c->next_connect_ms) {
+                kp_conn_connect(p, c, now);
+                break;
+            }
+        }
+    }
+    /* come back when the earliest backoff ends */
+    for (int i = 0; i < p->nbrokers; i++)
+        if (p->brokers[i].conn->state == KP_CONN_DOWN)
+            *next = MIN(*next, p->brokers[i].conn->next_connect_ms);
+    for (int i = 0; i < p->nboot; i++)
+        if (p->boot[i]->state == KP_CONN_DOWN)
+            *next = MIN(*next, p->boot[i]->next_connect_ms);
+}
+
+static kp_err_t update_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
+    for (int i = 0; i < p->nbrokers; i++) {
+        kp_broker_t *b = &p->brokers[i];
+        if (b->node_id != mb->node_id)
+            continue;
+        if (b->port != mb->port || strcmp(b->conn->host, mb->host)) {
+            kp_conn_t *c = kp_conn_new(mb->node_id, mb->host, mb->port);
+            if (!c)
+                return KP_ERR_NOMEM;
+            /* cannot destroy the old one here: we may be inside its read */
+            kp_conn_close(p, b->conn, KP_ERR_TRANSPORT, "broker address changed");
+            b->conn->next = p->retired;
+            p->retired = b->conn;
+            b->conn = c;
+            b->port = mb->port;
+        }
+        return KP_OK;
+    }
+    if (p->nbrokers == p->brokers_cap) {
+        int cap = p->brokers_cap ? p->brokers_cap * 2 : 8;
+        kp_broker_t *nb = realloc(p->brokers, (size_t)cap * sizeof(*nb));
+        if (!nb)
+            return KP_ERR_NOMEM;
+        p->brokers = nb;
+        p->brokers_cap = cap;
+    }
+    kp_conn_t *c = kp_conn_new(mb->node_id, mb->host, mb->port);
+    if (!c)
+        return KP_ERR_NOMEM;
+    p->brokers[p->nbrokers++] = (kp_broker_t){mb->node_id, mb->port, c};
+    return KP_OK;
+}
+
+static kp_topic_t *find_topic_locked(kp_producer_t *p, const char *name, size_t len) {
+    for (size_t i = 0; i < p->ntopics; i++)
+        if (strlen(p->topics[i]->name) == len && !memcmp(p->topics[i]->name, name, len))
+            return p->topics[i];
+    return NULL;
+}
+
+/* Grow a topic's partition table to n (partitions never disappear). */
+static int grow_partitions(kp_topic_t *t, int32_t n) {
+    if (n <= t->npart)
+        return 0;
+    if (n > t->parts_cap) {
+        kp_tp_t **np = realloc(t->parts, (size_t)n * sizeof(*np));
+        if (!np)
+            return -1;
+        t->parts = np;
+        t->parts_cap = n;
+    }
+    for (int32_t i = t->npart < 0 ? 0 : t->npart; i < n; i++) {
+        t->parts[i] = kp_tp_new(t, i);
+        if (!t->parts[i]) {
+            t->npart = i;
+            return -1;
+        }
+    }
+    t->npart = n;
+    return 0;
+}
+
+static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+    kp_md_resp_t m;
+    int64_t now = kp_mono_ms();
+    p->md_inflight = 0;
+    if (kp_metadata_resp(r, req->ver, &m)) {
+        kp_log(p, 4, "broker %d: malformed Metadata response", c->node_id);
+        p->md_due = 1;
+        p->md_backoff_until = now + p->conf.retry_backoff_ms;
+        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed Metadata response");
+        return;
+    }
+    for (int32_t i = 0; i < m.nbrokers; i++)
+        update_broker(p, &m.brokers[i]);
+    int incomplete = 0;
+    pthread_mutex_lock(&p->topics_lock);
+    for (int32_t i = 0; i < m.ntopics; i++) {
+        kp_md_topic_t *mt = &m.topics[i];
+        kp_topic_t *t = find_topic_locked(p, mt->name, strlen(mt->name));
+        if (!t)
+            continue;
+        if (mt->err) {
+            t->md_err = mt->err;
+            incomplete = 1;
+            if (mt->err != 3 && mt->err != 5)
+                kp_log(p, 4, "metadata for topic %s: %s", t->name, kp_err_name(mt->err));
+            continue;
+        }
+        int32_t maxp = 0;
+        for (int32_t j = 0; j < mt->npartitions; j++)
+            if (mt->partitions[j].partition + 1 > maxp)
+                maxp = mt->partitions[j].partition + 1;
+        if (grow_partitions(t, maxp))
+            incomplete = 1;
+        t->md_err = KP_OK;
+        for (int32_t j = 0; j < mt->npartitions; j++) {
+            kp_md_partition_t *mp = &mt->partitions[j];
+            if (mp->partition < 0 || mp->partition >= t->npart)
+                continue;
+            kp_tp_t *tp = t->parts[mp->partition];
+            int32_t leader = mp->err && mp->err != 9 /* REPLICA_NOT_AVAILABLE */ ? -1 : mp->leader;
+            if (tp->leader != leader)
+                kp_log(p, 7, "%s [%d]: leader %d -> %d", t->name, tp->partition, tp->leader,
+                       leader);
+            tp->leader = leader;
+            if (leader < 0 || !broker_conn(p, leader))
+                incomplete = 1;
+        }
+    }
+    pthread_cond_broadcast(&p->md_cond);
+    pthread_mutex_unlock(&p->topics_lock);
+    kp_metadata_resp_free(&m);
+    p->md_known = 1;
+    if (p->nboot && p->nbrokers)
+        p->retire_boot = 1;
+    if (incomplete) {
+        /* something is missing: ask again soon, backing off */
+        p->md_attempts++;
+        p->md_next_ms = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
+                                         p->md_attempts - 1, &p->rng);
+    } else {
+        p->md_attempts = 0;
+        p->md_next_ms = now + p->conf.metadata_max_age_ms;
+    }
+    p->md_backoff_until = now + p->conf.retry_backoff_ms;
+}
+
+static void handle_produce(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+    kp_produce_resp_t pr;
+    if (kp_produce_resp(r, req->ver, &pr)) {
+        kp_log(p, 4, "broker %d: malformed Produce response", c->node_id);
+        for (int i = 0; i < req->nbatches; i++)
+            batch_result(p, req->batches[i], KP_ERR_BAD_RESPONSE, -1, -1, 1);
+        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed Produce response");
+        return;
+    }
+    for (int i = 0; i < req->nbatches; i++) {
+        kp_batch_t *b = req->batches[i];
+        const char *name = b->tp->topic->name;
+        size_t nlen = strlen(name);
+        kp_produce_presp_t *found = NULL;
+        for (int32_t t = 0; t < pr.ntopics && !found; t++) {
+            kp_produce_tresp_t *tr = &pr.topics[t];
+            if (tr->name_len != (int32_t)nlen || memcmp(tr->name, name, nlen))
+                continue;
+            for (int32_t j = 0; j < tr->nparts; j++)
+                if (tr->parts[j].partition == b->tp->partition) {
+                    found = &tr->parts[j];
+                    break;
+                }
+        }
+        if (!found)
+            batch_result(p, b, KP_ERR_BAD_RESPONSE, -1, -1, 1);
+        else
+            batch_result(p, b, found->err, found->base_offset, found->log_append_time,
+                         found->err == 7 /* REQUEST_TIMED_OUT */ ||
+                             found->err == 20 /* NOT_ENOUGH_REPLICAS_AFTER_APPEND */);
+    }
+    kp_produce_resp_free(&pr);
+}
+
+void kp_sender_on_response(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+    if (req->api == KP_API_METADATA)
+        handle_metadata(p, c, req, r);
+    else if (req->api == KP_API_PRODUCE)
+        handle_produce(p, c, req, r);
+}
+
+void kp_sender_on_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+    (void)c;
+    atomic_store(&p->md_wanted, 1);
+    if (req->api == KP_API_METADATA) {
+        p->md_inflight = 0;
+        p->md_backoff_until = kp_mono_ms() + p->conf.retry_backoff_ms;
+        return;
+    }
+    if (req->api != KP_API_PRODUCE)
+        return;
+    for (int i = 0; i < req->nbatches; i++)
+        batch_result(p, req->batches[i], err, -1, -1, req->written > 0);
+}
+
+void kp_sender_on_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
+    (void)c;
+    /* acks=0: done when written; the broker says nothing, so offsets are
+     * unknown and the status is "possibly persisted". */
+    for (int i = 0; i < req->nbatches; i++) {
+        req->batches[i]->tp->inflight = 0;
+        kp_batch_complete(p, req->batches[i], KP_OK, -1, -1, KP_POSSIBLY_PERSISTED);
+    }
+}
+
+/* ---------------------------------------------------------------- the scan */
+
+typedef struct drain_list {
+    kp_conn_t *conn;
+    kp_batch_t **bs;
+    int n, cap;
+    size_t bytes;
+    int full;
+} drain_list_t;
+
+static drain_list_t *drain_for(drain_list_t **lists, int *nlists, int *cap, kp_conn_t *c) {
+    for (int i = 0; i < *nlists; i++)
+        if ((*lists)[i].conn == c)
+            return &(*lists)[i];
+    if (*nlists == *cap) {
+        int ncap = *cap ? *cap * 2 : 8;
+        drain_list_t *nl = realloc(*lists, (size_t)ncap * sizeof(*nl));
+        if (!nl)
+            return NULL;
+        *lists = nl;
+        *cap = ncap;
+    }
+    drain_list_t *d = &(*lists)[(*nlists)++];
+    memset(d, 0, sizeof(*d));
+    d->conn = c;
+    return d;
+}
+
+static int drain_add(drain_list_t *d, kp_batch_t *b) {
+    if (d->n == d->cap) {
+        int ncap = d->cap ? d->cap * 2 : 16;
+        kp_batch_t **nb = realloc(d->bs, (size_t)ncap * sizeof(*nb));
+        if (!nb)
+            return -1;
+        d->bs = nb;
+        d->cap = ncap;
+    }
+    d->bs[d->n++] = b;
+    d->bytes += b->len;
+    return 0;
+}
+
+/* Scan every partition: expire, and collect ready batches per broker.
+ * Returns the nearest time something becomes due. */
+static int64_t scan(kp_producer_t *p, int64_t now) {
+    int64_t next = INT64_MAX;
+    kp_batch_t *expired = NULL;
+    drain_list_t *lists = NULL;
+    int nlists = 0, lcap = 0;
+    int hurry = atomic_load(&p->flushing) > 0 || atomic_load(&p->closing);
+    int64_t dto = p->conf.delivery_timeout_ms;
+
+    pthread_mutex_lock(&p->topics_lock);
+    for (size_t ti = 0; ti < p->ntopics; ti++) {
+        kp_topic_t *t = p->topics[ti];
+        for (int32_t pi = 0; pi < t->npart; pi++) {
+            kp_tp_t *tp = t->parts[pi];
+            pthread_mutex_lock(&tp->lock);
+            /* delivery.timeout.ms: batches waiting in the deque */
+            while (tp->head && now >= tp->head->created_ms + dto) {
+                kp_batch_t *b = tp->head;
+                tp->head = b->next;
+                if (!tp->head)
+                    tp->tail = NULL;
+                b->closed = 1;
+                b->next = expired;
+                expired = b;
+            }
+            kp_batch_t *b = tp->head;
+            if (b) {
+                next = MIN(next, b->created_ms + dto);
+                kp_conn_t *c = tp->leader >= 0 ? broker_conn(p, tp->leader) : NULL;
+                int64_t ready_at;
+                if (b->attempts)
+                    ready_at = b->retry_at_ms; /* a retry waits out its backoff */
+                else if (b->closed || b->next || hurry)
+                    ready_at = now;
+                else
+                    ready_at = b->created_ms + p->conf.linger_ms;
+                if (!c) {
+                    atomic_store(&p->md_wanted, 1);
+                } else if (tp->inflight) {
+                    /* one batch in flight per partition: wait for its answer */
+                } else if (ready_at > now) {
+                    next = MIN(next, ready_at);
+                } else if (c->state != KP_CONN_READY) {
+                    kp_conn_connect(p, c, now);
+                    if (c->state == KP_CONN_DOWN)
+                        next = MIN(next, c->next_connect_ms);
+                } else if (c->nreqs < p->conf.max_in_flight) {
+                    drain_list_t *d = drain_for(&lists, &nlists, &lcap, c);
+                    if (d && !d->full &&
+                        (d->n == 0 || d->bytes + b->len <= (size_t)p->conf.max_request_size)) {
+                        if (!drain_add(d, b)) {
+                            tp->head = b->next;
+                            if (!tp->head)
+                                tp->tail = NULL;
+                            b->next = NULL;
+                            b->closed = 1;
+                            tp->inflight = 1;
+                        }
+                    } else if (d) {
+                        d->full = 1;
+                        next = now; /* more to send: come straight back */
+                    }
+                }
+            }
+            pthread_mutex_unlock(&tp->lock);
+        }
+    }
+    pthread_mutex_unlock(&p->topics_lock);
+
+    while (expired) {
+        kp_batch_t *b = expired;
+        expired = b->next;
+        kp_batch_complete(p, b, b->maybe_persisted ? KP_ERR_MSG_TIMED_OUT_IN_FLIGHT
+                                                   : KP_ERR_MSG_TIMED_OUT_QUEUE,
+                          -1, -1, b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+    }
+    for (int i = 0; i < nlists; i++) {
+        drain_list_t *d = &lists[i];
+        if (!d->n) {
+            free(d->bs);
+            continue;
+        }
+        kp_req_t *req = build_produce(p, d->conn, d->bs, d->n, now);
+        if (!req) {
+            for (int k = 0; k < d->n; k++)
+                batch_result(p, d->bs[k], KP_ERR_NOMEM, -1, -1, 0);
+            free(d->bs);
+            continue;
+        }
+        kp_conn_send(p, d->conn, req);
+    }
+    free(lists);
+    return next;
+}
+
+/* ---------------------------------------------------------------- shutdown */
+
+static void fail_everything(kp_producer_t *p) {
+    for (int i = 0; i < p->nbrokers; i++)
+        kp_conn_close(p, p->brokers[i].conn, KP_ERR_PURGED_CLOSE, "producer closed");
+    for (int i = 0; i < p->nboot; i++)
+        kp_conn_close(p, p->boot[i], KP_ERR_PURGED_CLOSE, NULL);
+    kp_batch_t *all = NULL;
+    pthread_mutex_lock(&p->topics_lock);
+    for (size_t ti = 0; ti < p->ntopics; ti++) {
+        kp_topic_t *t = p->topics[ti];
+        for (int32_t pi = 0; pi < t->npart; pi++) {
+            kp_tp_t *tp = t->parts[pi];
+            pthread_mutex_lock(&tp->lock);
+            while (tp->head) {
+                kp_batch_t *b = tp->head;
+                tp->head = b->next;
+                b->next = all;
+                all = b;
+            }
+            tp->tail = NULL;
+            pthread_mutex_unlock(&tp->lock);
+        }
+    }
+    pthread_mutex_unlock(&p->topics_lock);
+    while (all) {
+        kp_batch_t *b = all;
+        all = b->next;
+        kp_batch_complete(p, b, KP_ERR_PURGED_CLOSE, -1, -1,
+                          b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+    }
+}
+
+/* Closing and nothing left? Taking every partition lock once makes sure no
+ * append that started before `closing` was set is still under way. */
+static int drained(kp_producer_t *p) {
+    if (atomic_load(&p->outstanding) != 0)
+        return 0;
+    pthread_mutex_lock(&p->topics_lock);
+    for (size_t ti = 0; ti < p->ntopics; ti++)
+        for (int32_t pi = 0; pi < p->topics[ti]->npart; pi++) {
+            pthread_mutex_lock(&p->topics[ti]->parts[pi]->lock);
+            pthread_mutex_unlock(&p->topics[ti]->parts[pi]->lock);
+        }
+    pthread_mutex_unlock(&p->topics_lock);
+    return atomic_load(&p->outstanding) == 0;
+}
+
+static void retire_conns(kp_producer_t *p) {
+    while (p->retired) {
+        kp_conn_t *c = p->retired;
+        p->retired = c->next;
+        kp_conn_destroy(p, c);
+    }
+    if (p->retire_boot) {
+        p->retire_boot = 0;
+        for (int i = 0; i < p->nboot; i++)
+            kp_conn_destroy(p, p->boot[i]);
+        p->nboot = 0;
+    }
+}
+
+static _Thread_local const kp_producer_t *io_thread_of;
+
+int kp_in_io_thread(const kp_producer_t *p) { return io_thread_of == p; }
+
+void *kp_sender_main(void *arg) {
+    kp_producer_t *p = arg;
+    io_thread_of = p;
+    struct pollfd *pfds = NULL;
+    kp_conn_t **pconns = NULL;
+    int pcap = 0;
+    for (;;) {
+        int64_t now = kp_mono_ms();
+        retire_conns(p);
+        if (atomic_load(&p->force_close)) {
+            fail_everything(p);
+            break;
+        }
+        if (atomic_load(&p->closing) && drained(p))
+            break;
+        int64_t next = INT64_MAX;
+        /* A produce can only go where metadata says; when we know nothing
+         * yet (or a topic waits), fetch it. */
+        metadata_maybe(p, now, &next);
+        next = MIN(next, scan(p, now));
+        /* timers and fds */
+        int nc = p->nbrokers + p->nboot;
+        if (nc + 1 > pcap) {
+            int ncap = (nc + 1) * 2;
+            struct pollfd *np = realloc(pfds, (size_t)ncap * sizeof(*np));
+            kp_conn_t **ncn = np ? realloc(pconns, (size_t)ncap * sizeof(*ncn)) : NULL;
+            if (np)
+                pfds = np;
+            if (ncn) {
+                pconns = ncn;
+                pcap = ncap;
+            } else {
+                poll(NULL, 0, 10); /* out of memory: try again shortly */
+                continue;
+            }
+        }
+        int nfds = 0;
+        pfds[nfds].fd = p->wake_fd;
+        pfds[nfds].events = POLLIN;
+        pconns[nfds++] = NULL;
+        for (int i = 0; i < nc; i++) {
+            kp_conn_t *c = i < p->nbrokers ? p->brokers[i].conn : p->boot[i - p->nbrokers];
+            next = MIN(next, kp_conn_timers(p, c, now));
+            if (c->state == KP_CONN_DOWN || c->fd < 0)
+                continue;
+            pfds[nfds].fd = c->fd;
+            pfds[nfds].events = kp_conn_events(c);
+            pconns[nfds++] = c;
+        }
+        int timeout;
+        now = kp_mono_ms();
+        if (next <= now)
+            timeout = 0;
+        else if (next == INT64_MAX || next - now > 1000)
+            timeout = 1000;
+        else
+            timeout = (int)(next - now);
+        int rc = poll(pfds, (nfds_t)nfds, timeout);
+        if (rc < 0 && errno != EINTR)
+            kp_log(p, 3, "poll: %s", strerror(errno));
+        if (rc <= 0)
+            continue;
+        now = kp_mono_ms();
+        if (pfds[0].revents & POLLIN) {
+            uint64_t v;
+            atomic_store(&p->wake_pending, 0);
+            if (read(p->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                kp_log(p, 3, "eventfd read: %s", strerror(errno));
+        }
+        for (int i = 1; i < nfds; i++)
+            if (pfds[i].revents)
+                kp_conn_io(p, pconns[i], pfds[i].revents, now);
+    }
+    free(pfds);
+    free(pconns);
+    return NULL;
+}

@@ -1,0 +1,68 @@
+/* util — small helpers shared by every module. */
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+char *kp_strdup(const char *s) { return s ? kp_strndup(s, strlen(s)) : NULL; }
+
+char *kp_strndup(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+void kp_errf(char *buf, size_t size, const char *fmt, ...) {
+    if (!buf || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+}
+
+int64_t kp_mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t kp_mono_ms(void) { return kp_mono_us() / 1000; }
+
+int64_t kp_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t xorshift(uint64_t *s) {
+    if (!*s)
+        *s = 0x9E3779B97F4A7C15ull ^ (uint64_t)kp_mono_us();
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+int64_t kp_jitter(int64_t value, uint64_t *rng) {
+    /* uniform in [0.8, 1.2] */
+    double f = 0.8 + 0.4 * (double)(xorshift(rng) >> 11) / (double)(1ull << 53);
+    return (int64_t)((double)value * f);
+}
+
+int64_t kp_backoff(int64_t base, int64_t max, int attempts, uint64_t *rng) {
+    if (base >= max)
+        return max; /* Java: a constant max when base exceeds it */
+    int64_t v = base;
+    for (int i = 0; i < attempts && v < max; i++)
+        v *= 2;
+    if (v > max)
+        v = max;
+    return kp_jitter(v, rng);
+}
