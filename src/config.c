@@ -110,8 +110,6 @@ static const struct prop props[] = {
     LONG("partitioner.availability.timeout.ms", "0", 0, I64MAX,
          partitioner_availability_timeout_ms,
          "Exclude partitions whose broker cannot take data for this long; 0 = off"),
-    BOOL("allow.auto.create.topics", "true", allow_auto_create_topics,
-         "Ask the broker to create a missing topic when metadata is requested"),
     {"client.dns.lookup", P_ENUM, "use_all_dns_ips", 0, 0,
      "use_all_dns_ips|resolve_canonical_bootstrap_servers_only", NOOFF, 0, NULL,
      "Try every address a host name resolves to"},

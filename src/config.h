@@ -42,7 +42,6 @@ typedef struct kp_conf {
     int partitioner_ignore_keys;
     int partitioner_adaptive;
     int64_t partitioner_availability_timeout_ms;
-    int allow_auto_create_topics;
     /* Which properties the application set explicitly (Java's rules for
      * delivery.timeout.ms and idempotence depend on it). */
     unsigned explicit_delivery_timeout : 1;

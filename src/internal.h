@@ -98,6 +98,7 @@ struct kp_future {
 struct kp_producer {
     kp_conf_t conf;
     char *client_id;
+    int log_level; /* stderr logging threshold without a log callback */
 
     /* topics */
     pthread_mutex_t topics_lock;

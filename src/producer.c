@@ -30,7 +30,7 @@
 static _Atomic int client_seq; /* producer-N client ids, as Java */
 
 void kp_log(kp_producer_t *p, int level, const char *fmt, ...) {
-    if (!p->conf.log_cb && level > 4)
+    if (!p->conf.log_cb && level > p->log_level)
         return;
     char msg[512];
     va_list ap;
@@ -40,7 +40,9 @@ void kp_log(kp_producer_t *p, int level, const char *fmt, ...) {
     if (p->conf.log_cb)
         p->conf.log_cb(level, msg, p->conf.log_opaque);
     else
-        fprintf(stderr, "kprod %s [%s]: %s\n", level <= 3 ? "ERROR" : "WARN", p->client_id, msg);
+        fprintf(stderr, "kprod %s [%s]: %s\n",
+                level <= 3 ? "ERROR" : level == 4 ? "WARN" : level <= 6 ? "INFO" : "DEBUG",
+                p->client_id, msg);
 }
 
 void kp_wake(kp_producer_t *p) {
@@ -530,6 +532,9 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         return NULL;
     }
     p->wake_fd = -1;
+    /* KPROD_DEBUG=1 in the environment: debug logs on stderr */
+    const char *dbg = getenv("KPROD_DEBUG");
+    p->log_level = dbg && *dbg && strcmp(dbg, "0") ? 7 : 4;
     pthread_mutex_init(&p->topics_lock, NULL);
     pthread_mutex_init(&p->pool_lock, NULL);
     pthread_mutex_init(&p->done_lock, NULL);

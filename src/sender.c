@@ -169,8 +169,9 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     req->expect_response = 1;
     req->deadline_ms = now + p->conf.request_timeout_ms;
     kp_wbuf_init(&req->w, 128);
-    kp_metadata_req(&req->w, req->ver, req->corrid, p->client_id, names, n,
-                    p->conf.allow_auto_create_topics);
+    /* Like the Java producer, let the broker auto-create topics (it does
+     * only if its auto.create.topics.enable allows). */
+    kp_metadata_req(&req->w, req->ver, req->corrid, p->client_id, names, n, 1);
     free(names);
     req->iov = malloc(sizeof(struct iovec));
     if (req->w.err || !req->iov) {
