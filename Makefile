@@ -8,7 +8,7 @@ export DESTDIR
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test install bench clean
+.PHONY: all deps build demo test install bench docs clean
 all: build
 
 deps:
@@ -26,6 +26,9 @@ test: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DKPROD_SANITIZERS=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS) >$(BUILD).log 2>&1 || { cat $(BUILD).log; exit 1; }
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+docs: build
+	@$(BUILD)/tools/gen-config-doc > docs/CONFIGURATION.md
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)

@@ -25,6 +25,7 @@ enum ptype { P_INT, P_LONG, P_BOOL, P_STR, P_ENUM, P_LIST };
 #define NOOFF ((size_t)-1)
 #define I32MAX 2147483647LL
 #define I64MAX INT64_MAX
+#define KP_MAX_DURATION_MS 1000000000000000LL
 
 struct prop {
     const char *name;
@@ -218,7 +219,19 @@ static void describe_valid(const struct prop *pr, char *buf, size_t sz) {
         snprintf(buf, sz, "an integer in [%lld, %lld]", (long long)pr->min, (long long)pr->max);
         break;
     case P_BOOL: snprintf(buf, sz, "true or false"); break;
-    case P_ENUM: snprintf(buf, sz, "one of %s", pr->enums); break;
+    case P_ENUM: {
+        size_t o = (size_t)snprintf(buf, sz, "one of ");
+        for (const char *e = pr->enums; *e && o + 3 < sz; e++) {
+            if (*e == '|') {
+                buf[o++] = ',';
+                buf[o++] = ' ';
+            } else {
+                buf[o++] = *e;
+            }
+        }
+        buf[o < sz ? o : sz - 1] = 0;
+        break;
+    }
     case P_LIST: snprintf(buf, sz, "a comma-separated list"); break;
     case P_STR: snprintf(buf, sz, "a string"); break;
     }
@@ -431,6 +444,18 @@ kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
                 "Missing required property 'bootstrap.servers' (a list of host:port pairs)");
         return KP_ERR_INVALID_CONFIG;
     }
+    /* Java accepts Long.MAX_VALUE for durations; deadlines are computed as
+     * now + duration, so clamp to ~31,000 years to keep that arithmetic
+     * in range. */
+    int64_t *durations[] = {&c->linger_ms,           &c->max_block_ms,
+                            &c->retry_backoff_ms,    &c->retry_backoff_max_ms,
+                            &c->metadata_max_age_ms, &c->metadata_max_idle_ms,
+                            &c->reconnect_backoff_ms, &c->reconnect_backoff_max_ms,
+                            &c->socket_setup_timeout_ms, &c->socket_setup_timeout_max_ms,
+                            &c->connections_max_idle_ms, &c->partitioner_availability_timeout_ms};
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)
+        if (*durations[i] > KP_MAX_DURATION_MS)
+            *durations[i] = KP_MAX_DURATION_MS;
     int64_t need = c->linger_ms + (int64_t)c->request_timeout_ms;
     if ((int64_t)c->delivery_timeout_ms < need) {
         if (c->explicit_delivery_timeout) {
@@ -598,13 +623,14 @@ kp_err_t kp_config_load_file(kp_config_t *conf, const char *path, char *errstr,
 
 size_t kp_config_prop_count(void) { return NPROPS; }
 
-const kp_prop_info_t *kp_config_prop(size_t i) {
-    static kp_prop_info_t infos[NPROPS];
-    static char valid[NPROPS][300];
+int kp_config_prop(size_t i, kp_prop_info_t *out) {
     if (i >= NPROPS)
-        return NULL;
-    describe_valid(&props[i], valid[i], sizeof(valid[i]));
-    infos[i] = (kp_prop_info_t){props[i].name, type_name(props[i].type), props[i].def,
-                                valid[i],      props[i].doc,            props[i].missing};
-    return &infos[i];
+        return -1;
+    out->name = props[i].name;
+    out->type = type_name(props[i].type);
+    out->deflt = props[i].def;
+    describe_valid(&props[i], out->valid, sizeof(out->valid));
+    out->doc = props[i].doc;
+    out->missing = props[i].missing;
+    return 0;
 }

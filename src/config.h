@@ -71,11 +71,12 @@ typedef struct kp_prop_info {
     const char *name;
     const char *type;    /* "int", "long", "boolean", "string", "list", "enum", "class" */
     const char *deflt;   /* default as text; "" for empty, NULL for null */
-    const char *valid;   /* human-readable allowed values */
+    char valid[320];     /* human-readable allowed values */
     const char *doc;
     const char *missing; /* non-NULL: feature not built; only the default is accepted */
 } kp_prop_info_t;
 size_t kp_config_prop_count(void);
-const kp_prop_info_t *kp_config_prop(size_t i);
+/* Fill *out with row i; returns -1 past the end. */
+int kp_config_prop(size_t i, kp_prop_info_t *out);
 
 #endif
