@@ -38,6 +38,8 @@ kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition) {
     tp->topic = t;
     tp->partition = partition;
     tp->leader = -1;
+    tp->pid = -1;
+    tp->epoch = -1;
     if (pthread_mutex_init(&tp->lock, NULL)) {
         free(tp);
         return NULL;
@@ -258,6 +260,9 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
         nb->cap = need;
         nb->len = KP_RB_HEADER_SIZE;
         nb->created_ms = kp_mono_ms();
+        nb->pid = -1;
+        nb->epoch = -1;
+        nb->base_seq = -1;
         if (want_entry && (err = add_entry(nb, klen, vlen, ts, cb, opaque, fut))) {
             kp_acc_release(p, nb);
             break;

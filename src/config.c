@@ -102,8 +102,9 @@ static const struct prop props[] = {
      "bytes|string|org.apache.kafka.common.serialization.ByteArraySerializer|"
      "org.apache.kafka.common.serialization.StringSerializer",
      OFF(value_serializer), 4, NULL, "How record values are read: bytes or string"},
-    {"enable.idempotence", P_BOOL, "false", 0, 1, NULL, OFF(enable_idempotence), 4,
-     "the idempotent producer", "Exactly-once, in-order delivery per partition"},
+    BOOL("enable.idempotence", "true", enable_idempotence,
+         "Exactly once and in order per partition: producer id, epoch and sequence numbers "
+         "make retries safe; requires acks=all, retries > 0, max.in.flight <= 5"),
     BOOL("partitioner.ignore.keys", "false", partitioner_ignore_keys,
          "Place keyed records as if they had no key"),
     BOOL("partitioner.adaptive.partitioning.enable", "true", partitioner_adaptive,
@@ -467,6 +468,34 @@ kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
         }
         /* As Java: an implicit default is raised silently. */
         c->delivery_timeout_ms = need > I32MAX ? (int32_t)I32MAX : (int32_t)need;
+    }
+    /* Idempotence (Java 4.x rules): when set explicitly, conflicting
+     * settings are errors; when it is only the default, acks != all or
+     * retries = 0 turn it off quietly, but more than 5 in flight is an
+     * error either way. */
+    if (c->enable_idempotence) {
+        const char *conflict = NULL;
+        if (c->acks != -1)
+            conflict = "acks must be 'all'";
+        else if (c->retries == 0)
+            conflict = "retries must be greater than 0";
+        if (conflict && c->explicit_idempotence) {
+            kp_errf(errstr, errstr_size,
+                    "Invalid configuration: enable.idempotence=true but %s (set "
+                    "enable.idempotence=false to use acks=%s and retries=%d)",
+                    conflict, c->acks == -1 ? "all" : c->acks == 0 ? "0" : "1", c->retries);
+            return KP_ERR_INVALID_CONFIG;
+        }
+        if (conflict)
+            c->enable_idempotence = 0;
+    }
+    if (c->enable_idempotence && c->max_in_flight > 5) {
+        kp_errf(errstr, errstr_size,
+                "Invalid value %d for property 'max.in.flight.requests.per.connection': it must "
+                "be at most 5 with enable.idempotence=true (the broker keeps state for 5 batches "
+                "per producer)",
+                c->max_in_flight);
+        return KP_ERR_INVALID_CONFIG;
     }
     if (c->retry_backoff_max_ms < c->retry_backoff_ms)
         c->retry_backoff_max_ms = c->retry_backoff_ms;

@@ -49,6 +49,10 @@ struct kp_batch {
     int64_t retry_at_ms;
     int attempts;
     int closed;           /* no more appends (under tp->lock) */
+    /* idempotence: assigned when first drained, kept across retries */
+    int64_t pid;
+    int16_t epoch;
+    int32_t base_seq; /* -1: not assigned */
     int maybe_persisted;  /* an attempt ended ambiguously */
     kp_rec_entry_t *ents;
     int32_t nents, ents_cap;
@@ -65,6 +69,9 @@ struct kp_tp {
     /* sender-owned */
     int32_t leader;   /* node id, -1 unknown */
     int inflight;     /* batches in flight (1 max: keeps order across retries) */
+    int64_t pid;      /* producer id/epoch this partition's sequences belong to */
+    int16_t epoch;
+    int32_t next_seq;
 };
 
 struct kp_topic {
@@ -146,10 +153,20 @@ struct kp_producer {
     int64_t md_next_ms;       /* next periodic/backoff refresh */
     int md_attempts;
     int md_known;       /* a metadata response has been received */
+    /* idempotence (sender-owned, but fatal_err is read by kp_send) */
+    int idempotent;
+    int64_t pid;
+    int16_t epoch;
+    int pid_state; /* KP_PID_NONE, KP_PID_REQUESTING, KP_PID_READY */
+    int64_t pid_retry_at;
+    int pid_attempts;
+    _Atomic int fatal_err; /* non-zero: the producer cannot continue */
     int retire_boot;    /* bootstrap connections are no longer needed */
     kp_conn_t *retired; /* connections to destroy at the top of the loop */
     uint64_t rng;
 };
+
+enum { KP_PID_NONE = 0, KP_PID_REQUESTING, KP_PID_READY };
 
 /* ---- producer.c ---- */
 void kp_log(kp_producer_t *p, int level, const char *fmt, ...)

@@ -233,6 +233,9 @@ static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_
         return KP_ERR_INVALID_ARG;
     if (atomic_load(&p->closing))
         return KP_ERR_CLOSED;
+    int fatal = atomic_load(&p->fatal_err);
+    if (fatal)
+        return (kp_err_t)fatal;
     if (rec->partition < KP_PARTITION_ANY || rec->timestamp < 0 ||
         (rec->header_count && !rec->headers))
         return KP_ERR_INVALID_ARG;
@@ -607,6 +610,9 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         return NULL;
     }
     p->md_due = 1;
+    p->idempotent = p->conf.enable_idempotence;
+    p->pid = -1;
+    p->epoch = -1;
     int rc = pthread_create(&p->thread, NULL, kp_sender_main, p);
     if (rc) {
         kp_errf(errstr, errstr_size, "Cannot start the I/O thread: %s", strerror(rc));

@@ -6,6 +6,7 @@
  *   ApiVersions 0..2   non-flexible; the response header is always v0
  *   Metadata    1..8   v1 makes the topic list nullable; v4 adds
  *                      AllowAutoTopicCreation; v7 LeaderEpoch; v8 auth ops
+ *   InitProducerId 0..4  flexible from v2; v3 adds ProducerId/Epoch
  *   Produce     3..8   never below 3 (RecordBatch v2; Kafka 4 rejects 0-2
  *                      although it still advertises them); v8 adds
  *                      RecordErrors and ErrorMessage
@@ -35,7 +36,7 @@ int16_t kp_proto_our_max(int16_t api) {
     case KP_API_PRODUCE: return 8;
     case KP_API_METADATA: return 8;
     case KP_API_API_VERSIONS: return 2;
-    case KP_API_INIT_PRODUCER_ID: return 1;
+    case KP_API_INIT_PRODUCER_ID: return 4;
     }
     return -1;
 }
@@ -248,6 +249,32 @@ int kp_metadata_resp(kp_rbuf_t *r, int16_t ver, kp_md_resp_t *m) {
 fail:
     kp_metadata_resp_free(m);
     return -1;
+}
+
+/* ---- InitProducerId ---- */
+
+void kp_initpid_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *client_id,
+                    const char *transactional_id, int32_t txn_timeout_ms, int64_t pid,
+                    int16_t epoch) {
+    kp_proto_begin(w, KP_API_INIT_PRODUCER_ID, ver, corrid, client_id);
+    kp_w_str(w, transactional_id);
+    kp_w_i32(w, txn_timeout_ms);
+    if (ver >= 3) {
+        kp_w_i64(w, pid);
+        kp_w_i16(w, epoch);
+    }
+    kp_w_tags(w);
+    kp_proto_end(w, 0);
+}
+
+int kp_initpid_resp(kp_rbuf_t *r, int16_t ver, kp_initpid_resp_t *out) {
+    (void)ver;
+    (void)kp_r_i32(r); /* throttle */
+    out->err = kp_r_i16(r);
+    out->pid = kp_r_i64(r);
+    out->epoch = kp_r_i16(r);
+    kp_r_skip_tags(r);
+    return r->err ? -1 : 0;
 }
 
 /* ---- Produce ---- */

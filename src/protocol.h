@@ -83,6 +83,18 @@ typedef struct kp_md_resp {
 int kp_metadata_resp(kp_rbuf_t *r, int16_t ver, kp_md_resp_t *m);
 void kp_metadata_resp_free(kp_md_resp_t *m);
 
+/* ---- InitProducerId ---- (transactional_id NULL: idempotent producer;
+ * pid/epoch -1 for a new id, v3+ only) */
+void kp_initpid_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *client_id,
+                    const char *transactional_id, int32_t txn_timeout_ms, int64_t pid,
+                    int16_t epoch);
+typedef struct kp_initpid_resp {
+    int16_t err;
+    int64_t pid;
+    int16_t epoch;
+} kp_initpid_resp_t;
+int kp_initpid_resp(kp_rbuf_t *r, int16_t ver, kp_initpid_resp_t *out);
+
 /* ---- Produce ----
  * A produce request is framing bytes interleaved with batch buffers that are
  * referenced, not copied. The builder records segments: framing ranges of w

@@ -53,6 +53,8 @@ static int is_metadata_error(kp_err_t err) {
     return 0;
 }
 
+static void request_new_pid(kp_producer_t *p, const char *why);
+
 static kp_conn_t *broker_conn(kp_producer_t *p, int32_t node_id) {
     for (int i = 0; i < p->nbrokers; i++)
         if (p->brokers[i].node_id == node_id)
@@ -77,6 +79,12 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
                          int64_t log_append_time, int ambiguous) {
     kp_tp_t *tp = b->tp;
     tp->inflight = 0;
+    if (err == 46 /* DUPLICATE_SEQUENCE_NUMBER */ && b->base_seq >= 0) {
+        /* the broker has these records already: a retry of a write that
+         * succeeded; the offset is not known */
+        kp_batch_complete(p, b, KP_OK, -1, -1, KP_PERSISTED);
+        return;
+    }
     if (err == KP_OK) {
         kp_batch_complete(p, b, KP_OK, base_offset, log_append_time, KP_PERSISTED);
         return;
@@ -85,10 +93,21 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
         b->maybe_persisted = 1;
     int64_t now = kp_mono_ms();
     int expired = now >= b->created_ms + p->conf.delivery_timeout_ms;
+    int stopping = atomic_load(&p->force_close);
     if (is_metadata_error(err))
         atomic_store(&p->md_wanted, 1);
-    if (kp_err_is_retriable(err) && !expired && b->attempts < p->conf.retries &&
-        !atomic_load(&p->force_close)) {
+    /* The broker rejected the batch because of our producer state: this
+     * attempt was not written. Resend under a new producer id. */
+    int pid_error = b->base_seq >= 0 && (err == 45 || err == 59 || err == 47 || err == 90);
+    if (pid_error) {
+        if (b->pid == p->pid && b->epoch == p->epoch)
+            request_new_pid(p, kp_err_name(err));
+        b->base_seq = -1;
+        b->pid = -1;
+        b->epoch = -1;
+    }
+    if ((pid_error || kp_err_is_retriable(err)) && !expired && b->attempts < p->conf.retries &&
+        !stopping) {
         b->attempts++;
         b->retry_at_ms = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
                                           b->attempts - 1, &p->rng);
@@ -97,10 +116,15 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
         push_head(tp, b);
         return;
     }
-    if (kp_err_is_retriable(err) && expired)
+    if ((pid_error || kp_err_is_retriable(err)) && expired)
         err = b->maybe_persisted ? KP_ERR_MSG_TIMED_OUT_IN_FLIGHT : KP_ERR_MSG_TIMED_OUT_QUEUE;
-    kp_log(p, 4, "%s [%d]: %d records failed: %s", tp->topic->name, tp->partition, b->count,
-           kp_err_name(err));
+    /* A sequenced batch that fails for good leaves a gap the broker would
+     * answer with OUT_OF_ORDER_SEQUENCE_NUMBER: start a new sequence. */
+    if (b->base_seq >= 0 && b->pid == p->pid && b->epoch == p->epoch && !stopping)
+        request_new_pid(p, "a sequenced batch failed");
+    if (!stopping)
+        kp_log(p, 4, "%s [%d]: %d records failed: %s", tp->topic->name, tp->partition, b->count,
+               kp_err_name(err));
     kp_batch_complete(p, b, err, -1, -1,
                       b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
 }
@@ -133,7 +157,7 @@ static kp_req_t *build_produce(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, 
         kp_produce_topic(&req->pb, bs[i]->tp->topic->name, j - i);
         for (int k = i; k < j; k++) {
             kp_batch_t *b = bs[k];
-            kp_rb_header_t h = {0, b->count, b->base_ts, b->max_ts, -1, -1, -1};
+            kp_rb_header_t h = {0, b->count, b->base_ts, b->max_ts, b->pid, b->epoch, b->base_seq};
             kp_rb_finalize(b->buf, b->len, &h);
             kp_produce_partition(&req->pb, b->tp->partition, b->buf, b->len);
         }
@@ -186,7 +210,47 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     kp_log(p, 7, "metadata request for %zu topics to broker %d", n, c->node_id);
 }
 
-/* Pick the ready connection with the fewest requests; else start one. */
+/* The ready connection with the fewest requests (known brokers first, then
+ * bootstrap servers), or NULL. api: an API the broker must offer, or -1. */
+static kp_conn_t *pick_ready_conn(kp_producer_t *p, int api) {
+    kp_conn_t *best = NULL;
+    for (int i = 0; i < p->nbrokers; i++) {
+        kp_conn_t *c = p->brokers[i].conn;
+        if (c->state == KP_CONN_READY && c->nreqs < p->conf.max_in_flight &&
+            (api < 0 || c->ver[api] >= 0) && (!best || c->nreqs < best->nreqs))
+            best = c;
+    }
+    for (int i = 0; !best && i < p->nboot; i++)
+        if (p->boot[i]->state == KP_CONN_READY && (api < 0 || p->boot[i]->ver[api] >= 0))
+            best = p->boot[i];
+    return best;
+}
+
+/* Nothing ready: make sure some connection is being set up, known brokers
+ * and bootstrap servers in turn, respecting their backoff. */
+static void ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next) {
+    int connecting = 0;
+    for (int i = 0; i < p->nbrokers; i++)
+        connecting |= p->brokers[i].conn->state != KP_CONN_DOWN;
+    for (int i = 0; i < p->nboot; i++)
+        connecting |= p->boot[i]->state != KP_CONN_DOWN;
+    int total = p->nbrokers + p->nboot;
+    for (int k = 0; !connecting && k < total; k++) {
+        int idx = (p->boot_next++) % total;
+        kp_conn_t *c = idx < p->nbrokers ? p->brokers[idx].conn : p->boot[idx - p->nbrokers];
+        if (now >= c->next_connect_ms) {
+            kp_conn_connect(p, c, now);
+            connecting = 1;
+        }
+    }
+    /* come back when the earliest backoff ends */
+    for (int i = 0; i < total; i++) {
+        kp_conn_t *c = i < p->nbrokers ? p->brokers[i].conn : p->boot[i - p->nbrokers];
+        if (c->state == KP_CONN_DOWN)
+            *next = MIN(*next, c->next_connect_ms);
+    }
+}
+
 static void metadata_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
     if (p->md_inflight)
         return;
@@ -202,46 +266,123 @@ static void metadata_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
         *next = MIN(*next, p->md_backoff_until);
         return;
     }
-    kp_conn_t *best = NULL;
-    for (int i = 0; i < p->nbrokers; i++) {
-        kp_conn_t *c = p->brokers[i].conn;
-        if (c->state == KP_CONN_READY && c->nreqs < p->conf.max_in_flight &&
-            (!best || c->nreqs < best->nreqs))
-            best = c;
-    }
-    for (int i = 0; !best && i < p->nboot; i++)
-        if (p->boot[i]->state == KP_CONN_READY)
-            best = p->boot[i];
-    if (best) {
+    kp_conn_t *c = pick_ready_conn(p, -1);
+    if (c) {
         p->md_due = 0;
-        send_metadata(p, best, now);
+        send_metadata(p, c, now);
         return;
     }
-    /* Nothing ready: make sure something is connecting. Known brokers
-     * first; the bootstrap list when none is known (or all are down). */
-    int connecting = 0;
-    for (int i = 0; i < p->nbrokers; i++)
-        connecting |= p->brokers[i].conn->state != KP_CONN_DOWN;
-    for (int i = 0; i < p->nboot; i++)
-        connecting |= p->boot[i]->state != KP_CONN_DOWN;
-    if (!connecting) {
-        int total = p->nbrokers + p->nboot;
-        for (int k = 0; k < total; k++) {
-            int idx = (p->boot_next++) % total;
-            kp_conn_t *c = idx < p->nbrokers ? p->brokers[idx].conn : p->boot[idx - p->nbrokers];
-            if (now >= c->next_connect_ms) {
-                kp_conn_connect(p, c, now);
-                break;
-            }
-        }
+    ensure_connecting(p, now, next);
+}
+
+/* ---------------------------------------------------------------- idempotence
+ *
+ * The producer id comes from InitProducerId. A batch gets its sequence
+ * numbers when first drained and keeps them across retries; a partition's
+ * sequence space belongs to one (id, epoch), and a partition adopts the
+ * producer's current (id, epoch), starting again at sequence 0, when it
+ * next sends a new batch — which only happens with nothing of it in flight
+ * or waiting for a retry (the head-of-line rule), so no partition's
+ * outstanding sequences are ever disturbed.
+ *
+ * When a partition's sequences can no longer be trusted — a sequenced
+ * batch failed for good (a gap), or the broker answered
+ * OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID / INVALID_PRODUCER_EPOCH
+ * — kprod asks for a new producer id (KIP-360's recovery without a fatal
+ * error). For an idempotent producer Kafka always hands out a fresh id, so
+ * every partition restarts cleanly at sequence 0 as it becomes idle.
+ */
+static void request_new_pid(kp_producer_t *p, const char *why) {
+    if (p->pid_state == KP_PID_READY) {
+        kp_log(p, 6, "requesting a new producer id (was %lld/%d): %s", (long long)p->pid,
+               p->epoch, why);
+        p->pid_state = KP_PID_NONE;
     }
-    /* come back when the earliest backoff ends */
-    for (int i = 0; i < p->nbrokers; i++)
-        if (p->brokers[i].conn->state == KP_CONN_DOWN)
-            *next = MIN(*next, p->brokers[i].conn->next_connect_ms);
-    for (int i = 0; i < p->nboot; i++)
-        if (p->boot[i]->state == KP_CONN_DOWN)
-            *next = MIN(*next, p->boot[i]->next_connect_ms);
+}
+
+static void initpid_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
+    if (!p->idempotent || p->pid_state != KP_PID_NONE || atomic_load(&p->fatal_err))
+        return;
+    if (now < p->pid_retry_at) {
+        *next = MIN(*next, p->pid_retry_at);
+        return;
+    }
+    kp_conn_t *c = pick_ready_conn(p, KP_API_INIT_PRODUCER_ID);
+    if (!c) {
+        ensure_connecting(p, now, next);
+        return;
+    }
+    kp_req_t *req = calloc(1, sizeof(*req));
+    if (!req)
+        return;
+    req->api = KP_API_INIT_PRODUCER_ID;
+    req->ver = c->ver[KP_API_INIT_PRODUCER_ID];
+    req->corrid = p->next_corrid++;
+    req->expect_response = 1;
+    req->deadline_ms = now + p->conf.request_timeout_ms;
+    kp_wbuf_init(&req->w, 64);
+    kp_initpid_req(&req->w, req->ver, req->corrid, p->client_id, NULL, 60000, -1, -1);
+    req->iov = malloc(sizeof(struct iovec));
+    if (req->w.err || !req->iov) {
+        kp_req_free(req);
+        return;
+    }
+    req->iov[0].iov_base = req->w.p;
+    req->iov[0].iov_len = req->w.len;
+    req->niov = 1;
+    kp_conn_send(p, c, req);
+    p->pid_state = KP_PID_REQUESTING;
+}
+
+static void initpid_failed(kp_producer_t *p, kp_err_t err) {
+    int64_t now = kp_mono_ms();
+    p->pid_state = KP_PID_NONE;
+    p->pid_attempts++;
+    p->pid_retry_at = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
+                                       p->pid_attempts - 1, &p->rng);
+    kp_log(p, 4, "InitProducerId failed: %s; retrying", kp_err_name(err));
+}
+
+static void handle_initpid(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+    kp_initpid_resp_t res;
+    if (kp_initpid_resp(r, req->ver, &res)) {
+        initpid_failed(p, KP_ERR_BAD_RESPONSE);
+        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed InitProducerId response");
+        return;
+    }
+    if (res.err) {
+        if (kp_err_is_retriable(res.err) || res.err == 14 || res.err == 15 || res.err == 16) {
+            initpid_failed(p, res.err);
+            return;
+        }
+        /* e.g. CLUSTER_AUTHORIZATION_FAILED: no idempotent writes for us */
+        kp_log(p, 3, "InitProducerId failed: %s: %s; the producer cannot send",
+               kp_err_name(res.err), kp_err_str(res.err));
+        atomic_store(&p->fatal_err, res.err);
+        p->pid_state = KP_PID_NONE;
+        return;
+    }
+    p->pid = res.pid;
+    p->epoch = res.epoch;
+    p->pid_state = KP_PID_READY;
+    p->pid_attempts = 0;
+    kp_log(p, 7, "producer id %lld, epoch %d", (long long)res.pid, res.epoch);
+}
+
+/* Give a new batch its sequence numbers (head of its partition, nothing of
+ * the partition in flight). */
+static void assign_sequence(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
+    if (tp->pid != p->pid || tp->epoch != p->epoch) {
+        tp->pid = p->pid;
+        tp->epoch = p->epoch;
+        tp->next_seq = 0;
+    }
+    b->pid = tp->pid;
+    b->epoch = tp->epoch;
+    b->base_seq = tp->next_seq;
+    /* sequences wrap at INT32_MAX, as DefaultRecordBatch.incrementSequence */
+    int64_t nx = (int64_t)tp->next_seq + b->count;
+    tp->next_seq = (int32_t)(nx > INT32_MAX ? nx - INT32_MAX - 1 : nx);
 }
 
 static kp_err_t update_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
@@ -407,7 +548,9 @@ static void handle_produce(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbu
 }
 
 void kp_sender_on_response(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
-    if (req->api == KP_API_METADATA)
+    if (req->api == KP_API_INIT_PRODUCER_ID)
+        handle_initpid(p, c, req, r);
+    else if (req->api == KP_API_METADATA)
         handle_metadata(p, c, req, r);
     else if (req->api == KP_API_PRODUCE)
         handle_produce(p, c, req, r);
@@ -421,6 +564,8 @@ void kp_sender_on_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t
         p->md_backoff_until = kp_mono_ms() + p->conf.retry_backoff_ms;
         return;
     }
+    if (req->api == KP_API_INIT_PRODUCER_ID)
+        initpid_failed(p, err);
     if (req->api != KP_API_PRODUCE)
         return;
     for (int i = 0; i < req->nbatches; i++)
@@ -502,6 +647,8 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                 if (!tp->head)
                     tp->tail = NULL;
                 b->closed = 1;
+                if (b->base_seq >= 0 && b->pid == p->pid && b->epoch == p->epoch)
+                    request_new_pid(p, "a sequenced batch expired");
                 b->next = expired;
                 expired = b;
             }
@@ -516,9 +663,11 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                     ready_at = now;
                 else
                     ready_at = b->created_ms + p->conf.linger_ms;
+                /* idempotence: a new batch needs a producer id */
+                int need_pid = p->idempotent && b->base_seq < 0 && p->pid_state != KP_PID_READY;
                 if (!c) {
                     atomic_store(&p->md_wanted, 1);
-                } else if (tp->inflight) {
+                } else if (tp->inflight || need_pid) {
                     /* one batch in flight per partition: wait for its answer */
                 } else if (ready_at > now) {
                     next = MIN(next, ready_at);
@@ -537,6 +686,8 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                             b->next = NULL;
                             b->closed = 1;
                             tp->inflight = 1;
+                            if (p->idempotent && b->base_seq < 0)
+                                assign_sequence(p, tp, b);
                         }
                     } else if (d) {
                         d->full = 1;
@@ -630,10 +781,18 @@ static void retire_conns(kp_producer_t *p) {
         kp_conn_destroy(p, c);
     }
     if (p->retire_boot) {
-        p->retire_boot = 0;
-        for (int i = 0; i < p->nboot; i++)
-            kp_conn_destroy(p, p->boot[i]);
-        p->nboot = 0;
+        /* bootstrap connections go once known brokers took over, each when
+         * it has nothing in flight (an InitProducerId may be on one) */
+        int kept = 0;
+        for (int i = 0; i < p->nboot; i++) {
+            kp_conn_t *c = p->boot[i];
+            if (c->wait_head || c->out_head)
+                p->boot[kept++] = c;
+            else
+                kp_conn_destroy(p, c);
+        }
+        p->nboot = kept;
+        p->retire_boot = kept > 0;
     }
 }
 
@@ -660,6 +819,7 @@ void *kp_sender_main(void *arg) {
         /* A produce can only go where metadata says; when we know nothing
          * yet (or a topic waits), fetch it. */
         metadata_maybe(p, now, &next);
+        initpid_maybe(p, now, &next);
         next = MIN(next, scan(p, now));
         /* timers and fds */
         int nc = p->nbrokers + p->nboot;
