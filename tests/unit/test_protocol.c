@@ -597,6 +597,105 @@ static void test_metadata_response_v9_flexible(void)
     kp_metadata_resp_free(&m);
 }
 
+/* One response per version, fields present exactly as the schema's
+ * "versions" say: ThrottleTimeMs 3+, Rack 1+, ClusterId 2+, ControllerId 1+,
+ * IsInternal 1+, LeaderEpoch 7+, OfflineReplicas 5+,
+ * TopicAuthorizedOperations 8+, ClusterAuthorizedOperations 8-10. */
+static void md_body_any(bb_t *b, int ver)
+{
+    if (ver >= 3)
+        bb_i32(b, 0);
+    bb_i32(b, 1);
+    bb_i32(b, 3), bb_str(b, "broker3"), bb_i32(b, 19092);
+    if (ver >= 1)
+        bb_str(b, "rack-a");
+    if (ver >= 2)
+        bb_str(b, NULL);
+    if (ver >= 1)
+        bb_i32(b, 3);
+    bb_i32(b, 1);
+    bb_i16(b, 0), bb_str(b, "orders");
+    if (ver >= 1)
+        bb_i8(b, 0);
+    bb_i32(b, 3);
+    for (int i = 0; i < 3; i++) {
+        bb_i16(b, i == 2 ? 5 : 0), bb_i32(b, i), bb_i32(b, i == 2 ? -1 : 3);
+        if (ver >= 7)
+            bb_i32(b, 20 + i);
+        bb_i32(b, 1), bb_i32(b, 3);
+        bb_i32(b, 1), bb_i32(b, 3);
+        if (ver >= 5)
+            bb_i32(b, 0);
+    }
+    if (ver >= 8)
+        bb_i32(b, INT32_MIN);
+    if (ver >= 8)
+        bb_i32(b, INT32_MIN);
+}
+
+static void test_metadata_response_all_versions(void)
+{
+    for (int16_t ver = 1; ver <= 8; ver++) {
+        bb_t b = {{0}, 0};
+        kp_md_resp_t m;
+        kp_rbuf_t r;
+
+        md_body_any(&b, ver);
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        if (!CHECK_EQ_INT(kp_metadata_resp(&r, ver, &m), 0)) {
+            fprintf(stderr, "    Metadata v%d\n", ver);
+            continue;
+        }
+        CHECK_EQ_INT(r.off, b.n);
+        if (CHECK_EQ_INT(m.nbrokers, 1)) {
+            CHECK_EQ_INT(m.brokers[0].node_id, 3);
+            CHECK_EQ_STR(m.brokers[0].host, "broker3");
+            CHECK_EQ_INT(m.brokers[0].port, 19092);
+        }
+        CHECK_EQ_INT(m.controller_id, 3);
+        if (CHECK_EQ_INT(m.ntopics, 1) && CHECK_EQ_INT(m.topics[0].npartitions, 3)) {
+            CHECK_EQ_STR(m.topics[0].name, "orders");
+            for (int i = 0; i < 3; i++) {
+                const kp_md_partition_t *pp = &m.topics[0].partitions[i];
+                CHECK_EQ_INT(pp->partition, i);
+                CHECK_EQ_INT(pp->err, i == 2 ? 5 : 0);
+                CHECK_EQ_INT(pp->leader, i == 2 ? -1 : 3);
+                if (!CHECK_EQ_INT(pp->leader_epoch, ver >= 7 ? 20 + i : -1))
+                    fprintf(stderr, "    Metadata v%d partition %d\n", ver, i);
+            }
+        }
+        kp_metadata_resp_free(&m);
+    }
+}
+
+/* Requests v1..v8: Topics, then AllowAutoTopicCreation (4+), then the two
+ * authorized-operations flags (8+). */
+static void test_metadata_request_all_versions(void)
+{
+    static const char *const topics[] = {"t1"};
+
+    for (int16_t ver = 1; ver <= 8; ver++) {
+        uint8_t want[64];
+        size_t n = 0;
+        kp_wbuf_t w;
+
+        memcpy(want, "\x00\x00\x00\x00\x00\x03\x00", 7), n = 7;
+        want[n++] = (uint8_t)ver;
+        memcpy(want + n, "\x00\x00\x00\x01\x00\x01" "c", 7), n += 7;
+        memcpy(want + n, "\x00\x00\x00\x01\x00\x02" "t1", 8), n += 8;
+        if (ver >= 4)
+            want[n++] = 0x01;
+        if (ver >= 8)
+            want[n++] = 0x00, want[n++] = 0x00;
+        want[3] = (uint8_t)(n - 4);
+        kp_wbuf_init(&w, 0);
+        kp_metadata_req(&w, ver, 1, "c", topics, 1, 1);
+        if (!CHECK_EQ_MEM(w.p, w.len, want, n))
+            fprintf(stderr, "    Metadata request v%d\n", ver);
+        kp_wbuf_free(&w);
+    }
+}
+
 /* Every truncation fails cleanly: -1, nothing left allocated (LSan checks
  * at exit), m zeroed, no read past the buffer (ASan: exact-size copies). */
 static void check_md_truncations(const bb_t *full, int16_t ver, int flex)
@@ -633,6 +732,11 @@ static void test_metadata_response_truncated(void)
     check_md_truncations(&b1, 1, 0);
     check_md_truncations(&b8, 8, 0);
     check_md_truncations(&b9, 9, 1);
+    for (int16_t ver = 2; ver <= 7; ver++) {
+        bb_t b = {{0}, 0};
+        md_body_any(&b, ver);
+        check_md_truncations(&b, ver, 0);
+    }
 }
 
 static void test_metadata_response_malformed(void)
@@ -1054,6 +1158,7 @@ TEST_MAIN(TEST(test_version_ranges), TEST(test_pick), TEST(test_response_header)
           TEST(test_metadata_request_v4), TEST(test_metadata_request_v8),
           TEST(test_metadata_request_v9), TEST(test_metadata_response_v1),
           TEST(test_metadata_response_v8), TEST(test_metadata_response_v9_flexible),
+          TEST(test_metadata_response_all_versions), TEST(test_metadata_request_all_versions),
           TEST(test_metadata_response_truncated), TEST(test_metadata_response_malformed),
           TEST(test_produce_request_v3_v8), TEST(test_produce_request_transactional_id),
           TEST(test_produce_request_v9), TEST(test_produce_request_large_batch_not_copied),

@@ -1,0 +1,605 @@
+/*
+ * test_config — the property table (Java ProducerConfig names and
+ * defaults), value validation, unimplemented features, .properties files
+ * (java.util.Properties.load rules) and the cross-property checks done by
+ * kp_producer_new.
+ */
+#include "test.h"
+
+#include <unistd.h>
+
+#include "config.h"
+
+#define ERRSZ 512
+
+static int contains(const char *s, const char *sub) { return s && sub && strstr(s, sub); }
+
+static void check_contains_(const char *file, int line, const char *s, const char *sub)
+{
+    if (!contains(s, sub))
+        test_fail_(file, line, "\"%s\" does not mention \"%s\"", s ? s : "(NULL)", sub);
+}
+
+#define CHECK_CONTAINS(s, sub) check_contains_(__FILE__, __LINE__, (s), (sub))
+
+/* Write content to a new temporary file; returns its path (free it). */
+static char *write_temp(const char *content)
+{
+    const char *dir = getenv("TMPDIR");
+    char *path = malloc(4096);
+    int fd;
+    size_t len = strlen(content);
+
+    if (!path)
+        return NULL;
+    snprintf(path, 4096, "%s/kprod_test_config_XXXXXX", dir && *dir ? dir : "/tmp");
+    fd = mkstemp(path);
+    if (fd < 0) {
+        free(path);
+        return NULL;
+    }
+    if (write(fd, content, len) != (ssize_t)len) {
+        close(fd);
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
+}
+
+/* ---- defaults ------------------------------------------------------------------ */
+
+static void test_defaults(void)
+{
+    static const char *const defaults[][2] = {
+        {"acks", "all"},
+        {"linger.ms", "5"},
+        {"batch.size", "16384"},
+        {"buffer.memory", "33554432"},
+        {"max.block.ms", "60000"},
+        {"delivery.timeout.ms", "120000"},
+        {"retries", "2147483647"},
+        {"retry.backoff.ms", "100"},
+        {"retry.backoff.max.ms", "1000"},
+        {"max.in.flight.requests.per.connection", "5"},
+        {"request.timeout.ms", "30000"},
+        {"max.request.size", "1048576"},
+        {"metadata.max.age.ms", "300000"},
+        {"compression.type", "none"},
+        {"security.protocol", "PLAINTEXT"},
+        {"bootstrap.servers", ""},
+    };
+    kp_config_t *conf = kp_config_new();
+
+    REQUIRE_NOT_NULL(conf);
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        if (!CHECK_EQ_STR(kp_config_get(conf, defaults[i][0]), defaults[i][1]))
+            fprintf(stderr, "    property %s\n", defaults[i][0]);
+    CHECK_NULL(kp_config_get(conf, "no.such.property"));
+    CHECK_NULL(kp_config_get(conf, NULL));
+    CHECK_NULL(kp_config_get(NULL, "acks"));
+    kp_config_destroy(conf);
+    kp_config_destroy(NULL); /* allowed */
+}
+
+static void test_set_and_get(void)
+{
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ];
+
+    REQUIRE_NOT_NULL(conf);
+    CHECK_OK(kp_config_set(conf, "linger.ms", "10", err, sizeof(err)));
+    CHECK_EQ_STR(kp_config_get(conf, "linger.ms"), "10");
+    CHECK_OK(kp_config_set(conf, "acks", "1", err, sizeof(err)));
+    CHECK_EQ_STR(kp_config_get(conf, "acks"), "1");
+    CHECK_OK(kp_config_set(conf, "acks", "0", err, sizeof(err)));
+    CHECK_OK(kp_config_set(conf, "acks", "-1", err, sizeof(err)));
+    CHECK_OK(kp_config_set(conf, "acks", "all", err, sizeof(err)));
+    CHECK_OK(kp_config_set(conf, "client.id", "my-app", err, sizeof(err)));
+    CHECK_EQ_STR(kp_config_get(conf, "client.id"), "my-app");
+    CHECK_OK(kp_config_set(conf, "bootstrap.servers", "a:1,b:2", err, sizeof(err)));
+    CHECK_EQ_STR(kp_config_get(conf, "bootstrap.servers"), "a:1,b:2");
+    /* Java parses booleans case-insensitively */
+    CHECK_OK(kp_config_set(conf, "partitioner.ignore.keys", "TRUE", err, sizeof(err)));
+    CHECK_OK(kp_config_set(conf, "partitioner.ignore.keys", "false", err, sizeof(err)));
+    /* range edges */
+    CHECK_OK(kp_config_set(conf, "linger.ms", "0", err, sizeof(err)));
+    CHECK_OK(kp_config_set(conf, "retries", "0", err, sizeof(err)));
+    CHECK_OK(kp_config_set(conf, "batch.size", "2147483647", err, sizeof(err)));
+    CHECK_OK(kp_config_set(conf, "max.in.flight.requests.per.connection", "1", err, sizeof(err)));
+    /* a NULL errstr is allowed */
+    CHECK_OK(kp_config_set(conf, "linger.ms", "1", NULL, 0));
+    CHECK_EQ_ERR(kp_config_set(conf, "linger.ms", "x", NULL, 0), KP_ERR_INVALID_CONFIG);
+    CHECK_EQ_ERR(kp_config_set(NULL, "linger.ms", "1", err, sizeof(err)), KP_ERR_INVALID_ARG);
+    CHECK_EQ_ERR(kp_config_set(conf, NULL, "1", err, sizeof(err)), KP_ERR_INVALID_ARG);
+    kp_config_destroy(conf);
+}
+
+/* ---- rejected names and values --------------------------------------------------- */
+
+static void test_unknown_property(void)
+{
+    static const char *const names[] = {"no.such.property", "LINGER.MS", "linger.ms ", "",
+                                        "lingerms"};
+    kp_config_t *conf = kp_config_new();
+
+    REQUIRE_NOT_NULL(conf);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char err[ERRSZ] = "";
+        CHECK_EQ_ERR(kp_config_set(conf, names[i], "1", err, sizeof(err)),
+                     KP_ERR_INVALID_CONFIG);
+        if (*names[i])
+            CHECK_CONTAINS(err, names[i]);
+        else
+            CHECK_GT_INT(strlen(err), 0);
+    }
+    kp_config_destroy(conf);
+}
+
+typedef struct {
+    const char *name, *value;
+    const char *mention[5]; /* must all appear in errstr */
+} bad_value_t;
+
+static void test_invalid_values(void)
+{
+    static const bad_value_t bad[] = {
+        {"acks", "2", {"acks", "'2'", "all", "-1"}},
+        {"acks", "", {"acks", "all"}},
+        {"linger.ms", "-1", {"linger.ms", "-1"}},
+        {"linger.ms", "5ms", {"linger.ms", "5ms"}},
+        {"batch.size", "abc", {"batch.size", "abc"}},
+        {"batch.size", "2147483648", {"batch.size", "2147483648"}},
+        {"batch.size", "", {"batch.size"}},
+        {"retries", "-1", {"retries", "-1"}},
+        {"max.in.flight.requests.per.connection", "0", {"max.in.flight.requests.per.connection"}},
+        {"buffer.memory", "99999999999999999999", {"buffer.memory"}},
+        {"enable.idempotence", "maybe", {"enable.idempotence", "maybe", "true", "false"}},
+        {"enable.idempotence", "1", {"enable.idempotence", "true", "false"}},
+        {"enable.metrics.push", "yes", {"enable.metrics.push", "true", "false"}},
+        {"partitioner.adaptive.partitioning.enable", "on",
+         {"partitioner.adaptive.partitioning.enable", "true", "false"}},
+        {"compression.type", "brotli", {"compression.type", "brotli", "gzip", "zstd"}},
+        {"security.protocol", "TLS", {"security.protocol", "PLAINTEXT", "SASL_SSL"}},
+    };
+    kp_config_t *conf = kp_config_new();
+
+    REQUIRE_NOT_NULL(conf);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[ERRSZ] = "";
+        const char *before = kp_config_get(conf, bad[i].name);
+        char *saved = before ? strdup(before) : NULL;
+
+        if (!CHECK_EQ_ERR(kp_config_set(conf, bad[i].name, bad[i].value, err, sizeof(err)),
+                          KP_ERR_INVALID_CONFIG))
+            fprintf(stderr, "    %s=%s\n", bad[i].name, bad[i].value);
+        for (int k = 0; k < 5 && bad[i].mention[k]; k++)
+            CHECK_CONTAINS(err, bad[i].mention[k]);
+        /* a rejected value leaves the property unchanged */
+        CHECK_EQ_STR(kp_config_get(conf, bad[i].name), saved);
+        free(saved);
+    }
+    kp_config_destroy(conf);
+}
+
+/* ---- unimplemented features ---------------------------------------------------------- */
+
+static void test_unimplemented_features(void)
+{
+    static const char *const cases[][3] = {
+        {"ssl.keystore.location", "x", "TLS"},
+        {"ssl.truststore.location", "/etc/ts.jks", "TLS"},
+        {"security.protocol", "SSL", "TLS"},
+        {"security.protocol", "SASL_PLAINTEXT", "SASL"},
+        {"sasl.mechanism", "PLAIN", "SASL"},
+        {"sasl.jaas.config", "x", "SASL"},
+        {"transactional.id", "t", "transaction"},
+        {"compression.type", "gzip", "compression"},
+        {"compression.type", "zstd", "compression"},
+        {"partitioner.class", "com.example.P", "partitioner"},
+        {"interceptor.classes", "com.example.I", "interceptor"},
+        /* numeric SASL settings: the feature, not a bogus range, is named */
+        {"sasl.login.refresh.buffer.seconds", "301", "SASL"},
+        {"sasl.kerberos.min.time.before.relogin", "1", "SASL"},
+    };
+    kp_config_t *conf = kp_config_new();
+
+    REQUIRE_NOT_NULL(conf);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[ERRSZ] = "";
+
+        if (!CHECK_EQ_ERR(kp_config_set(conf, cases[i][0], cases[i][1], err, sizeof(err)),
+                          KP_ERR_INVALID_CONFIG))
+            fprintf(stderr, "    %s=%s\n", cases[i][0], cases[i][1]);
+        CHECK_CONTAINS(err, cases[i][0]);
+        CHECK_CONTAINS(err, cases[i][2]);
+    }
+    kp_config_destroy(conf);
+}
+
+/* Existing Java property files load: every unimplemented property is
+ * accepted at the Java default value. The values are Java's defaults
+ * (ProducerConfig, SslConfigs, SaslConfigs), written out here. */
+static void test_unimplemented_at_default_accepted(void)
+{
+    static const char *const java_defaults[][2] = {
+        {"security.protocol", "PLAINTEXT"},
+        {"security.protocol", "plaintext"},
+        {"compression.type", "none"},
+        {"transaction.two.phase.commit.enable", "false"},
+        {"metric.reporters", ""},
+        {"interceptor.classes", ""},
+        {"ssl.protocol", "TLSv1.3"},
+        {"ssl.enabled.protocols", "TLSv1.2,TLSv1.3"},
+        {"ssl.keystore.type", "JKS"},
+        {"ssl.truststore.type", "JKS"},
+        {"ssl.endpoint.identification.algorithm", "https"},
+        {"ssl.keymanager.algorithm", "SunX509"},
+        {"ssl.trustmanager.algorithm", "PKIX"},
+        {"sasl.mechanism", "GSSAPI"},
+        {"sasl.kerberos.kinit.cmd", "/usr/bin/kinit"},
+        {"sasl.kerberos.ticket.renew.window.factor", "0.8"},
+        {"sasl.kerberos.ticket.renew.jitter", "0.05"},
+        {"sasl.kerberos.min.time.before.relogin", "60000"},
+        {"sasl.login.refresh.window.factor", "0.8"},
+        {"sasl.login.refresh.window.jitter", "0.05"},
+        {"sasl.login.refresh.min.period.seconds", "60"},
+        {"sasl.login.refresh.buffer.seconds", "300"},
+        {"sasl.login.retry.backoff.ms", "100"},
+        {"sasl.login.retry.backoff.max.ms", "10000"},
+        {"sasl.oauthbearer.scope.claim.name", "scope"},
+        {"sasl.oauthbearer.sub.claim.name", "sub"},
+        {"sasl.oauthbearer.jwks.endpoint.refresh.ms", "3600000"},
+        {"sasl.oauthbearer.jwks.endpoint.retry.backoff.ms", "100"},
+        {"sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms", "10000"},
+        {"sasl.oauthbearer.clock.skew.seconds", "30"},
+        {"sasl.oauthbearer.header.urlencode", "false"},
+    };
+    kp_config_t *conf = kp_config_new();
+
+    REQUIRE_NOT_NULL(conf);
+    for (size_t i = 0; i < sizeof(java_defaults) / sizeof(java_defaults[0]); i++) {
+        char err[ERRSZ] = "";
+        kp_err_t e = kp_config_set(conf, java_defaults[i][0], java_defaults[i][1], err,
+                                   sizeof(err));
+        if (!CHECK_OK(e))
+            fprintf(stderr, "    %s=%s: %s\n", java_defaults[i][0], java_defaults[i][1], err);
+    }
+    kp_config_destroy(conf);
+}
+
+/* The same, driven by the table: each row marked as not built accepts its
+ * own documented default. */
+static void test_table_missing_rows_accept_default(void)
+{
+    kp_config_t *conf = kp_config_new();
+    size_t n = kp_config_prop_count(), missing = 0;
+
+    REQUIRE_NOT_NULL(conf);
+    CHECK_GT_INT(n, 50);
+    for (size_t i = 0; i < n; i++) {
+        kp_prop_info_t info;
+        char err[ERRSZ] = "";
+
+        REQUIRE_EQ_INT(kp_config_prop(i, &info), 0);
+        CHECK_NOT_NULL(kp_config_get(conf, info.name));
+        if (!info.missing)
+            continue;
+        /* a null int/long default has no text form (Java rejects "" too) */
+        if (!info.deflt && (!strcmp(info.type, "int") || !strcmp(info.type, "long")))
+            continue;
+        missing++;
+        if (!CHECK_OK(kp_config_set(conf, info.name, info.deflt ? info.deflt : "", err,
+                                    sizeof(err))))
+            fprintf(stderr, "    %s=%s (%s): %s\n", info.name, info.deflt ? info.deflt : "",
+                    info.type, err);
+    }
+    CHECK_GT_INT(missing, 0);
+    CHECK_EQ_INT(kp_config_prop(n, NULL), -1);
+    kp_config_destroy(conf);
+}
+
+/* ---- .properties files ---------------------------------------------------------------- */
+
+static void test_properties_file(void)
+{
+    static const char content[] =
+        "# a comment\n"
+        "! another comment\n"
+        "   # an indented comment\n"
+        "\n"
+        "   \t\n"
+        "linger.ms=7\n"
+        "batch.size: 1000\n"
+        "buffer.memory 2048\n"
+        "  max.block.ms   =   123\n"
+        "max.request.size\t:\t4096\n"
+        "client.id = a\\=b\\\\c\\u0041\\tZ\\:\n"
+        "bootstrap.servers = host1:9092,\\\n"
+        "                    host2:9092\n"
+        "retries=\\\n"
+        "  5\n"
+        "request.timeout.ms=4000\r\n"
+        "acks =   1\n"
+        "metadata.max.age.ms=1\\\n"
+        "2\\\n"
+        "3\n"
+        "key.serializer=string";           /* no final newline */
+    char *path = write_temp(content);
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+
+    REQUIRE_NOT_NULL(path);
+    REQUIRE_NOT_NULL(conf);
+    if (!CHECK_OK(kp_config_load_file(conf, path, err, sizeof(err))))
+        fprintf(stderr, "    %s\n", err);
+    CHECK_EQ_STR(kp_config_get(conf, "linger.ms"), "7");
+    CHECK_EQ_STR(kp_config_get(conf, "batch.size"), "1000");
+    CHECK_EQ_STR(kp_config_get(conf, "buffer.memory"), "2048");
+    CHECK_EQ_STR(kp_config_get(conf, "max.block.ms"), "123");
+    CHECK_EQ_STR(kp_config_get(conf, "max.request.size"), "4096");
+    CHECK_EQ_STR(kp_config_get(conf, "client.id"), "a=b\\cA\tZ:");
+    CHECK_EQ_STR(kp_config_get(conf, "bootstrap.servers"), "host1:9092,host2:9092");
+    CHECK_EQ_STR(kp_config_get(conf, "retries"), "5");
+    CHECK_EQ_STR(kp_config_get(conf, "request.timeout.ms"), "4000");
+    CHECK_EQ_STR(kp_config_get(conf, "acks"), "1");
+    CHECK_EQ_STR(kp_config_get(conf, "metadata.max.age.ms"), "123");
+    CHECK_EQ_STR(kp_config_get(conf, "key.serializer"), "string");
+    kp_config_destroy(conf);
+    unlink(path);
+    free(path);
+}
+
+/* An even number of trailing backslashes is an escaped backslash, not a
+ * continuation. */
+static void test_properties_even_backslashes(void)
+{
+    char *path = write_temp("client.id=x\\\\\nlinger.ms=8\n");
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+
+    REQUIRE_NOT_NULL(path);
+    REQUIRE_NOT_NULL(conf);
+    CHECK_OK(kp_config_load_file(conf, path, err, sizeof(err)));
+    CHECK_EQ_STR(kp_config_get(conf, "client.id"), "x\\");
+    CHECK_EQ_STR(kp_config_get(conf, "linger.ms"), "8");
+    kp_config_destroy(conf);
+    unlink(path);
+    free(path);
+}
+
+/* java.util.Properties: "a comment line cannot be extended in this manner;
+ * every natural line that is a comment must have its own comment
+ * indicator". A backslash ending a comment does not swallow the next line. */
+static void test_properties_comment_not_continued(void)
+{
+    char *path = write_temp("# see C:\\\nlinger.ms=9\n! also\\\nbatch.size=99\n");
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+
+    REQUIRE_NOT_NULL(path);
+    REQUIRE_NOT_NULL(conf);
+    CHECK_OK(kp_config_load_file(conf, path, err, sizeof(err)));
+    CHECK_EQ_STR(kp_config_get(conf, "linger.ms"), "9");
+    CHECK_EQ_STR(kp_config_get(conf, "batch.size"), "99");
+    kp_config_destroy(conf);
+    unlink(path);
+    free(path);
+}
+
+static void check_bad_file(const char *content, int line, const char *mention)
+{
+    char *path = write_temp(content);
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "", where[4200];
+
+    REQUIRE_NOT_NULL(path);
+    REQUIRE_NOT_NULL(conf);
+    CHECK_EQ_ERR(kp_config_load_file(conf, path, err, sizeof(err)), KP_ERR_INVALID_CONFIG);
+    snprintf(where, sizeof(where), "%s:%d:", path, line);
+    CHECK_CONTAINS(err, where);
+    CHECK_CONTAINS(err, mention);
+    kp_config_destroy(conf);
+    unlink(path);
+    free(path);
+}
+
+static void test_properties_bad_line(void)
+{
+    check_bad_file("# c\nlinger.ms=1\n\nbatch.size=abc\nretries=1\n", 4, "batch.size");
+    check_bad_file("linger.ms=1\nno.such.thing=1\n", 2, "no.such.thing");
+    check_bad_file("transactional.id=tx\n", 1, "transaction");
+    check_bad_file("! x\r\n# y\r\n\r\nacks=2\r\n", 4, "acks");
+}
+
+/* The line reported is the file's line number, also after a continued
+ * line earlier in the file (here the bad entry is on physical line 4). */
+static void test_properties_bad_line_after_continuation(void)
+{
+    check_bad_file("bootstrap.servers=a:1,\\\n  b:2\n\nlinger.ms=oops\n", 4, "linger.ms");
+}
+
+static void test_properties_missing_file(void)
+{
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+    const char *path = "/nonexistent-dir-kprod/none.properties";
+
+    REQUIRE_NOT_NULL(conf);
+    CHECK_EQ_ERR(kp_config_load_file(conf, path, err, sizeof(err)), KP_ERR_IO);
+    CHECK_CONTAINS(err, path);
+    CHECK_EQ_ERR(kp_config_load_file(conf, NULL, err, sizeof(err)), KP_ERR_INVALID_ARG);
+    kp_config_destroy(conf);
+}
+
+/* ---- producer creation --------------------------------------------------------------- */
+
+/* kp_producer_new with one extra property set; returns the producer or NULL
+ * with err filled. */
+static kp_producer_t *new_producer(const char *bootstrap, const char *const *kv, char *err,
+                                   size_t errsz)
+{
+    kp_config_t *conf = kp_config_new();
+    kp_producer_t *p;
+
+    if (!conf)
+        return NULL;
+    if (bootstrap && kp_config_set(conf, "bootstrap.servers", bootstrap, err, errsz) != KP_OK) {
+        FAIL("setting bootstrap.servers=%s: %s", bootstrap, err);
+        kp_config_destroy(conf);
+        return NULL;
+    }
+    for (; kv && kv[0]; kv += 2)
+        if (kp_config_set(conf, kv[0], kv[1], err, errsz) != KP_OK) {
+            FAIL("setting %s=%s: %s", kv[0], kv[1], err);
+            kp_config_destroy(conf);
+            return NULL;
+        }
+    p = kp_producer_new(conf, err, errsz);
+    kp_config_destroy(conf); /* the producer keeps its own copy */
+    return p;
+}
+
+/* Destroying a producer that never sent anything returns promptly even
+ * though its bootstrap broker is unreachable. */
+static void destroy_promptly(kp_producer_t *p)
+{
+    int64_t t0 = test_now_ms();
+
+    kp_producer_destroy(p);
+    CHECK_LT_INT(test_now_ms() - t0, 3000);
+}
+
+static void test_producer_missing_bootstrap(void)
+{
+    char err[ERRSZ] = "";
+
+    CHECK_NULL(new_producer(NULL, NULL, err, sizeof(err)));
+    CHECK_CONTAINS(err, "bootstrap.servers");
+    err[0] = 0;
+    CHECK_NULL(new_producer("   ", NULL, err, sizeof(err)));
+    CHECK_CONTAINS(err, "bootstrap.servers");
+    err[0] = 0;
+    CHECK_NULL(new_producer(",,", NULL, err, sizeof(err)));
+    CHECK_CONTAINS(err, "bootstrap.servers");
+    CHECK_NULL(kp_producer_new(NULL, err, sizeof(err)));
+}
+
+static void test_producer_bad_host_port(void)
+{
+    static const char *const bad[] = {"localhost", "h:0",   "h:99999",   "h:",
+                                      ":9092",     "h:12ab", "h:-1",     "good:1,bad",
+                                      "[::1]",     "h:65536"};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[ERRSZ] = "";
+        kp_producer_t *p = new_producer(bad[i], NULL, err, sizeof(err));
+
+        if (!CHECK_NULL(p)) {
+            fprintf(stderr, "    bootstrap.servers=%s accepted\n", bad[i]);
+            destroy_promptly(p);
+            continue;
+        }
+        CHECK_CONTAINS(err, "bootstrap.servers");
+    }
+    /* the offending entry is named */
+    {
+        char err[ERRSZ] = "";
+        CHECK_NULL(new_producer("ok:9092,localhost", NULL, err, sizeof(err)));
+        CHECK_CONTAINS(err, "localhost");
+    }
+}
+
+static void test_producer_valid_bootstrap_forms(void)
+{
+    static const char *const good[] = {"127.0.0.1:1", "localhost:1, 127.0.0.1:1", "[::1]:1",
+                                       "localhost:65535", " 127.0.0.1:1 ,"};
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char err[ERRSZ] = "";
+        kp_producer_t *p = new_producer(good[i], NULL, err, sizeof(err));
+
+        if (!CHECK_NOT_NULL(p)) {
+            fprintf(stderr, "    bootstrap.servers=%s: %s\n", good[i], err);
+            continue;
+        }
+        destroy_promptly(p);
+    }
+}
+
+/* Java: delivery.timeout.ms set explicitly below linger.ms +
+ * request.timeout.ms is a configuration error naming delivery.timeout.ms. */
+static void test_producer_delivery_timeout_explicit(void)
+{
+    static const char *const low[] = {"delivery.timeout.ms", "1000", NULL};
+    static const char *const low2[] = {"linger.ms", "100000", "delivery.timeout.ms", "120000",
+                                       NULL};
+    static const char *const equal[] = {"linger.ms", "5", "request.timeout.ms", "30000",
+                                        "delivery.timeout.ms", "30005", NULL};
+    char err[ERRSZ] = "";
+    kp_producer_t *p;
+
+    CHECK_NULL(new_producer("127.0.0.1:1", low, err, sizeof(err)));
+    CHECK_CONTAINS(err, "delivery.timeout.ms");
+    err[0] = 0;
+    /* the default value, but set explicitly, counts as explicit */
+    CHECK_NULL(new_producer("127.0.0.1:1", low2, err, sizeof(err)));
+    CHECK_CONTAINS(err, "delivery.timeout.ms");
+
+    p = new_producer("127.0.0.1:1", equal, err, sizeof(err));
+    if (CHECK_NOT_NULL(p))
+        destroy_promptly(p);
+    else
+        fprintf(stderr, "    %s\n", err);
+}
+
+/* An implicit delivery.timeout.ms is raised silently. */
+static void test_producer_delivery_timeout_implicit(void)
+{
+    static const char *const kv[] = {"linger.ms", "100000", NULL};
+    char err[ERRSZ] = "";
+    kp_producer_t *p = new_producer("127.0.0.1:1", kv, err, sizeof(err));
+
+    if (CHECK_NOT_NULL(p))
+        destroy_promptly(p);
+    else
+        fprintf(stderr, "    %s\n", err);
+}
+
+/* The configuration is copied: the caller's is unchanged and can be freed
+ * (new_producer frees it) or reused. */
+static void test_producer_copies_config(void)
+{
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+    kp_producer_t *p1, *p2;
+
+    REQUIRE_NOT_NULL(conf);
+    REQUIRE_OK(kp_config_set(conf, "bootstrap.servers", "127.0.0.1:1", err, sizeof(err)));
+    REQUIRE_OK(kp_config_set(conf, "linger.ms", "100000", err, sizeof(err)));
+    p1 = kp_producer_new(conf, err, sizeof(err));
+    CHECK_NOT_NULL(p1);
+    CHECK_EQ_STR(kp_config_get(conf, "delivery.timeout.ms"), "120000");
+    CHECK_EQ_STR(kp_config_get(conf, "linger.ms"), "100000");
+    p2 = kp_producer_new(conf, err, sizeof(err));
+    CHECK_NOT_NULL(p2);
+    kp_config_destroy(conf);
+    if (p1)
+        CHECK_OK(kp_close(p1, 0));
+    if (p1)
+        destroy_promptly(p1);
+    if (p2)
+        destroy_promptly(p2);
+}
+
+TEST_MAIN(TEST(test_defaults), TEST(test_set_and_get), TEST(test_unknown_property),
+          TEST(test_invalid_values), TEST(test_unimplemented_features),
+          TEST(test_unimplemented_at_default_accepted),
+          TEST(test_table_missing_rows_accept_default), TEST(test_properties_file),
+          TEST(test_properties_even_backslashes), TEST(test_properties_comment_not_continued),
+          TEST(test_properties_bad_line), TEST(test_properties_bad_line_after_continuation),
+          TEST(test_properties_missing_file), TEST(test_producer_missing_bootstrap),
+          TEST(test_producer_bad_host_port), TEST(test_producer_valid_bootstrap_forms),
+          TEST(test_producer_delivery_timeout_explicit),
+          TEST(test_producer_delivery_timeout_implicit), TEST(test_producer_copies_config))
