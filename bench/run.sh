@@ -1,0 +1,322 @@
+#!/bin/sh
+# bench/run.sh BUILD_DIR — kprod against librdkafka, on one cluster, same settings.
+#
+#   make bench                 (builds, then runs this with BUILD_DIR=build)
+#   sh bench/run.sh build      (BUILD_DIR must already hold the build)
+#
+# Starts one kprod-mock cluster (3 brokers; one topic of 6 partitions,
+# replication 3, per scenario), then for every scenario runs kprod-perf and
+# rdkafka_perf (bench/rdkafka_perf.c: the same harness on librdkafka)
+# alternately, BENCH_RUNS times each, and prints the medians of: records/s,
+# MB/s, CPU µs per record (user+sys of the producer process alone, from
+# wait4() in bench/rusage), peak RSS, the ratios kprod/librdkafka, and the
+# allocations per record (bench/libkp_alloc_count.so, LD_PRELOADed: runs
+# with N and 2N records, (A(2N) - A(N)) / N). Last comes a markdown table
+# for the README.
+#
+# Environment:
+#   BENCH_RUNS=3            runs per tool and scenario (medians are reported)
+#   BENCH_IDEMPOTENCE=auto  true | false | auto (= true when kprod accepts
+#                           enable.idempotence=true, false otherwise); the one
+#                           switch for both producers
+#   BENCH_LINGER_MS=5       linger.ms for both
+#   BENCH_BATCH_SIZE=1000000  batch.size for both (bytes per partition batch;
+#                           librdkafka's default, and what lets 10 KB records
+#                           batch at all; the java-default scenario uses 16384)
+#   BENCH_SCALE=1           multiplies every record count (0.1 for a smoke run)
+#   BENCH_SCENARIOS="..."   a subset of: b100 b1k b10k t4 cb sync lat jdef
+#   BENCH_TIMEOUT=300       seconds before a hung producer run is killed
+set -eu
+
+BUILD=${1:-build}
+RUNS=${BENCH_RUNS:-3}
+IDEMPOTENCE=${BENCH_IDEMPOTENCE:-auto}
+LINGER=${BENCH_LINGER_MS:-5}
+BATCH=${BENCH_BATCH_SIZE:-1000000}
+BUFMEM=33554432
+SCALE=${BENCH_SCALE:-1}
+SCENARIOS=${BENCH_SCENARIOS:-b100 b1k b10k t4 cb sync lat jdef}
+TIMEOUT=${BENCH_TIMEOUT:-300}
+LAT_SECONDS=4
+
+KPERF=$BUILD/tools/kprod-perf
+RDPERF=$BUILD/bench/rdkafka_perf
+MOCK=$BUILD/tools/kprod-mock
+RUSAGE=$BUILD/bench/rusage
+SHIM=$BUILD/bench/libkp_alloc_count.so
+
+for f in "$KPERF" "$RDPERF" "$MOCK" "$RUSAGE" "$SHIM"; do
+    if [ ! -x "$f" ] && [ ! -f "$f" ]; then
+        echo "bench: $f is missing; build first (make bench builds, then runs this)" >&2
+        exit 1
+    fi
+done
+case $RUNS in '' | *[!0-9]* | 0) echo "bench: BENCH_RUNS must be a positive integer" >&2; exit 2 ;; esac
+case $IDEMPOTENCE in true | false | auto) ;; *) echo "bench: BENCH_IDEMPOTENCE: true, false or auto" >&2; exit 2 ;; esac
+SHIM=$(cd "$(dirname "$SHIM")" && pwd)/$(basename "$SHIM") # LD_PRELOAD wants a path
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kprod-bench.XXXXXX")
+MOCK_PID=
+cleanup() {
+    if [ -n "$MOCK_PID" ]; then
+        kill "$MOCK_PID" 2>/dev/null || true
+        wait "$MOCK_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- the cluster ---------------------------------------------------------
+topics=
+for s in $SCENARIOS; do topics="$topics --topic bench-$s:6"; done
+# shellcheck disable=SC2086
+"$MOCK" --brokers 3 --topic bench-probe:6 $topics >"$TMP/boot" 2>"$TMP/mock.err" &
+MOCK_PID=$!
+i=0
+while [ ! -s "$TMP/boot" ]; do
+    i=$((i + 1))
+    if [ $i -gt 100 ] || ! kill -0 "$MOCK_PID" 2>/dev/null; then
+        echo "bench: kprod-mock did not start:" >&2
+        cat "$TMP/mock.err" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+BOOT=$(head -n 1 "$TMP/boot")
+
+# ---- helpers ---------------------------------------------------------------
+scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 1 ? 1 : v) }'; }
+bin_of() { if [ "$1" = kprod ]; then echo "$KPERF"; else echo "$RDPERF"; fi; }
+
+# props for a scenario: the common settings, then the scenario's own (later wins)
+common_props() {
+    echo "bootstrap.servers=$BOOT acks=all enable.idempotence=$IDEM linger.ms=$LINGER batch.size=$BATCH buffer.memory=$BUFMEM"
+}
+
+# The scenario table: id, title, records, extra tool options, extra props.
+scen_title() {
+    case $1 in
+    b100) echo "100 B records, 1 thread" ;;
+    b1k) echo "1 KB records, 1 thread" ;;
+    b10k) echo "10 KB records, 1 thread" ;;
+    t4) echo "100 B records, 4 app threads" ;;
+    cb) echo "100 B records, callback mode" ;;
+    sync) echo "100 B records, sync mode (linger.ms=0)" ;;
+    lat) echo "100 B records at ${LAT_RATE:-?} rec/s (half librdkafka's max)" ;;
+    jdef) echo "100 B records, batch.size=16384 (Java default)" ;;
+    *) return 1 ;;
+    esac
+}
+scen_records() {
+    case $1 in
+    b100 | t4 | cb) scaled 3000000 ;;
+    b1k) scaled 600000 ;;
+    b10k) scaled 60000 ;;
+    sync) scaled 5000 ;;
+    lat) scaled $((LAT_RATE * LAT_SECONDS)) ;;
+    jdef) scaled 2000000 ;;
+    esac
+}
+scen_opts() {
+    case $1 in
+    b1k) echo "--record-size 1024 --throughput -1" ;;
+    b10k) echo "--record-size 10240 --throughput -1" ;;
+    t4) echo "--record-size 100 --throughput -1 --threads 4" ;;
+    cb) echo "--record-size 100 --throughput -1 --mode callback" ;;
+    sync) echo "--record-size 100 --throughput -1 --mode sync" ;;
+    lat) echo "--record-size 100 --throughput $LAT_RATE" ;;
+    *) echo "--record-size 100 --throughput -1" ;;
+    esac
+}
+scen_props() {
+    case $1 in
+    sync) echo "linger.ms=0" ;; # a synchronous sender does not linger
+    jdef) echo "batch.size=16384" ;;
+    *) echo "" ;;
+    esac
+}
+
+metric() { awk -v k=":$1:" 'index($0, k) { v = $NF } END { print (v == "" ? "nan" : v) }' "$2"; }
+ru_field() { sed -n "s/.*$1=\\([0-9]*\\).*/\\1/p" "$2"; }
+
+FAILED=0
+# run_one TOOL SCEN RUN: one measured run; appends a line to $TMP/results:
+#   scen tool run records/s MB/s cpu_us/rec rss_MB p50_ms p99_ms p999_ms
+run_one() {
+    ro_tool=$1 ro_scen=$2 ro_run=$3
+    ro_n=$(scen_records "$ro_scen")
+    ro_out=$TMP/out.$ro_scen.$ro_tool.$ro_run
+    # shellcheck disable=SC2046
+    if "$RUSAGE" -t "$TIMEOUT" "$TMP/ru" "$(bin_of "$ro_tool")" --topic "bench-$ro_scen" \
+        --num-records "$ro_n" $(scen_opts "$ro_scen") --print-metrics \
+        --producer-props $(common_props) $(scen_props "$ro_scen") >"$ro_out" 2>"$ro_out.err"; then
+        :
+    else
+        echo "bench: $ro_tool failed in scenario $ro_scen (run $ro_run):" >&2
+        tail -n 5 "$ro_out" "$ro_out.err" >&2
+        FAILED=1
+        return 0
+    fi
+    ro_user=$(ru_field user_us "$TMP/ru")
+    ro_sys=$(ru_field sys_us "$TMP/ru")
+    ro_rss=$(ru_field maxrss_kb "$TMP/ru")
+    awk -v s="$ro_scen" -v t="$ro_tool" -v r="$ro_run" -v n="$ro_n" -v u="$ro_user" -v y="$ro_sys" -v m="$ro_rss" \
+        -v rps="$(metric record-send-rate "$ro_out")" -v b="$(metric byte-total "$ro_out")" \
+        -v e="$(metric elapsed-seconds "$ro_out")" -v p50="$(metric latency-p50-us "$ro_out")" \
+        -v p99="$(metric latency-p99-us "$ro_out")" -v p999="$(metric latency-p999-us "$ro_out")" \
+        'BEGIN {
+            printf "%s %s %s %.0f %.2f %.3f %.1f %.3f %.3f %.3f\n", s, t, r, rps,
+                   (e > 0 ? b / e / 1048576 : 0), (u + y) / n, m / 1024,
+                   p50 / 1000, p99 / 1000, p999 / 1000
+        }' >>"$TMP/results"
+    tail -n 1 "$TMP/results" | awk '{
+        printf "    run %s  %-10s %12.0f rec/s %9.2f MB/s %8.3f us/rec CPU %7.1f MB RSS   p50 %.2f p99 %.2f p99.9 %.2f ms\n",
+               $3, $2, $4, $5, $6, $7, $8, $9, $10 }'
+}
+
+# median SCEN TOOL COLUMN (columns as in $TMP/results, 4 = records/s)
+median() {
+    awk -v s="$1" -v t="$2" '$1 == s && $2 == t { print $'"$3"' }' "$TMP/results" | sort -g |
+        awk '{ v[NR] = $1 } END {
+            if (NR == 0) { print "nan"; exit }
+            if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# allocs_per_record TOOL SCEN: runs with N and 2N records under the shim.
+allocs_per_record() {
+    ap_tool=$1 ap_scen=$2
+    ap_n=$(scen_records "$ap_scen")
+    [ "$ap_n" -gt 100000 ] && ap_n=100000
+    [ "$ap_scen" = lat ] && ap_n=$((LAT_RATE / 2))
+    [ "$ap_n" -lt 1000 ] && ap_n=1000
+    for k in 1 2; do
+        # shellcheck disable=SC2046
+        # env, not rusage, between timeout and the producer: only the
+        # producer may have the shim (each process writes the file at exit)
+        if ! timeout "$TIMEOUT" env ALLOC_COUNT_OUT="$TMP/alloc.$k" LD_PRELOAD="$SHIM" \
+            "$(bin_of "$ap_tool")" --topic "bench-$ap_scen" --num-records $((ap_n * k)) $(scen_opts "$ap_scen") \
+            --producer-props $(common_props) $(scen_props "$ap_scen") >/dev/null 2>"$TMP/alloc.err"; then
+            echo "nan"
+            return 0
+        fi
+    done
+    a1=$(sed -n 's/^allocs=\([0-9]*\).*/\1/p' "$TMP/alloc.1")
+    a2=$(sed -n 's/^allocs=\([0-9]*\).*/\1/p' "$TMP/alloc.2")
+    awk -v a="$a1" -v b="$a2" -v n="$ap_n" 'BEGIN { v = (b - a) / n; printf "%.3f\n", (v < 0 ? 0 : v) }'
+}
+
+# ---- settings ------------------------------------------------------------------
+if [ "$IDEMPOTENCE" = auto ]; then
+    if "$KPERF" --topic bench-probe --num-records 10 --record-size 100 --throughput -1 \
+        --producer-props "bootstrap.servers=$BOOT" enable.idempotence=true >/dev/null 2>"$TMP/probe.err"; then
+        IDEM=true
+    else
+        IDEM=false
+    fi
+else
+    IDEM=$IDEMPOTENCE
+fi
+RDK_VERSION=$(pkg-config --modversion rdkafka 2>/dev/null || echo unknown)
+CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+NCPU=$(nproc 2>/dev/null || echo '?')
+KPROD_REV=$(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null || echo unknown)
+loadavg() { cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo '?'; }
+LOAD_START=$(loadavg)
+
+echo "kprod ($KPROD_REV) vs librdkafka $RDK_VERSION on kprod-mock: 3 brokers, 6 partitions, replication 3"
+echo "machine: $NCPU CPUs, ${CPU_MODEL:-unknown CPU}; cluster and producer share them"
+echo "settings (both): acks=all enable.idempotence=$IDEM linger.ms=$LINGER batch.size=$BATCH buffer.memory=$BUFMEM (librdkafka: queue.buffering.max.kbytes=$((BUFMEM / 1024))), null keys, partitioner murmur2_random for librdkafka"
+echo "runs: $RUNS per tool and scenario, alternating; medians reported"
+echo "load average at start: $LOAD_START (other work on the machine skews records/s more than CPU/record)"
+if [ "$IDEM" = false ]; then
+    echo
+    echo "NOTE: idempotence is OFF for both producers (enable.idempotence=false, acks=all)."
+    if [ "$IDEMPOTENCE" = auto ]; then
+        echo "      kprod refused enable.idempotence=true:"
+        sed 's/^/        /' "$TMP/probe.err" | head -n 3
+    fi
+    echo "      The issue wants it on once kprod has it: BENCH_IDEMPOTENCE=true flips both."
+fi
+echo
+
+# ---- scenarios ------------------------------------------------------------------
+: >"$TMP/results"
+: >"$TMP/allocs"
+LAT_RATE=
+for scen in $SCENARIOS; do
+    if ! scen_title "$scen" >/dev/null; then
+        echo "bench: unknown scenario '$scen'" >&2
+        exit 2
+    fi
+    if [ "$scen" = lat ]; then
+        # half of librdkafka's measured maximum on 100 B records
+        max=$(median b100 librdkafka 4)
+        if [ "$max" = nan ]; then
+            run_one librdkafka b100 cal >/dev/null
+            max=$(median b100 librdkafka 4)
+        fi
+        LAT_RATE=$(awk -v m="$max" 'BEGIN { printf "%d", (m > 0 ? m / 2 : 100000) }')
+    fi
+    echo "== $scen: $(scen_title "$scen"): $(scen_records "$scen") records x $RUNS runs"
+    r=1
+    while [ $r -le "$RUNS" ]; do
+        # alternate which producer goes first
+        if [ $((r % 2)) -eq 1 ]; then order="kprod librdkafka"; else order="librdkafka kprod"; fi
+        for tool in $order; do run_one "$tool" "$scen" "$r"; done
+        r=$((r + 1))
+    done
+    ak=$(allocs_per_record kprod "$scen")
+    ar=$(allocs_per_record librdkafka "$scen")
+    echo "$scen $ak $ar" >>"$TMP/allocs"
+    echo "    allocations per record: kprod $ak, librdkafka $ar"
+done
+
+# ---- the table -------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "nan") print "-"; else printf f, v }'; }
+
+echo
+echo "load average at the end: $(loadavg)"
+echo "Command: BENCH_RUNS=$RUNS BENCH_IDEMPOTENCE=$IDEMPOTENCE BENCH_LINGER_MS=$LINGER BENCH_BATCH_SIZE=$BATCH BENCH_SCALE=$SCALE make bench"
+echo "Settings: acks=all, enable.idempotence=$IDEM, linger.ms=$LINGER, batch.size=$BATCH, buffer.memory=$BUFMEM, null keys; kprod-mock 3 brokers, 6 partitions, replication 3; librdkafka $RDK_VERSION; $NCPU CPUs (${CPU_MODEL:-?}) shared with the cluster; medians of $RUNS runs. records/s and MB/s: acknowledged records from the first send to the end of the final flush; CPU (user+sys) and peak RSS: the whole producer process. Ratios are kprod / librdkafka."
+echo
+echo "| scenario | records/s kprod | records/s librdkafka | ratio | MB/s kprod | MB/s librdkafka | ratio | CPU µs/record kprod | CPU µs/record librdkafka | ratio | peak RSS MB kprod | peak RSS MB librdkafka | allocs/record kprod | allocs/record librdkafka |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for scen in $SCENARIOS; do
+    kr=$(median "$scen" kprod 4) lr=$(median "$scen" librdkafka 4)
+    km=$(median "$scen" kprod 5) lm=$(median "$scen" librdkafka 5)
+    kc=$(median "$scen" kprod 6) lc=$(median "$scen" librdkafka 6)
+    ks=$(median "$scen" kprod 7) ls=$(median "$scen" librdkafka 7)
+    ak=$(awk -v s="$scen" '$1 == s { print $2 }' "$TMP/allocs")
+    ar=$(awk -v s="$scen" '$1 == s { print $3 }' "$TMP/allocs")
+    printf '| %s | %s | %s | %s× | %s | %s | %s× | %s | %s | %s× | %s | %s | %s | %s |\n' \
+        "$(scen_title "$scen")" "$(fmt "$kr" %.0f)" "$(fmt "$lr" %.0f)" "$(ratio "$kr" "$lr")" \
+        "$(fmt "$km" %.1f)" "$(fmt "$lm" %.1f)" "$(ratio "$km" "$lm")" \
+        "$(fmt "$kc" %.3f)" "$(fmt "$lc" %.3f)" "$(ratio "$kc" "$lc")" \
+        "$(fmt "$ks" %.1f)" "$(fmt "$ls" %.1f)" "$(fmt "${ak:-nan}" %.3f)" "$(fmt "${ar:-nan}" %.3f)"
+done
+case " $SCENARIOS " in
+*" lat "*)
+    echo
+    echo "Latency (send call to acknowledgement) at $LAT_RATE records/s, 100 B records, ms:"
+    echo
+    echo "| percentile | kprod | librdkafka | ratio |"
+    echo "|---|---:|---:|---:|"
+    for p in p50:8 p99:9 p99.9:10; do
+        col=${p#*:}
+        k=$(median lat kprod "$col") l=$(median lat librdkafka "$col")
+        printf '| %s | %s | %s | %s× |\n' "${p%%:*}" "$(fmt "$k" %.2f)" "$(fmt "$l" %.2f)" "$(ratio "$k" "$l")"
+    done
+    ;;
+esac
+if [ "$IDEM" = false ]; then
+    echo
+    echo "(idempotence off for both: see the note at the top)"
+fi
+if [ "$FAILED" -ne 0 ]; then
+    echo
+    echo "bench: some runs failed (see above); their figures are missing from the medians" >&2
+    exit 1
+fi
