@@ -149,6 +149,7 @@ void kp_acc_release(kp_producer_t *p, kp_batch_t *b) {
     if (b->buf)
         pool_free(p, b->buf, b->cap);
     free(b->ents);
+    free(b->cbuf);
     free(b);
 }
 
@@ -188,7 +189,7 @@ static kp_err_t add_entry(kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
 kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, const void *key,
                        int32_t klen, const void *value, int32_t vlen, int64_t ts,
                        kp_callback_fn *cb, void *opaque, kp_future_t *fut, int64_t deadline_ms,
-                       int *new_batch) {
+                       int send_now, int *new_batch) {
     const kp_header_t *hdrs = rec->headers;
     size_t nhdrs = rec->headers ? rec->header_count : 0;
     int32_t hk_small[16], *hklens = hk_small;
@@ -275,6 +276,10 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
         tp->tail = nb;
         *new_batch = 1;
         break;
+    }
+    if (err == KP_OK && send_now) {
+        tp->tail->closed = 1; /* ready at once: nobody waits for more records */
+        *new_batch = 1;
     }
     if (err == KP_OK) {
         tp->appended++;

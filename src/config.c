@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "compress.h"
 #include "util.h"
 
 enum ptype { P_INT, P_LONG, P_BOOL, P_STR, P_ENUM, P_LIST };
@@ -115,11 +116,12 @@ static const struct prop props[] = {
     {"client.dns.lookup", P_ENUM, "use_all_dns_ips", 0, 0,
      "use_all_dns_ips|resolve_canonical_bootstrap_servers_only", NOOFF, 0, NULL,
      "Try every address a host name resolves to"},
-    {"compression.type", P_ENUM, "none", 0, 0, "none|gzip|snappy|lz4|zstd", NOOFF, 0, NULL,
+    {"compression.type", P_ENUM, "none", 0, 0, "none|gzip|snappy|lz4|zstd", OFF(compression_type), 4, NULL,
      "Compression codec for batches"},
-    ACCEPT("compression.gzip.level", P_INT, "-1", -1, 9, "gzip level: -1 or 1..9"),
-    ACCEPT("compression.lz4.level", P_INT, "9", 1, 17, "lz4 level: 1..17"),
-    ACCEPT("compression.zstd.level", P_INT, "3", -131072, 22, "zstd level: -131072..22"),
+    INT("compression.gzip.level", "-1", -1, 9, gzip_level,
+        "gzip level: -1 (zlib's default) or 1..9"),
+    INT("compression.lz4.level", "9", 1, 17, lz4_level, "lz4 level: 1..17"),
+    INT("compression.zstd.level", "3", -131072, 22, zstd_level, "zstd level: -131072..22"),
     ACCEPT("enable.metrics.push", P_BOOL, "true", 0, 1, "Push client metrics (KIP-714)"),
     ACCEPT("metrics.sample.window.ms", P_LONG, "30000", 0, I64MAX, "Metrics sample window"),
     ACCEPT("metrics.num.samples", P_INT, "2", 1, I32MAX, "Metrics samples kept"),
@@ -323,10 +325,20 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
     }
     if (!value)
         value = "";
+    if (pr->missing && !(pr->type == P_ENUM && enum_index(pr->enums, value) < 0)) {
+        /* a feature not built: its default (as text) is all we accept */
+        if (same_as_default(pr, value))
+            goto store;
+        kp_errf(errstr, errstr_size,
+                "Property '%s'='%s' needs %s, which this build of kprod does not implement yet "
+                "(only the default '%s' is accepted)",
+                name, value, pr->missing, pr->def ? pr->def : "");
+        return KP_ERR_INVALID_CONFIG;
+    }
     char valid[300];
     describe_valid(pr, valid, sizeof(valid));
     int ok = 1;
-    int64_t x;
+    int64_t x = 0;
     switch (pr->type) {
     case P_INT:
     case P_LONG: ok = !parse_int64(value, &x) && x >= pr->min && x <= pr->max; break;
@@ -340,20 +352,20 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
                 name, valid);
         return KP_ERR_INVALID_CONFIG;
     }
-    if (pr->missing && !same_as_default(pr, value)) {
+    if (!strcmp(name, "compression.type") && !kp_codec_available(enum_index(pr->enums, value))) {
         kp_errf(errstr, errstr_size,
-                "Property '%s'='%s' needs %s, which this build of kprod does not implement yet "
-                "(only the default '%s' is accepted)",
-                name, value, pr->missing, pr->def ? pr->def : "");
+                "Property 'compression.type'='%s': this build of kprod was compiled without %s "
+                "support (install its -dev package and rebuild)",
+                value, value);
         return KP_ERR_INVALID_CONFIG;
     }
-    if (!strcmp(name, "compression.type") && strcasecmp(value, "none")) {
+    if (!strcmp(name, "compression.gzip.level") && x == 0) {
         kp_errf(errstr, errstr_size,
-                "Property 'compression.type'='%s' needs compression, which this build of kprod "
-                "does not implement yet (only 'none' is accepted)",
-                value);
+                "Invalid value '0' for property 'compression.gzip.level': expected -1 or an "
+                "integer in [1, 9]");
         return KP_ERR_INVALID_CONFIG;
     }
+store:;
     char *copy = kp_strdup(value);
     if (!copy) {
         kp_errf(errstr, errstr_size, "Out of memory");
@@ -506,9 +518,10 @@ kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
 
 /* ---- .properties files ---- */
 
-/* Read one logical line (joining backslash continuations); returns NULL at
- * EOF. The caller frees. */
-static char *read_logical_line(FILE *f) {
+/* Read one logical line (joining backslash continuations; a comment line
+ * never continues, as java.util.Properties); returns NULL at EOF. *nlines
+ * counts the physical lines read. The caller frees. */
+static char *read_logical_line(FILE *f, int *nlines) {
     char *out = NULL, *line = NULL;
     size_t outlen = 0, cap = 0;
     int cont = 1, first = 1;
@@ -521,6 +534,7 @@ static char *read_logical_line(FILE *f) {
             }
             break;
         }
+        (*nlines)++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = 0;
         char *l = line;
@@ -532,6 +546,13 @@ static char *read_logical_line(FILE *f) {
         while (bs < (size_t)n && l[n - 1 - bs] == '\\')
             bs++;
         cont = (bs % 2) == 1;
+        if (first) {
+            const char *q = l;
+            while (*q == ' ' || *q == '\t' || *q == '\f')
+                q++;
+            if (*q == '#' || *q == '!')
+                cont = 0;
+        }
         if (cont)
             l[--n] = 0;
         char *no = realloc(out, outlen + (size_t)n + 1);
@@ -603,9 +624,10 @@ kp_err_t kp_config_load_file(kp_config_t *conf, const char *path, char *errstr,
     }
     kp_err_t err = KP_OK;
     char *line;
-    int lineno = 0;
-    while (err == KP_OK && (line = read_logical_line(f))) {
-        lineno++;
+    int lineno = 0, next_line = 1;
+    while (err == KP_OK && (line = read_logical_line(f, &lineno))) {
+        int at = next_line; /* where this logical line starts */
+        next_line = lineno + 1;
         char *s = line;
         while (*s == ' ' || *s == '\t' || *s == '\f')
             s++;
@@ -640,7 +662,7 @@ kp_err_t kp_config_load_file(kp_config_t *conf, const char *path, char *errstr,
             char sub[400];
             err = kp_config_set(conf, key, val, sub, sizeof(sub));
             if (err)
-                kp_errf(errstr, errstr_size, "%s:%d: %s", path, lineno, sub);
+                kp_errf(errstr, errstr_size, "%s:%d: %s", path, at, sub);
         }
         free(key);
         free(val);

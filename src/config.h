@@ -39,6 +39,8 @@ typedef struct kp_conf {
     int key_serializer;   /* enum kp_serializer */
     int value_serializer; /* enum kp_serializer */
     int enable_idempotence;
+    int compression_type; /* enum kp_codec */
+    int32_t gzip_level, lz4_level, zstd_level;
     int partitioner_ignore_keys;
     int partitioner_adaptive;
     int64_t partitioner_availability_timeout_ms;

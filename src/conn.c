@@ -357,6 +357,7 @@ static void do_write(kp_producer_t *p, kp_conn_t *c) {
             return;
         }
         req->written += (size_t)w;
+        atomic_fetch_add_explicit(&p->tx_bytes, (uint64_t)w, memory_order_relaxed);
         if (req->written < req->total)
             continue;
         c->out_head = req->next;

@@ -105,7 +105,7 @@ static const struct err_desc kafka_errs[] = {
     {58, "SASL_AUTHENTICATION_FAILED", "SASL Authentication failed", 0},
     {59, "UNKNOWN_PRODUCER_ID", "The broker could not locate the producer metadata associated with the producer id", 0},
     {60, "REASSIGNMENT_IN_PROGRESS", "A partition reassignment is in progress", 0},
-    {67, "COMPRESSION_TYPE_MISMATCH", "Compression type mismatch", 0},
+    {67, "INVALID_PRINCIPAL_TYPE", "Request principal deserialization failed", 0},
     {72, "LISTENER_NOT_FOUND", "There is no listener on the leader broker that matches the listener on which metadata request was processed", 1},
     {73, "TOPIC_DELETION_DISABLED", "Topic deletion is disabled", 0},
     {74, "FENCED_LEADER_EPOCH", "The leader epoch in the request is older than the epoch on the broker", 1},

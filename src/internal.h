@@ -56,6 +56,10 @@ struct kp_batch {
     int maybe_persisted;  /* an attempt ended ambiguously */
     kp_rec_entry_t *ents;
     int32_t nents, ents_cap;
+    /* compressed form (header + compressed records), made once when the
+     * batch is first sent and reused by retries; NULL without compression */
+    uint8_t *cbuf;
+    size_t clen;
 };
 
 /* One partition of one topic. */
@@ -161,6 +165,8 @@ struct kp_producer {
     int64_t pid_retry_at;
     int pid_attempts;
     _Atomic int fatal_err; /* non-zero: the producer cannot continue */
+    struct kp_compressor *compressor; /* NULL: compression.type=none */
+    _Atomic uint64_t tx_bytes;        /* bytes written to brokers */
     int retire_boot;    /* bootstrap connections are no longer needed */
     kp_conn_t *retired; /* connections to destroy at the top of the loop */
     uint64_t rng;
@@ -180,7 +186,7 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
 kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, const void *key,
                        int32_t klen, const void *value, int32_t vlen, int64_t ts,
                        kp_callback_fn *cb, void *opaque, kp_future_t *fut, int64_t deadline_ms,
-                       int *new_batch);
+                       int send_now, int *new_batch);
 void kp_acc_release(kp_producer_t *p, kp_batch_t *b);
 void kp_acc_pool_destroy(kp_producer_t *p);
 kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "conn.h"
 #include "internal.h"
 #include "record_batch.h"
@@ -227,8 +228,10 @@ static int32_t sticky_partition_locked(kp_producer_t *p, kp_topic_t *t, size_t b
 
 /* ---------------------------------------------------------------- send */
 
+/* send_now: close the record's batch so it goes without lingering (the
+ * synchronous convenience call: nobody will add to it while we wait). */
 static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
-                          void *opaque, kp_future_t *fut) {
+                          void *opaque, kp_future_t *fut, int send_now) {
     if (!p || !rec || !rec->topic || !*rec->topic)
         return KP_ERR_INVALID_ARG;
     if (atomic_load(&p->closing))
@@ -288,25 +291,25 @@ static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_
 
     int new_batch = 0;
     err = kp_acc_append(p, tp, rec, rec->key, klen, rec->value, vlen, ts, cb, opaque, fut,
-                        deadline, &new_batch);
+                        deadline, send_now, &new_batch);
     if (err == KP_OK && (new_batch || p->conf.linger_ms == 0))
         kp_wake(p);
     return err;
 }
 
 kp_err_t kp_send(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb, void *opaque) {
-    return send_impl(p, rec, cb, opaque, NULL);
+    return send_impl(p, rec, cb, opaque, NULL, 0);
 }
 
-kp_err_t kp_send_future(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
-                        void *opaque, kp_future_t **futp) {
+static kp_err_t send_future(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
+                           void *opaque, kp_future_t **futp, int send_now) {
     if (!futp)
         return KP_ERR_INVALID_ARG;
     *futp = NULL;
     kp_future_t *f = future_new();
     if (!f)
         return KP_ERR_NOMEM;
-    kp_err_t err = send_impl(p, rec, cb, opaque, f);
+    kp_err_t err = send_impl(p, rec, cb, opaque, f, send_now);
     if (err) {
         future_unref(f);
         future_unref(f);
@@ -316,14 +319,17 @@ kp_err_t kp_send_future(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn
     return KP_OK;
 }
 
+kp_err_t kp_send_future(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
+                        void *opaque, kp_future_t **futp) {
+    return send_future(p, rec, cb, opaque, futp, 0);
+}
+
 kp_err_t kp_send_sync(kp_producer_t *p, const kp_record_t *rec, int64_t timeout_ms,
                       kp_record_metadata_t *md) {
     kp_future_t *f;
-    kp_err_t err = kp_send_future(p, rec, NULL, NULL, &f);
+    kp_err_t err = send_future(p, rec, NULL, NULL, &f, 1);
     if (err)
         return err;
-    if (p->conf.linger_ms > 0)
-        kp_wake(p); /* nobody will add to this batch: do not linger for it */
     err = kp_future_get(f, timeout_ms, md);
     kp_future_destroy(f);
     return err;
@@ -510,6 +516,7 @@ static void producer_free(kp_producer_t *p) {
     }
     free(p->topics);
     kp_acc_pool_destroy(p);
+    kp_compressor_free(p->compressor);
     if (p->wake_fd >= 0)
         close(p->wake_fd);
     pthread_mutex_destroy(&p->topics_lock);
@@ -608,6 +615,20 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         kp_errf(errstr, errstr_size, "eventfd: %s", strerror(errno));
         producer_free(p);
         return NULL;
+    }
+    if (p->conf.compression_type != KP_CODEC_NONE) {
+        int codec = p->conf.compression_type;
+        int level = codec == KP_CODEC_GZIP   ? p->conf.gzip_level
+                    : codec == KP_CODEC_LZ4  ? p->conf.lz4_level
+                    : codec == KP_CODEC_ZSTD ? p->conf.zstd_level
+                                             : KP_CODEC_LEVEL_DEFAULT;
+        p->compressor = kp_compressor_new(codec, level);
+        if (!p->compressor) {
+            kp_errf(errstr, errstr_size, "Cannot set up %s compression at level %d",
+                    kp_codec_name(codec), level);
+            producer_free(p);
+            return NULL;
+        }
     }
     p->md_due = 1;
     p->idempotent = p->conf.enable_idempotence;

@@ -141,7 +141,8 @@ int kp_rb_decode(const uint8_t *buf, size_t len, kp_rb_header_t *hout, kp_rb_rec
         size_t end = r.off + (size_t)rlen;
         kp_rb_record_t rec;
         (void)kp_r_i8(&r);
-        rec.timestamp = h.base_timestamp + kp_r_varint(&r);
+        /* wrapping arithmetic: a hostile delta must not be undefined */
+        rec.timestamp = (int64_t)((uint64_t)h.base_timestamp + (uint64_t)kp_r_varint(&r));
         rec.offset_delta = (int32_t)kp_r_varint(&r);
         rec.key_len = (int32_t)kp_r_varint(&r);
         rec.key = NULL;

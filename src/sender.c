@@ -28,6 +28,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "conn.h"
 #include "internal.h"
 #include "record_batch.h"
@@ -157,9 +158,13 @@ static kp_req_t *build_produce(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, 
         kp_produce_topic(&req->pb, bs[i]->tp->topic->name, j - i);
         for (int k = i; k < j; k++) {
             kp_batch_t *b = bs[k];
-            kp_rb_header_t h = {0, b->count, b->base_ts, b->max_ts, b->pid, b->epoch, b->base_seq};
-            kp_rb_finalize(b->buf, b->len, &h);
-            kp_produce_partition(&req->pb, b->tp->partition, b->buf, b->len);
+            int16_t codec = p->compressor ? (int16_t)kp_compressor_codec(p->compressor) : 0;
+            kp_rb_header_t h = {codec, b->count, b->base_ts, b->max_ts, b->pid, b->epoch,
+                                b->base_seq};
+            uint8_t *buf = b->cbuf ? b->cbuf : b->buf;
+            size_t len = b->cbuf ? b->clen : b->len;
+            kp_rb_finalize(buf, len, &h);
+            kp_produce_partition(&req->pb, b->tp->partition, buf, len);
         }
         kp_produce_topic_end(&req->pb);
         i = j;
@@ -582,6 +587,31 @@ void kp_sender_on_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
     }
 }
 
+/* Compress a batch's records once, when it is first sent (on the I/O
+ * thread, never per record); retries reuse the result. zstd needs Produce
+ * v7: an older broker gets no silently uncompressed batch, the records fail
+ * with UNSUPPORTED_COMPRESSION_TYPE. */
+static kp_err_t prepare_batch(kp_producer_t *p, kp_conn_t *c, kp_batch_t *b) {
+    if (!p->compressor)
+        return KP_OK;
+    if (kp_compressor_codec(p->compressor) == KP_CODEC_ZSTD && c->ver[KP_API_PRODUCE] < 7)
+        return 76; /* UNSUPPORTED_COMPRESSION_TYPE */
+    if (b->cbuf)
+        return KP_OK;
+    kp_wbuf_t w;
+    kp_wbuf_init(&w, KP_RB_HEADER_SIZE + (b->len - KP_RB_HEADER_SIZE) / 2 + 64);
+    kp_wbuf_reserve(&w, KP_RB_HEADER_SIZE);
+    if (w.err || kp_compress(p->compressor, b->buf + KP_RB_HEADER_SIZE,
+                             b->len - KP_RB_HEADER_SIZE, &w)) {
+        kp_err_t err = w.err ? KP_ERR_NOMEM : KP_ERR_UNKNOWN;
+        kp_wbuf_free(&w);
+        return err;
+    }
+    b->cbuf = w.p;
+    b->clen = w.len;
+    return KP_OK;
+}
+
 /* ---------------------------------------------------------------- the scan */
 
 typedef struct drain_list {
@@ -709,6 +739,15 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
     }
     for (int i = 0; i < nlists; i++) {
         drain_list_t *d = &lists[i];
+        int kept = 0;
+        for (int k = 0; k < d->n; k++) {
+            kp_err_t e = prepare_batch(p, d->conn, d->bs[k]);
+            if (e)
+                batch_result(p, d->bs[k], e, -1, -1, 0);
+            else
+                d->bs[kept++] = d->bs[k];
+        }
+        d->n = kept;
         if (!d->n) {
             free(d->bs);
             continue;
@@ -865,10 +904,14 @@ void *kp_sender_main(void *arg) {
             continue;
         now = kp_mono_ms();
         if (pfds[0].revents & POLLIN) {
+            /* Drain the eventfd first, then re-arm: a kp_wake() between the
+             * two finds wake_pending still set and writes nothing, which is
+             * fine since the scan that follows sees its work. The other
+             * order could swallow a write and leave wake_pending stuck. */
             uint64_t v;
-            atomic_store(&p->wake_pending, 0);
             if (read(p->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 kp_log(p, 3, "eventfd read: %s", strerror(errno));
+            atomic_store(&p->wake_pending, 0);
         }
         for (int i = 1; i < nfds; i++)
             if (pfds[i].revents)

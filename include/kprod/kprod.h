@@ -163,8 +163,8 @@ typedef struct kp_record_metadata {
 } kp_record_metadata_t;
 
 /* Delivery callback: called exactly once per record sent with a callback, on
- * the producer's I/O thread. err is KP_OK on success. md is valid only during
- * the call. The callback must not block for long; it may call kp_send(). */
+ * the producer's I/O thread. err is KP_OK on success. md is never NULL (on
+ * failure offset is -1) and is valid only during the call. The callback must not block for long; it may call kp_send(). */
 typedef void(kp_callback_fn)(const kp_record_metadata_t *md, kp_err_t err, void *opaque);
 
 /* ------------------------------------------------------------------------
@@ -188,7 +188,7 @@ KP_API kp_err_t kp_send(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn
                         void *opaque);
 
 /* Send mode 3: as kp_send(), and on KP_OK *futp receives a future that
- * completes with the record's result. The caller owns the future and must
+ * completes with the record's result (on failure *futp is set to NULL). The caller owns the future and must
  * free it with kp_future_destroy() (before or after it completes). cb may
  * be NULL. */
 KP_API kp_err_t kp_send_future(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
@@ -203,9 +203,11 @@ KP_API kp_err_t kp_future_get(kp_future_t *fut, int64_t timeout_ms, kp_record_me
 KP_API int kp_future_is_done(const kp_future_t *fut);
 KP_API void kp_future_destroy(kp_future_t *fut);
 
-/* Convenience: kp_send_future() + kp_future_get() + kp_future_destroy().
- * Waiting beyond timeout_ms gives KP_ERR_TIMED_OUT; the record itself still
- * completes in the background. md may be NULL. */
+/* Convenience: kp_send_future() + kp_future_get() + kp_future_destroy(),
+ * except that the record's batch is sent at once instead of lingering for
+ * linger.ms (nobody can add to it while the caller waits). Waiting beyond
+ * timeout_ms gives KP_ERR_TIMED_OUT; the record itself still completes in
+ * the background. md may be NULL. */
 KP_API kp_err_t kp_send_sync(kp_producer_t *p, const kp_record_t *rec, int64_t timeout_ms,
                              kp_record_metadata_t *md);
 
