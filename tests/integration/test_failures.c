@@ -4,6 +4,8 @@
  * exactly once, with success or an error, and nothing is duplicated or
  * reordered by the retries.
  */
+#include <unistd.h>
+
 #include "common.h"
 
 #define TOPIC "faults"
@@ -219,5 +221,77 @@ static void test_close_timeout_purges(void) {
     mockcluster_destroy(mc);
 }
 
+static long rss_kb(void) {
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* A broker outage: sends fill buffer.memory, then block max.block.ms and
+ * fail with KP_ERR_BUFFER_EXHAUSTED; resident memory grows by no more than
+ * buffer.memory plus a small constant; when the broker returns, everything
+ * accepted is delivered. */
+static void test_outage_memory_bounded(void) {
+    mockcluster_t *mc = mockcluster_start(1, TOPIC, 4);
+    REQUIRE_NOT_NULL(mc);
+    const char *boot = mockcluster_bootstraps(mc);
+    const long budget = 8L << 20;
+    kp_producer_t *p = make_producer(boot, "buffer.memory", "8388608", "max.block.ms", "300",
+                                     "linger.ms", "0", "reconnect.backoff.max.ms", "100", NULL);
+    REQUIRE_NOT_NULL(p);
+    kp_record_t r = rec(NULL, "before");
+    CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
+    rd_kafka_mock_broker_set_down(mockcluster_handle(mc), 1);
+    enum { MAX = 20000 };
+    tracker_t t;
+    tracker_init(&t, MAX);
+    slot_ref_t *refs = calloc(MAX, sizeof(*refs));
+    char value[1024];
+    memset(value, 'm', sizeof(value));
+    long rss0 = rss_kb();
+    size_t accepted = 0;
+    kp_err_t e = KP_OK;
+    int64_t blocked = 0;
+    while (accepted < MAX) {
+        kp_record_t big = {.topic = TOPIC, .partition = KP_PARTITION_ANY, .value = value,
+                           .value_len = sizeof(value)};
+        refs[accepted] = (slot_ref_t){&t, accepted};
+        int64_t t0 = test_now_ms();
+        e = kp_send(p, &big, tracker_cb, &refs[accepted]);
+        if (e) {
+            blocked = test_now_ms() - t0;
+            break;
+        }
+        accepted++;
+    }
+    long grown_kb = rss_kb() - rss0;
+    printf("accepted %zu records of 1 KiB before %s after blocking %lld ms; RSS grew %ld KiB "
+           "(buffer.memory %ld KiB)\n",
+           accepted, kp_err_name(e), (long long)blocked, grown_kb, budget / 1024);
+    CHECK_EQ_ERR(e, KP_ERR_BUFFER_EXHAUSTED);
+    CHECK_GE_INT(blocked, 290);
+    CHECK_LT_INT(blocked, 3000);
+    /* the pool was used up: about buffer.memory of 1 KiB records */
+    CHECK_GT_INT((long)accepted * 1024, budget / 2);
+    CHECK_LE_INT((long)accepted * 1024, budget);
+    CHECK_LE_INT(grown_kb, budget / 1024 + 4096);
+    rd_kafka_mock_broker_set_up(mockcluster_handle(mc), 1);
+    t.n = accepted;
+    CHECK_OK(kp_flush(p, 60000));
+    CHECK_EQ_INT(atomic_load(&t.done), (long)accepted);
+    CHECK_EQ_INT(atomic_load(&t.failed), 0);
+    CHECK_OK(kp_close(p, 10000));
+    kp_producer_destroy(p);
+    free(refs);
+    tracker_free(&t);
+    mockcluster_destroy(mc);
+}
+
 TEST_MAIN(TEST(test_retriable_errors_retried), TEST(test_non_retriable_error),
-          TEST(test_leader_move), TEST(test_cluster_down), TEST(test_close_timeout_purges))
+          TEST(test_leader_move), TEST(test_cluster_down), TEST(test_close_timeout_purges),
+          TEST(test_outage_memory_bounded))
