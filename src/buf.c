@@ -200,29 +200,24 @@ static int64_t read_len(kp_rbuf_t *r, int wide) {
     return wide ? kp_r_i32(r) : kp_r_i16(r);
 }
 
-int32_t kp_r_str(kp_rbuf_t *r, const char **s) {
-    int64_t n = read_len(r, 0);
-    *s = NULL;
-    if (r->err || n < 0)
-        return -1;
-    const uint8_t *p = take(r, (size_t)n);
-    if (!p)
-        return -1;
-    *s = (const char *)p;
-    return (int32_t)n;
-}
-
-int32_t kp_r_bytes(kp_rbuf_t *r, const uint8_t **pp) {
-    int64_t n = read_len(r, 1);
+/* A length-prefixed run of bytes; NULL and -1 for null. */
+static int32_t read_blob(kp_rbuf_t *r, int wide, const uint8_t **pp) {
+    int64_t n = read_len(r, wide);
     *pp = NULL;
     if (r->err || n < 0)
         return -1;
-    const uint8_t *p = take(r, (size_t)n);
-    if (!p)
-        return -1;
-    *pp = p;
-    return (int32_t)n;
+    *pp = take(r, (size_t)n);
+    return *pp ? (int32_t)n : -1;
 }
+
+int32_t kp_r_str(kp_rbuf_t *r, const char **s) {
+    const uint8_t *p;
+    int32_t n = read_blob(r, 0, &p);
+    *s = (const char *)p;
+    return n;
+}
+
+int32_t kp_r_bytes(kp_rbuf_t *r, const uint8_t **pp) { return read_blob(r, 1, pp); }
 
 int32_t kp_r_arraylen(kp_rbuf_t *r, size_t min_elem_size) {
     int64_t n = read_len(r, 1);

@@ -164,29 +164,39 @@ static void enqueue(kp_conn_t *c, kp_req_t *req) {
     c->out_tail = req;
 }
 
-static void queue_apiversions(kp_producer_t *p, kp_conn_t *c) {
+kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now) {
     kp_req_t *req = calloc(1, sizeof(*req));
-    if (!req) {
-        kp_conn_close(p, c, KP_ERR_NOMEM, "out of memory");
-        return;
-    }
-    req->api = KP_API_API_VERSIONS;
-    req->ver = c->apiv_ver;
+    if (!req)
+        return NULL;
+    req->api = api;
+    req->ver = ver;
     req->corrid = p->next_corrid++;
     req->expect_response = 1;
-    req->deadline_ms = kp_mono_ms() + p->conf.request_timeout_ms;
-    kp_wbuf_init(&req->w, 64);
-    kp_apiversions_req(&req->w, req->ver, req->corrid, p->client_id);
+    req->deadline_ms = now + p->conf.request_timeout_ms;
+    kp_wbuf_init(&req->w, 128);
+    return req;
+}
+
+int kp_req_seal(kp_req_t *req) {
     req->iov = malloc(sizeof(struct iovec));
-    if (req->w.err || !req->iov) {
-        kp_req_free(req);
-        kp_conn_close(p, c, KP_ERR_NOMEM, "out of memory");
-        return;
-    }
+    if (req->w.err || !req->iov)
+        return -1;
     req->iov[0].iov_base = req->w.p;
     req->iov[0].iov_len = req->w.len;
     req->niov = 1;
     req->total = req->w.len;
+    return 0;
+}
+
+static void queue_apiversions(kp_producer_t *p, kp_conn_t *c) {
+    kp_req_t *req = kp_req_new(p, KP_API_API_VERSIONS, c->apiv_ver, kp_mono_ms());
+    if (req)
+        kp_apiversions_req(&req->w, req->ver, req->corrid, p->client_id);
+    if (!req || kp_req_seal(req)) {
+        kp_req_free(req);
+        kp_conn_close(p, c, KP_ERR_NOMEM, "out of memory");
+        return;
+    }
     /* The handshake goes before anything the sender queued meanwhile. */
     req->next = c->out_head;
     c->out_head = req;

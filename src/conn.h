@@ -81,6 +81,11 @@ void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now);
  * (or INT64_MAX). */
 int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now);
 void kp_req_free(kp_req_t *req);
+/* A request whose body the caller encodes into req->w (correlation id and
+ * deadline set); kp_req_seal() then points its single iovec at req->w.
+ * kp_req_new returns NULL, kp_req_seal -1, when memory runs out. */
+kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now);
+int kp_req_seal(kp_req_t *req);
 
 /* ---- implemented by the sender (sender.c) ---- */
 /* A response arrived for req (r positioned at its body). */

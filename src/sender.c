@@ -186,30 +186,16 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now) {
         for (size_t i = 0; i < n; i++)
             names[i] = p->topics[i]->name; /* topic names live as long as p */
     pthread_mutex_unlock(&p->topics_lock);
-    kp_req_t *req = calloc(1, sizeof(*req));
-    if (!names || !req) {
-        free(names);
-        free(req);
-        return;
-    }
-    req->api = KP_API_METADATA;
-    req->ver = c->ver[KP_API_METADATA];
-    req->corrid = p->next_corrid++;
-    req->expect_response = 1;
-    req->deadline_ms = now + p->conf.request_timeout_ms;
-    kp_wbuf_init(&req->w, 128);
-    /* Like the Java producer, let the broker auto-create topics (it does
-     * only if its auto.create.topics.enable allows). */
-    kp_metadata_req(&req->w, req->ver, req->corrid, p->client_id, names, n, 1);
+    kp_req_t *req = names ? kp_req_new(p, KP_API_METADATA, c->ver[KP_API_METADATA], now) : NULL;
+    if (req)
+        /* Like the Java producer, let the broker auto-create topics (it does
+         * only if its auto.create.topics.enable allows). */
+        kp_metadata_req(&req->w, req->ver, req->corrid, p->client_id, names, n, 1);
     free(names);
-    req->iov = malloc(sizeof(struct iovec));
-    if (req->w.err || !req->iov) {
+    if (!req || kp_req_seal(req)) {
         kp_req_free(req);
         return;
     }
-    req->iov[0].iov_base = req->w.p;
-    req->iov[0].iov_len = req->w.len;
-    req->niov = 1;
     kp_conn_send(p, c, req);
     p->md_inflight = 1;
     kp_log(p, 7, "metadata request for %zu topics to broker %d", n, c->node_id);
@@ -317,24 +303,13 @@ static void initpid_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
         ensure_connecting(p, now, next);
         return;
     }
-    kp_req_t *req = calloc(1, sizeof(*req));
-    if (!req)
-        return;
-    req->api = KP_API_INIT_PRODUCER_ID;
-    req->ver = c->ver[KP_API_INIT_PRODUCER_ID];
-    req->corrid = p->next_corrid++;
-    req->expect_response = 1;
-    req->deadline_ms = now + p->conf.request_timeout_ms;
-    kp_wbuf_init(&req->w, 64);
-    kp_initpid_req(&req->w, req->ver, req->corrid, p->client_id, NULL, 60000, -1, -1);
-    req->iov = malloc(sizeof(struct iovec));
-    if (req->w.err || !req->iov) {
+    kp_req_t *req = kp_req_new(p, KP_API_INIT_PRODUCER_ID, c->ver[KP_API_INIT_PRODUCER_ID], now);
+    if (req)
+        kp_initpid_req(&req->w, req->ver, req->corrid, p->client_id, NULL, 60000, -1, -1);
+    if (!req || kp_req_seal(req)) {
         kp_req_free(req);
         return;
     }
-    req->iov[0].iov_base = req->w.p;
-    req->iov[0].iov_len = req->w.len;
-    req->niov = 1;
     kp_conn_send(p, c, req);
     p->pid_state = KP_PID_REQUESTING;
 }
