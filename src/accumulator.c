@@ -66,15 +66,15 @@ size_t kp_acc_record_bound(int32_t klen, int32_t vlen, const kp_header_t *hdrs, 
     return n;
 }
 
-static void abs_deadline(struct timespec *ts, int64_t deadline_mono_ms) {
-    /* condition variables here are created with CLOCK_MONOTONIC */
-    ts->tv_sec = deadline_mono_ms / 1000;
-    ts->tv_nsec = (deadline_mono_ms % 1000) * 1000000;
+int64_t kp_send_deadline(const kp_producer_t *p, int64_t *deadline) {
+    if (!*deadline)
+        *deadline = kp_mono_ms() + p->conf.max_block_ms;
+    return *deadline;
 }
 
 /* Take size bytes of buffer.memory. blocking=0: fail with
  * KP_ERR_BUFFER_EXHAUSTED at once. */
-static kp_err_t pool_alloc(kp_producer_t *p, size_t size, int64_t deadline_ms, int blocking,
+static kp_err_t pool_alloc(kp_producer_t *p, size_t size, int64_t *deadline, int blocking,
                            uint8_t **out) {
     kp_err_t err = KP_OK;
     pthread_mutex_lock(&p->pool_lock);
@@ -83,12 +83,12 @@ static kp_err_t pool_alloc(kp_producer_t *p, size_t size, int64_t deadline_ms, i
             err = KP_ERR_CLOSED;
             break;
         }
-        if (!blocking || kp_mono_ms() >= deadline_ms) {
+        if (!blocking || kp_mono_ms() >= kp_send_deadline(p, deadline)) {
             err = KP_ERR_BUFFER_EXHAUSTED;
             break;
         }
         struct timespec ts;
-        abs_deadline(&ts, deadline_ms);
+        kp_timespec_at(&ts, *deadline);
         p->pool_waiters++;
         pthread_cond_timedwait(&p->pool_cond, &p->pool_lock, &ts);
         p->pool_waiters--;
@@ -188,7 +188,7 @@ static kp_err_t add_entry(kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
 
 kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, const void *key,
                        int32_t klen, const void *value, int32_t vlen, int64_t ts,
-                       kp_callback_fn *cb, void *opaque, kp_future_t *fut, int64_t deadline_ms,
+                       kp_callback_fn *cb, void *opaque, kp_future_t *fut, int64_t *deadline,
                        int send_now, int *new_batch) {
     const kp_header_t *hdrs = rec->headers;
     size_t nhdrs = rec->headers ? rec->header_count : 0;
@@ -234,13 +234,13 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
             need = spare_size;
             spare = NULL;
         } else {
-            err = pool_alloc(p, need, deadline_ms, 0, &buf);
+            err = pool_alloc(p, need, deadline, 0, &buf);
             if (err == KP_ERR_BUFFER_EXHAUSTED && may_block) {
                 /* Wait for memory without holding the partition. */
                 pthread_mutex_unlock(&tp->lock);
                 if (spare)
                     pool_free(p, spare, spare_size), spare = NULL;
-                err = pool_alloc(p, need, deadline_ms, 1, &spare);
+                err = pool_alloc(p, need, deadline, 1, &spare);
                 pthread_mutex_lock(&tp->lock);
                 if (err)
                     break;

@@ -185,8 +185,12 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
 /* ---- accumulator.c ---- */
 kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, const void *key,
                        int32_t klen, const void *value, int32_t vlen, int64_t ts,
-                       kp_callback_fn *cb, void *opaque, kp_future_t *fut, int64_t deadline_ms,
+                       kp_callback_fn *cb, void *opaque, kp_future_t *fut, int64_t *deadline,
                        int send_now, int *new_batch);
+/* A send's max.block.ms deadline, read from the clock only when the send
+ * first has to wait (most never do: this saves a clock read per record).
+ * *deadline starts at 0. */
+int64_t kp_send_deadline(const kp_producer_t *p, int64_t *deadline);
 void kp_acc_release(kp_producer_t *p, kp_batch_t *b);
 void kp_acc_pool_destroy(kp_producer_t *p);
 kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition);

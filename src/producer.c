@@ -64,11 +64,6 @@ static void cond_init_mono(pthread_cond_t *c) {
     pthread_condattr_destroy(&a);
 }
 
-static void to_timespec(struct timespec *ts, int64_t mono_ms) {
-    ts->tv_sec = mono_ms / 1000;
-    ts->tv_nsec = (mono_ms % 1000) * 1000000;
-}
-
 /* ---------------------------------------------------------------- futures */
 
 static void future_unref(kp_future_t *f) {
@@ -105,7 +100,7 @@ kp_err_t kp_future_get(kp_future_t *f, int64_t timeout_ms, kp_record_metadata_t 
         if (kp_mono_ms() >= deadline)
             break;
         struct timespec ts;
-        to_timespec(&ts, deadline);
+        kp_timespec_at(&ts, deadline);
         pthread_cond_timedwait(&f->cond, &f->lock, &ts);
     }
     kp_err_t err = f->done ? f->err : KP_ERR_TIMED_OUT;
@@ -197,16 +192,16 @@ static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name, int crea
 /* Wait (topics_lock held) until the topic has metadata and, for an explicit
  * partition, that partition. */
 static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t partition,
-                                     int64_t deadline) {
+                                     int64_t *deadline) {
     while (t->npart < 0 || partition >= t->npart) {
         if (atomic_load(&p->closing))
             return KP_ERR_CLOSED;
-        if (in_io_thread(p) || kp_mono_ms() >= deadline)
+        if (in_io_thread(p) || kp_mono_ms() >= kp_send_deadline(p, deadline))
             return t->npart >= 0 ? KP_ERR_UNKNOWN_PARTITION : KP_ERR_METADATA_TIMEOUT;
         atomic_store(&p->md_wanted, 1);
         kp_wake(p);
         struct timespec ts;
-        to_timespec(&ts, deadline);
+        kp_timespec_at(&ts, *deadline);
         pthread_cond_timedwait(&p->md_cond, &p->topics_lock, &ts);
     }
     return KP_OK;
@@ -266,7 +261,7 @@ static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_
     if (bound > (size_t)p->conf.max_request_size || (int64_t)bound > p->conf.buffer_memory)
         return KP_ERR_RECORD_TOO_LARGE;
     int64_t ts = rec->timestamp == KP_TIMESTAMP_NOW ? kp_wall_ms() : rec->timestamp;
-    int64_t deadline = kp_mono_ms() + p->conf.max_block_ms;
+    int64_t deadline = 0; /* max.block.ms: from the clock once a wait starts */
 
     pthread_mutex_lock(&p->topics_lock);
     kp_topic_t *t = topic_get_locked(p, rec->topic, 1);
@@ -274,7 +269,7 @@ static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_
         pthread_mutex_unlock(&p->topics_lock);
         return KP_ERR_NOMEM;
     }
-    kp_err_t err = wait_metadata_locked(p, t, rec->partition, deadline);
+    kp_err_t err = wait_metadata_locked(p, t, rec->partition, &deadline);
     if (err) {
         pthread_mutex_unlock(&p->topics_lock);
         return err;
@@ -291,7 +286,7 @@ static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_
 
     int new_batch = 0;
     err = kp_acc_append(p, tp, rec, rec->key, klen, rec->value, vlen, ts, cb, opaque, fut,
-                        deadline, send_now, &new_batch);
+                        &deadline, send_now, &new_batch);
     if (err == KP_OK && (new_batch || p->conf.linger_ms == 0))
         kp_wake(p);
     return err;
@@ -338,10 +333,10 @@ kp_err_t kp_send_sync(kp_producer_t *p, const kp_record_t *rec, int64_t timeout_
 int32_t kp_partitions_for(kp_producer_t *p, const char *topic) {
     if (!p || !topic || !*topic)
         return KP_ERR_INVALID_ARG;
-    int64_t deadline = kp_mono_ms() + p->conf.max_block_ms;
+    int64_t deadline = 0;
     pthread_mutex_lock(&p->topics_lock);
     kp_topic_t *t = topic_get_locked(p, topic, 1);
-    kp_err_t err = t ? wait_metadata_locked(p, t, -1, deadline) : KP_ERR_NOMEM;
+    kp_err_t err = t ? wait_metadata_locked(p, t, -1, &deadline) : KP_ERR_NOMEM;
     int32_t n = err ? (int32_t)err : t->npart;
     pthread_mutex_unlock(&p->topics_lock);
     return n;
@@ -378,7 +373,7 @@ static kp_err_t wait_done(kp_producer_t *p, flush_mark_t *marks, size_t n, int64
             break;
         }
         struct timespec ts;
-        to_timespec(&ts, deadline);
+        kp_timespec_at(&ts, deadline);
         pthread_cond_timedwait(&p->done_cond, &p->done_lock, &ts);
     }
     p->done_waiters--;

@@ -40,6 +40,11 @@ int64_t kp_wall_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void kp_timespec_at(struct timespec *ts, int64_t mono_ms) {
+    ts->tv_sec = mono_ms / 1000;
+    ts->tv_nsec = (mono_ms % 1000) * 1000000;
+}
+
 static uint64_t xorshift(uint64_t *s) {
     if (!*s)
         *s = 0x9E3779B97F4A7C15ull ^ (uint64_t)kp_mono_us();

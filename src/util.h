@@ -17,6 +17,11 @@ int64_t kp_mono_us(void);
 /* Wall-clock milliseconds since the epoch (record timestamps). */
 int64_t kp_wall_ms(void);
 
+/* A monotonic millisecond deadline as the timespec pthread_cond_timedwait
+ * wants (condition variables here use CLOCK_MONOTONIC). */
+struct timespec;
+void kp_timespec_at(struct timespec *ts, int64_t mono_ms);
+
 /* value * (1 +- 0.2), the Java client's backoff jitter; state is per caller. */
 int64_t kp_jitter(int64_t value, uint64_t *rng);
 /* Exponential backoff: base * 2^attempts capped at max, with jitter. */
