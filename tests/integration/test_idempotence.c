@@ -9,12 +9,17 @@
  *   - the records of a key are in send order;
  *   - every record that was not acknowledged got an error completion;
  *   - nothing else is in the topic.
+ * and, reading the stored batches raw, that each partition's sequences are
+ * contiguous per producer id and that any batch stored twice is an exact
+ * repeat (what a Kafka broker rejects as DUPLICATE_SEQUENCE_NUMBER; the
+ * mock only checks sequences for transactional producers).
  * The same run with enable.idempotence=false shows the difference honestly:
  * duplicates may appear, but no acknowledged record may be lost.
  *
  * KPROD_FAULT_SEED picks the schedule (default: several fixed seeds).
  */
 #include "common.h"
+#include "rawfetch.h"
 
 #define PARTS 6
 #define KEYS 600
@@ -216,6 +221,50 @@ static void run_suite(run_t *r) {
             if (r->t.d[i].err != KP_OK && count[i])
                 CHECK_EQ_INT(r->t.d[i].persisted, KP_POSSIBLY_PERSISTED);
     }
+    /* The batches as stored: under idempotence each carries the producer
+     * id and sequence; each partition's sequence is contiguous from 0 per
+     * producer id, and the only batches stored twice are exact repeats
+     * (same id, epoch, base sequence and count) — the resends after a lost
+     * answer that a Kafka broker rejects as DUPLICATE_SEQUENCE_NUMBER. */
+    long repeated_records = 0, gaps = 0, batches = 0, unsequenced = 0;
+    for (int part = 0; part < PARTS; part++) {
+        rawfetch_batch_t *b;
+        size_t nb;
+        if (!CHECK_EQ_INT(rawfetch_partition(boot, r->topic, part, &b, &nb), 0))
+            continue;
+        batches += (long)nb;
+        for (size_t j = 0; j < nb; j++) {
+            if (!r->idempotent) {
+                unsequenced += b[j].producer_id != -1 || b[j].base_sequence != -1;
+                continue;
+            }
+            if (b[j].producer_id < 0 || b[j].base_sequence < 0) {
+                unsequenced++;
+                continue;
+            }
+            int same_pid = j > 0 && b[j].producer_id == b[j - 1].producer_id &&
+                           b[j].producer_epoch == b[j - 1].producer_epoch;
+            if (same_pid && b[j].base_sequence == b[j - 1].base_sequence &&
+                b[j].record_count == b[j - 1].record_count) {
+                repeated_records += b[j].record_count;
+            } else if (same_pid ? b[j].base_sequence !=
+                                      b[j - 1].base_sequence + b[j - 1].record_count
+                                : b[j].base_sequence != 0) {
+                gaps++;
+                FAIL("partition %d offset %lld: pid %lld seq %d after pid %lld seq %d+%d", part,
+                     (long long)b[j].base_offset, (long long)b[j].producer_id,
+                     b[j].base_sequence, j ? (long long)b[j - 1].producer_id : -1LL,
+                     j ? b[j - 1].base_sequence : 0, j ? b[j - 1].record_count : 0);
+            }
+        }
+        free(b);
+    }
+    printf("  stored batches=%ld unsequenced=%ld sequence-gaps=%ld records-in-repeated-batches=%ld\n",
+           batches, unsequenced, gaps, repeated_records);
+    CHECK_EQ_INT(unsequenced, 0);
+    CHECK_EQ_INT(gaps, 0);
+    if (r->idempotent)
+        CHECK_EQ_INT(repeated_records, dup); /* every duplicate is a rejected-by-Kafka resend */
     free(count);
     readback_free(recs, n);
     free(r->refs);

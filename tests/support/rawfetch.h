@@ -1,0 +1,26 @@
+/*
+ * rawfetch — a partition's stored batch headers, read with raw Fetch v4
+ * requests (librdkafka's consumer does not expose producer ids and
+ * sequences). For tests of the idempotent producer.
+ */
+#ifndef KPROD_TEST_RAWFETCH_H
+#define KPROD_TEST_RAWFETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rawfetch_batch {
+    int64_t base_offset;
+    int16_t attributes;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t record_count;
+} rawfetch_batch_t;
+
+/* Every batch of the partition, in log order. Tries each bootstrap server
+ * until the leader answers. Returns 0 (free *out) or -1. */
+int rawfetch_partition(const char *bootstraps, const char *topic, int32_t partition,
+                       rawfetch_batch_t **out, size_t *n);
+
+#endif
