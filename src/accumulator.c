@@ -292,3 +292,104 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
         free(hklens);
     return err;
 }
+
+/* ---- splitting a batch the broker found too large ---- */
+
+typedef struct split_recs {
+    kp_rb_record_t *r;
+    int32_t n;
+} split_recs_t;
+
+static int collect(const kp_rb_record_t *rec, void *opaque) {
+    split_recs_t *s = opaque;
+    s->r[s->n++] = *rec;
+    return 0;
+}
+
+/* A batch of records [from, to) of recs, as a new closed batch. */
+static kp_batch_t *sub_batch(kp_producer_t *p, const kp_batch_t *b, const split_recs_t *s,
+                             int32_t from, int32_t to) {
+    int64_t base_ts = s->r[from].timestamp;
+    size_t need = KP_RB_HEADER_SIZE;
+    for (int32_t i = from; i < to; i++)
+        need += kp_rb_rewrite_size(&s->r[i], s->r[i].timestamp - base_ts, i - from);
+    kp_batch_t *nb = calloc(1, sizeof(*nb));
+    uint8_t *buf = nb ? malloc(need) : NULL;
+    if (!buf) {
+        free(nb);
+        return NULL;
+    }
+    /* charged to buffer.memory like any batch (it may dip below zero
+     * briefly: the original batch's buffer is given back right after) */
+    pthread_mutex_lock(&p->pool_lock);
+    p->pool_avail -= (int64_t)need;
+    pthread_mutex_unlock(&p->pool_lock);
+    nb->tp = b->tp;
+    nb->buf = buf;
+    nb->cap = need;
+    nb->len = KP_RB_HEADER_SIZE;
+    nb->created_ms = b->created_ms;
+    nb->attempts = b->attempts;
+    nb->maybe_persisted = b->maybe_persisted;
+    nb->closed = 1;
+    nb->pid = b->pid;
+    nb->epoch = b->epoch;
+    nb->base_seq = -1;
+    if (b->base_seq >= 0) {
+        /* the broker rejected the batch, so its sequence range is still
+         * expected: the halves take it over, in order */
+        int64_t s0 = (int64_t)b->base_seq + from;
+        nb->base_seq = (int32_t)(s0 > INT32_MAX ? s0 - INT32_MAX - 1 : s0);
+    }
+    nb->base_ts = nb->max_ts = base_ts;
+    for (int32_t i = from; i < to; i++) {
+        nb->len += kp_rb_rewrite(buf + nb->len, &s->r[i], s->r[i].timestamp - base_ts, i - from);
+        if (s->r[i].timestamp > nb->max_ts)
+            nb->max_ts = s->r[i].timestamp;
+    }
+    nb->count = to - from;
+    for (int32_t i = 0; i < b->nents; i++) {
+        kp_rec_entry_t e = b->ents[i];
+        if (e.index < from || e.index >= to)
+            continue;
+        if (nb->nents == nb->ents_cap) {
+            int32_t cap = nb->ents_cap ? nb->ents_cap * 2 : 8;
+            kp_rec_entry_t *ne = realloc(nb->ents, (size_t)cap * sizeof(*ne));
+            if (!ne) {
+                kp_acc_release(p, nb);
+                return NULL;
+            }
+            nb->ents = ne;
+            nb->ents_cap = cap;
+        }
+        e.index -= from;
+        nb->ents[nb->nents++] = e;
+    }
+    return nb;
+}
+
+int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t **second) {
+    if (b->count < 2)
+        return -1;
+    /* b->buf holds the uncompressed records; give it a valid header so
+     * the decoder (which checks the CRC) reads it back */
+    kp_rb_header_t h = {0, b->count, b->base_ts, b->max_ts, -1, -1, -1};
+    kp_rb_finalize(b->buf, b->len, &h);
+    split_recs_t s = {malloc((size_t)b->count * sizeof(kp_rb_record_t)), 0};
+    if (!s.r || kp_rb_decode(b->buf, b->len, NULL, collect, &s) || s.n != b->count) {
+        free(s.r);
+        return -1;
+    }
+    int32_t half = s.n / 2;
+    *first = sub_batch(p, b, &s, 0, half);
+    *second = *first ? sub_batch(p, b, &s, half, s.n) : NULL;
+    free(s.r);
+    if (!*second) {
+        if (*first)
+            kp_acc_release(p, *first);
+        return -1;
+    }
+    (*first)->next = *second;
+    kp_acc_release(p, b);
+    return 0;
+}

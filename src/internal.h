@@ -192,6 +192,11 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
  * *deadline starts at 0. */
 int64_t kp_send_deadline(const kp_producer_t *p, int64_t *deadline);
 void kp_acc_release(kp_producer_t *p, kp_batch_t *b);
+/* Split a batch the broker rejected as too large into two closed batches
+ * (first->next == second) with the same records, callbacks, deadline and,
+ * under idempotence, the same sequence range; b is freed. -1 (b untouched)
+ * for a single record or when memory runs out. */
+int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t **second);
 void kp_acc_pool_destroy(kp_producer_t *p);
 kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition);
 void kp_tp_destroy(kp_tp_t *tp);

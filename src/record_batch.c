@@ -167,3 +167,34 @@ int kp_rb_decode(const uint8_t *buf, size_t len, kp_rb_header_t *hout, kp_rb_rec
     }
     return r.err || r.off != r.len ? -1 : 0;
 }
+
+static size_t rewrite_body(const kp_rb_record_t *rec, int64_t ts_delta, int32_t offset_delta) {
+    return 1 + kp_varint_size(ts_delta) + kp_varint_size(offset_delta) +
+           kp_varint_size(rec->key_len) + (rec->key_len > 0 ? (size_t)rec->key_len : 0) +
+           kp_varint_size(rec->value_len) + (rec->value_len > 0 ? (size_t)rec->value_len : 0) +
+           kp_varint_size(rec->header_count) + rec->headers_len;
+}
+
+size_t kp_rb_rewrite_size(const kp_rb_record_t *rec, int64_t ts_delta, int32_t offset_delta) {
+    size_t b = rewrite_body(rec, ts_delta, offset_delta);
+    return kp_varint_size((int64_t)b) + b;
+}
+
+size_t kp_rb_rewrite(uint8_t *dst, const kp_rb_record_t *rec, int64_t ts_delta,
+                     int32_t offset_delta) {
+    uint8_t *p = dst;
+    p += kp_put_varint(p, (int64_t)rewrite_body(rec, ts_delta, offset_delta));
+    *p++ = 0;
+    p += kp_put_varint(p, ts_delta);
+    p += kp_put_varint(p, offset_delta);
+    p += kp_put_varint(p, rec->key_len);
+    if (rec->key_len > 0)
+        memcpy(p, rec->key, (size_t)rec->key_len), p += rec->key_len;
+    p += kp_put_varint(p, rec->value_len);
+    if (rec->value_len > 0)
+        memcpy(p, rec->value, (size_t)rec->value_len), p += rec->value_len;
+    p += kp_put_varint(p, rec->header_count);
+    if (rec->headers_len)
+        memcpy(p, rec->headers, rec->headers_len), p += rec->headers_len;
+    return (size_t)(p - dst);
+}

@@ -39,7 +39,7 @@ size_t kp_rb_write_record(uint8_t *dst, int64_t ts_delta, int32_t offset_delta, 
  * included) and compute the CRC-32C over attributes..end. */
 void kp_rb_finalize(uint8_t *buf, size_t len, const kp_rb_header_t *h);
 
-/* ---- decoding (tests, tools) ---- */
+/* ---- decoding ---- */
 typedef struct kp_rb_record {
     int64_t timestamp;
     int32_t offset_delta;
@@ -53,6 +53,12 @@ typedef struct kp_rb_record {
 } kp_rb_record_t;
 
 typedef int(kp_rb_record_fn)(const kp_rb_record_t *rec, void *opaque);
+
+/* Re-encode a decoded record with new deltas (its headers are copied as
+ * encoded): the size it takes, and the writer. Used to split a batch. */
+size_t kp_rb_rewrite_size(const kp_rb_record_t *rec, int64_t ts_delta, int32_t offset_delta);
+size_t kp_rb_rewrite(uint8_t *dst, const kp_rb_record_t *rec, int64_t ts_delta,
+                     int32_t offset_delta);
 
 /* Parse and verify one batch (length, magic, CRC) and call fn per record.
  * Returns 0, or -1 when the batch is malformed or the CRC mismatches. h, if

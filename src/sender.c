@@ -92,9 +92,19 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
     }
     if (ambiguous)
         b->maybe_persisted = 1;
+    int stopping = atomic_load(&p->force_close);
+    /* MESSAGE_TOO_LARGE for a batch of several records: split it in two and
+     * send the halves (not counted as a retry, as in the Java client). */
+    kp_batch_t *first, *second;
+    if (err == 10 && b->count > 1 && !stopping && !kp_acc_split(p, b, &first, &second)) {
+        kp_log(p, 6, "%s [%d]: batch of %d records too large for the broker: split in two",
+               tp->topic->name, tp->partition, first->count + second->count);
+        push_head(tp, second);
+        push_head(tp, first);
+        return;
+    }
     int64_t now = kp_mono_ms();
     int expired = now >= b->created_ms + p->conf.delivery_timeout_ms;
-    int stopping = atomic_load(&p->force_close);
     if (is_metadata_error(err))
         atomic_store(&p->md_wanted, 1);
     /* The broker rejected the batch because of our producer state: this
