@@ -153,6 +153,22 @@ void kp_acc_release(kp_producer_t *p, kp_batch_t *b) {
     free(b);
 }
 
+/* Uncompressed bytes a new batch may hold. With compression, batch.size
+ * bounds the *compressed* size as in the Java client: the topic's observed
+ * ratio (plus 5 %) scales it up, never beyond max.request.size. */
+static size_t batch_target(const kp_producer_t *p, const kp_topic_t *t) {
+    size_t target = (size_t)p->conf.batch_size;
+    if (!p->compressor)
+        return target;
+    int32_t ratio = atomic_load_explicit(&t->ratio_milli, memory_order_relaxed);
+    if (ratio <= 0 || ratio >= 1000)
+        return target;
+    uint64_t scaled = (uint64_t)target * 1000 * 100 / ((uint64_t)ratio * 105);
+    if (scaled > (uint64_t)p->conf.max_request_size)
+        scaled = (uint64_t)p->conf.max_request_size;
+    return scaled > target ? (size_t)scaled : target;
+}
+
 /* Encode the record into b if it fits. Returns 1 when appended. */
 static int try_append(kp_batch_t *b, const void *key, int32_t klen, const void *value,
                       int32_t vlen, int64_t ts, const kp_header_t *hdrs, size_t nhdrs,
@@ -226,8 +242,9 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
         }
         size_t need = KP_RB_HEADER_SIZE +
                       kp_rb_record_size(0, 0, klen, vlen, hdrs, nhdrs, hklens);
-        if (need < (size_t)p->conf.batch_size)
-            need = (size_t)p->conf.batch_size;
+        size_t target = batch_target(p, tp->topic);
+        if (need < target)
+            need = target;
         uint8_t *buf = NULL;
         if (spare && spare_size >= need) {
             buf = spare;

@@ -89,6 +89,10 @@ struct kp_topic {
     /* sticky partitioner for records without a key (topics_lock) */
     int32_t sticky;
     int64_t sticky_bytes;
+    /* compressed/uncompressed size, in thousandths, as the Java client's
+     * CompressionRatioEstimator: written by the I/O thread after each
+     * compressed batch, read when a new batch is sized */
+    _Atomic int32_t ratio_milli;
 };
 
 typedef struct kp_broker {

@@ -185,6 +185,7 @@ static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name, int crea
     }
     t->npart = -1;
     t->sticky = -1;
+    atomic_init(&t->ratio_milli, 1000);
     p->topics[p->ntopics++] = t;
     return t;
 }

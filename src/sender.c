@@ -594,6 +594,17 @@ static kp_err_t prepare_batch(kp_producer_t *p, kp_conn_t *c, kp_batch_t *b) {
     }
     b->cbuf = w.p;
     b->clen = w.len;
+    /* the Java client's estimator: worse ratios are believed at once (at
+     * least +5 %), better ones slowly (-0.5 % a batch) */
+    kp_topic_t *t = b->tp->topic;
+    int32_t est = atomic_load_explicit(&t->ratio_milli, memory_order_relaxed);
+    int32_t seen = (int32_t)((w.len - KP_RB_HEADER_SIZE) * 1000 /
+                             (b->len > KP_RB_HEADER_SIZE ? b->len - KP_RB_HEADER_SIZE : 1));
+    if (seen > est)
+        est = seen > est + 50 ? seen : est + 50;
+    else if (seen < est)
+        est = seen > est - 5 ? seen : est - 5;
+    atomic_store_explicit(&t->ratio_milli, est, memory_order_relaxed);
     return KP_OK;
 }
 

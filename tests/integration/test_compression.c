@@ -7,6 +7,7 @@
  */
 #include "common.h"
 #include "internal.h"
+#include "rawfetch.h"
 
 #define N 3000
 
@@ -122,4 +123,40 @@ static void test_zstd_needs_produce_v7(void) {
     mockcluster_destroy(mc);
 }
 
-TEST_MAIN(TEST(test_codecs_and_levels), TEST(test_zstd_needs_produce_v7))
+/* The stored batches carry the codec in their attribute bits, and, as in
+ * the Java client, batch.size bounds the compressed size: once the ratio
+ * is learnt, a batch holds more than batch.size bytes of records. */
+static void test_stored_batches(void) {
+    mockcluster_t *mc = mockcluster_start(1, "stored", 1);
+    REQUIRE_NOT_NULL(mc);
+    const char *boot = mockcluster_bootstraps(mc);
+    kp_producer_t *p = make_producer(boot, "compression.type", "lz4", "batch.size", "1024",
+                                     "linger.ms", "100", NULL);
+    REQUIRE_NOT_NULL(p);
+    for (int i = 0; i < 6000; i++) {
+        char v[400];
+        value_of(i, v, sizeof(v));
+        kp_record_t r = {.topic = "stored", .partition = 0, .value = v,
+                         .value_len = (int32_t)strlen(v)};
+        CHECK_OK(kp_send(p, &r, NULL, NULL));
+    }
+    CHECK_OK(kp_close(p, 30000));
+    kp_producer_destroy(p);
+    rawfetch_batch_t *b;
+    size_t nb;
+    REQUIRE_EQ_INT(rawfetch_partition(boot, "stored", 0, &b, &nb), 0);
+    int32_t most = 0, total = 0;
+    for (size_t j = 0; j < nb; j++) {
+        CHECK_EQ_INT(b[j].attributes & 7, 3); /* lz4 */
+        if (b[j].record_count > most)
+            most = b[j].record_count;
+        total += b[j].record_count;
+    }
+    printf("%zu batches, up to %d records of ~230 bytes each with batch.size=1024\n", nb, most);
+    CHECK_EQ_INT(total, 6000);
+    CHECK_GT_INT(most, 10); /* 1024 bytes hold at most 4 such records uncompressed */
+    free(b);
+    mockcluster_destroy(mc);
+}
+
+TEST_MAIN(TEST(test_codecs_and_levels), TEST(test_stored_batches), TEST(test_zstd_needs_produce_v7))
