@@ -14,6 +14,34 @@
 # with N and 2N records, (A(2N) - A(N)) / N). Last comes a markdown table
 # for the README.
 #
+# Scenarios (BENCH_SCENARIOS picks a subset; all of them by default):
+#   b100 b1k b10k  100 B / 1 KB / 10 KB records, one thread
+#   t4             100 B records, 4 application threads
+#   cb             100 B records, a callback that reads the metadata
+#   sync           100 B records, one at a time (linger.ms=0)
+#   lat            100 B records at half librdkafka's b100 rate: latency
+#   jdef           100 B records, batch.size=16384 (the Java default)
+#   lz4 zstd       1 KB records of log-like text (below), compressed:
+#                    lz4:  kprod compression.type=lz4 at its default level
+#                          (9, which is LZ4's fast mode, as the Java
+#                          client); librdkafka compression.codec=lz4 at its
+#                          default compression.level (-1 = LZ4's fast mode;
+#                          librdkafka's lz4 levels are 0..12, not Java's 1..17)
+#                    zstd: kprod compression.type=zstd
+#                          compression.zstd.level=3; librdkafka
+#                          compression.codec=zstd compression.level=3 (both
+#                          defaults, set explicitly)
+# The other scenarios send slices of one buffer of random letters
+# (--record-size); lz4 and zstd would find little in those that looks like
+# real data, so they send text: $BENCH_TEXT_PAYLOADS JSON log lines of
+# exactly 1024 bytes (timestamp, level, service, logger, thread, random
+# trace and span ids, user id, HTTP method/path/status/duration, and a
+# message of words drawn from a small vocabulary, common words more often),
+# generated once per run with a fixed seed into a temp file and passed to
+# both tools with --payload-file (one line per payload; each record takes
+# one at random, the same sequence in both tools). The lz4 and zstd
+# command-line tools shrink 1 MB of it about 2.4x (lz4 -1) and 3.8x (zstd -3).
+#
 # Environment:
 #   BENCH_RUNS=3            runs per tool and scenario (medians are reported)
 #   BENCH_IDEMPOTENCE=auto  true | false | auto (= true when kprod accepts
@@ -24,7 +52,8 @@
 #                           librdkafka's default, and what lets 10 KB records
 #                           batch at all; the java-default scenario uses 16384)
 #   BENCH_SCALE=1           multiplies every record count (0.1 for a smoke run)
-#   BENCH_SCENARIOS="..."   a subset of: b100 b1k b10k t4 cb sync lat jdef
+#   BENCH_SCENARIOS="..."   a subset of: b100 b1k b10k t4 cb sync lat jdef lz4 zstd
+#   BENCH_TEXT_PAYLOADS=10000  distinct text payloads for lz4 and zstd
 #   BENCH_TIMEOUT=300       seconds before a hung producer run is killed
 set -eu
 
@@ -35,7 +64,8 @@ LINGER=${BENCH_LINGER_MS:-5}
 BATCH=${BENCH_BATCH_SIZE:-1000000}
 BUFMEM=33554432
 SCALE=${BENCH_SCALE:-1}
-SCENARIOS=${BENCH_SCENARIOS:-b100 b1k b10k t4 cb sync lat jdef}
+SCENARIOS=${BENCH_SCENARIOS:-b100 b1k b10k t4 cb sync lat jdef lz4 zstd}
+TEXT_PAYLOADS=${BENCH_TEXT_PAYLOADS:-10000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 LAT_SECONDS=4
 
@@ -53,6 +83,7 @@ for f in "$KPERF" "$RDPERF" "$MOCK" "$RUSAGE" "$SHIM"; do
 done
 case $RUNS in '' | *[!0-9]* | 0) echo "bench: BENCH_RUNS must be a positive integer" >&2; exit 2 ;; esac
 case $IDEMPOTENCE in true | false | auto) ;; *) echo "bench: BENCH_IDEMPOTENCE: true, false or auto" >&2; exit 2 ;; esac
+case $TEXT_PAYLOADS in '' | *[!0-9]* | 0) echo "bench: BENCH_TEXT_PAYLOADS must be a positive integer" >&2; exit 2 ;; esac
 SHIM=$(cd "$(dirname "$SHIM")" && pwd)/$(basename "$SHIM") # LD_PRELOAD wants a path
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kprod-bench.XXXXXX")
@@ -106,6 +137,8 @@ scen_title() {
     sync) echo "100 B records, sync mode (linger.ms=0)" ;;
     lat) echo "100 B records at ${LAT_RATE:-?} rec/s (half librdkafka's max)" ;;
     jdef) echo "100 B records, batch.size=16384 (Java default)" ;;
+    lz4) echo "1 KB text records, lz4 (both at their default level: LZ4 fast mode)" ;;
+    zstd) echo "1 KB text records, zstd level 3" ;;
     *) return 1 ;;
     esac
 }
@@ -113,6 +146,7 @@ scen_records() {
     case $1 in
     b100 | t4 | cb) scaled 3000000 ;;
     b1k) scaled 600000 ;;
+    lz4 | zstd) scaled 400000 ;;
     b10k) scaled 60000 ;;
     sync) scaled 5000 ;;
     lat) scaled $((LAT_RATE * LAT_SECONDS)) ;;
@@ -127,13 +161,19 @@ scen_opts() {
     cb) echo "--record-size 100 --throughput -1 --mode callback" ;;
     sync) echo "--record-size 100 --throughput -1 --mode sync" ;;
     lat) echo "--record-size 100 --throughput $LAT_RATE" ;;
+    lz4 | zstd) echo "--payload-file $TEXT --throughput -1" ;;
     *) echo "--record-size 100 --throughput -1" ;;
     esac
 }
+# scen_props SCEN TOOL (compression has different property names in librdkafka)
 scen_props() {
-    case $1 in
-    sync) echo "linger.ms=0" ;; # a synchronous sender does not linger
-    jdef) echo "batch.size=16384" ;;
+    case $1:$2 in
+    sync:*) echo "linger.ms=0" ;; # a synchronous sender does not linger
+    jdef:*) echo "batch.size=16384" ;;
+    lz4:kprod) echo "compression.type=lz4" ;;                 # level 9 (default): LZ4 fast mode
+    lz4:librdkafka) echo "compression.codec=lz4" ;;           # compression.level -1 (default): fast mode
+    zstd:kprod) echo "compression.type=zstd compression.zstd.level=3" ;;
+    zstd:librdkafka) echo "compression.codec=zstd compression.level=3" ;;
     *) echo "" ;;
     esac
 }
@@ -151,7 +191,7 @@ run_one() {
     # shellcheck disable=SC2046
     if "$RUSAGE" -t "$TIMEOUT" "$TMP/ru" "$(bin_of "$ro_tool")" --topic "bench-$ro_scen" \
         --num-records "$ro_n" $(scen_opts "$ro_scen") --print-metrics \
-        --producer-props $(common_props) $(scen_props "$ro_scen") >"$ro_out" 2>"$ro_out.err"; then
+        --producer-props $(common_props) $(scen_props "$ro_scen" "$ro_tool") >"$ro_out" 2>"$ro_out.err"; then
         :
     else
         echo "bench: $ro_tool failed in scenario $ro_scen (run $ro_run):" >&2
@@ -197,7 +237,7 @@ allocs_per_record() {
         # producer may have the shim (each process writes the file at exit)
         if ! timeout "$TIMEOUT" env ALLOC_COUNT_OUT="$TMP/alloc.$k" LD_PRELOAD="$SHIM" \
             "$(bin_of "$ap_tool")" --topic "bench-$ap_scen" --num-records $((ap_n * k)) $(scen_opts "$ap_scen") \
-            --producer-props $(common_props) $(scen_props "$ap_scen") >/dev/null 2>"$TMP/alloc.err"; then
+            --producer-props $(common_props) $(scen_props "$ap_scen" "$ap_tool") >/dev/null 2>"$TMP/alloc.err"; then
             echo "nan"
             return 0
         fi
@@ -206,6 +246,67 @@ allocs_per_record() {
     a2=$(sed -n 's/^allocs=\([0-9]*\).*/\1/p' "$TMP/alloc.2")
     awk -v a="$a1" -v b="$a2" -v n="$ap_n" 'BEGIN { v = (b - a) / n; printf "%.3f\n", (v < 0 ? 0 : v) }'
 }
+
+# gen_text_payloads FILE COUNT SIZE: COUNT lines of log-like JSON text, each
+# exactly SIZE bytes (newline excluded), the same every run (fixed seed).
+gen_text_payloads() {
+    awk -v n="$2" -v size="$3" 'BEGIN {
+        srand(20240514)
+        nw = split("the a to of and in for is on with request order user session cache " \
+            "connection timeout retry failed completed started received sent processing " \
+            "payment invoice customer account item items cart checkout shipping address " \
+            "database query rows updated inserted deleted took ms slow upstream downstream " \
+            "service handler worker queue message batch partition offset commit consumer " \
+            "producer broker topic leader replica sync async token expired refreshed valid " \
+            "invalid header body response status error warning debug because after before " \
+            "while during from by at not no new old total count limit rate exceeded " \
+            "scheduled job task thread pool size memory heap gc pause config loaded value " \
+            "key id name path file read write open closed lock acquired released", w, " ")
+        nl = split("DEBUG INFO INFO INFO INFO INFO INFO WARN WARN ERROR", lv, " ")
+        ns = split("checkout-api order-service payment-gateway inventory user-profile " \
+            "shipping-worker notification-svc search-indexer", sv, " ")
+        nm = split("GET GET GET GET POST POST PUT DELETE", mv, " ")
+        np = split("orders orders/{id} orders/{id}/items carts/{id} users/{id} " \
+            "payments products/{id} search sessions inventory/{id}", pv, " ")
+        nc = split("200 200 200 200 200 201 204 400 404 500 503", cv, " ")
+        nlg = split("OrderController PaymentService CartRepository UserSessionFilter " \
+            "InventoryClient RetryTemplate KafkaEventPublisher HttpRequestLogger", lg, " ")
+        ts = 1715677953
+        for (i = 0; i < n; i++) {
+            ts += rand() * 0.05
+            sec = int(ts)
+            svc = sv[1 + int(rand() * ns)]
+            path = pv[1 + int(rand() * np)]
+            gsub(/\{id\}/, int(rand() * 100000), path)
+            line = sprintf("{\"@timestamp\":\"2024-05-14T%02d:%02d:%02d.%03dZ\",\"level\":\"%s\"," \
+                "\"service\":\"%s\",\"host\":\"%s-%d\",\"logger\":\"com.example.%s.%s\"," \
+                "\"thread\":\"http-nio-8080-exec-%d\",\"trace_id\":\"%s\",\"span_id\":\"%s\"," \
+                "\"user_id\":%d,\"http\":{\"method\":\"%s\",\"path\":\"/api/v1/%s\",\"status\":%s," \
+                "\"duration_ms\":%d},\"msg\":\"",
+                int(sec / 3600) % 24, int(sec / 60) % 60, sec % 60, int((ts - sec) * 1000),
+                lv[1 + int(rand() * nl)], svc, svc, int(rand() * 12), svc,
+                lg[1 + int(rand() * nlg)], 1 + int(rand() * 200), hex(32), hex(16),
+                int(rand() * 1000000), mv[1 + int(rand() * nm)], path, cv[1 + int(rand() * nc)],
+                int(-log(1 - rand()) * 40))
+            msg = ""
+            while (length(line) + length(msg) < size) {
+                # Zipf-like: the first words of the list far more often
+                msg = msg (msg == "" ? "" : " ") w[1 + int(nw * rand() ^ 3)]
+                if (rand() < 0.08) msg = msg " " int(rand() * 10000)
+            }
+            print substr(line msg, 1, size - 2) "\"}"
+        }
+    }
+    function hex(k,   s, j) {
+        s = ""
+        for (j = 0; j < k; j++) s = s substr("0123456789abcdef", 1 + int(rand() * 16), 1)
+        return s
+    }' >"$1"
+}
+TEXT=$TMP/text-payloads.txt
+case " $SCENARIOS " in
+*" lz4 "* | *" zstd "*) gen_text_payloads "$TEXT" "$TEXT_PAYLOADS" 1024 ;;
+esac
 
 # ---- settings ------------------------------------------------------------------
 if [ "$IDEMPOTENCE" = auto ]; then
@@ -228,6 +329,13 @@ LOAD_START=$(loadavg)
 echo "kprod ($KPROD_REV) vs librdkafka $RDK_VERSION on kprod-mock: 3 brokers, 6 partitions, replication 3"
 echo "machine: $NCPU CPUs, ${CPU_MODEL:-unknown CPU}; cluster and producer share them"
 echo "settings (both): acks=all enable.idempotence=$IDEM linger.ms=$LINGER batch.size=$BATCH buffer.memory=$BUFMEM (librdkafka: queue.buffering.max.kbytes=$((BUFMEM / 1024))), null keys, partitioner murmur2_random for librdkafka"
+case " $SCENARIOS " in
+*" lz4 "* | *" zstd "*)
+    COMP_NOTE="lz4 and zstd scenarios: $TEXT_PAYLOADS distinct 1024-byte JSON log lines (--payload-file); lz4: kprod compression.type=lz4 (level 9, the default = LZ4 fast mode), librdkafka compression.codec=lz4 (compression.level -1, the default = LZ4 fast mode; its lz4 range is 0..12, not Java's 1..17); zstd: kprod compression.type=zstd compression.zstd.level=3, librdkafka compression.codec=zstd compression.level=3"
+    echo "$COMP_NOTE"
+    ;;
+*) COMP_NOTE= ;;
+esac
 echo "runs: $RUNS per tool and scenario, alternating; medians reported"
 echo "load average at start: $LOAD_START (other work on the machine skews records/s more than CPU/record)"
 if [ "$IDEM" = false ]; then
@@ -280,7 +388,7 @@ fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "nan") print "-"; else printf 
 echo
 echo "load average at the end: $(loadavg)"
 echo "Command: BENCH_RUNS=$RUNS BENCH_IDEMPOTENCE=$IDEMPOTENCE BENCH_LINGER_MS=$LINGER BENCH_BATCH_SIZE=$BATCH BENCH_SCALE=$SCALE make bench"
-echo "Settings: acks=all, enable.idempotence=$IDEM, linger.ms=$LINGER, batch.size=$BATCH, buffer.memory=$BUFMEM, null keys; kprod-mock 3 brokers, 6 partitions, replication 3; librdkafka $RDK_VERSION; $NCPU CPUs (${CPU_MODEL:-?}) shared with the cluster; medians of $RUNS runs. records/s and MB/s: acknowledged records from the first send to the end of the final flush; CPU (user+sys) and peak RSS: the whole producer process. Ratios are kprod / librdkafka."
+echo "Settings: acks=all, enable.idempotence=$IDEM, linger.ms=$LINGER, batch.size=$BATCH, buffer.memory=$BUFMEM, null keys; kprod-mock 3 brokers, 6 partitions, replication 3; librdkafka $RDK_VERSION; $NCPU CPUs (${CPU_MODEL:-?}) shared with the cluster; medians of $RUNS runs. records/s and MB/s: acknowledged records from the first send to the end of the final flush; CPU (user+sys) and peak RSS: the whole producer process. Ratios are kprod / librdkafka.${COMP_NOTE:+ MB/s counts uncompressed record values. $COMP_NOTE.}"
 echo
 echo "| scenario | records/s kprod | records/s librdkafka | ratio | MB/s kprod | MB/s librdkafka | ratio | CPU µs/record kprod | CPU µs/record librdkafka | ratio | peak RSS MB kprod | peak RSS MB librdkafka | allocs/record kprod | allocs/record librdkafka |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

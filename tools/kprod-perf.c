@@ -44,6 +44,13 @@
  * one line each (the first 10), not as stack traces; exit status is 1 when
  * any record failed, 2 for a usage error.
  *
+ * Compression: compression.type and compression.{gzip,lz4,zstd}.level go
+ * through --producer-props (or --producer.config) like any property. With
+ * --record-size every record of a batch is a slice of the same few KB, which
+ * every codec shrinks far more than real data; to measure compression, send
+ * realistic text with --payload-file, as bench/run.sh's lz4 and zstd
+ * scenarios do.
+ *
  * This file is also the harness of bench/rdkafka_perf.c, which defines
  * KPERF_EXTERNAL_BACKEND, includes this file and supplies the be_*()
  * functions with librdkafka: both programs measure with the same code.
