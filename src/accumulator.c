@@ -214,7 +214,8 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
     for (size_t i = 0; i < nhdrs; i++)
         hklens[i] = (int32_t)strlen(hdrs[i].key);
 
-    int want_entry = cb || fut;
+    /* an entry per record that someone must be told about */
+    int want_entry = cb || fut || p->conf.ninterceptors > 0;
     /* In the I/O thread (a send from a callback) waiting for memory would
      * wait for ourselves: never block there. */
     int may_block = !kp_in_io_thread(p);

@@ -94,15 +94,22 @@ static const struct prop props[] = {
         "SO_SNDBUF of broker sockets; -1 = OS default"),
     INT("receive.buffer.bytes", "32768", -1, I32MAX, receive_buffer_bytes,
         "SO_RCVBUF of broker sockets; -1 = OS default"),
-    {"key.serializer", P_ENUM, "bytes", 0, 0,
-     "bytes|string|org.apache.kafka.common.serialization.ByteArraySerializer|"
-     "org.apache.kafka.common.serialization.StringSerializer",
-     OFF(key_serializer), 4, NULL,
-     "How record keys are read: bytes (pointer + length) or string (NUL-terminated, UTF-8)"},
-    {"value.serializer", P_ENUM, "bytes", 0, 0,
-     "bytes|string|org.apache.kafka.common.serialization.ByteArraySerializer|"
-     "org.apache.kafka.common.serialization.StringSerializer",
-     OFF(value_serializer), 4, NULL, "How record values are read: bytes or string"},
+#define SERIALIZERS                                                                           \
+    "bytes|string|short|int|long|float|double|uuid|"                                          \
+    "org.apache.kafka.common.serialization.ByteArraySerializer|"                              \
+    "org.apache.kafka.common.serialization.StringSerializer|"                                 \
+    "org.apache.kafka.common.serialization.ShortSerializer|"                                  \
+    "org.apache.kafka.common.serialization.IntegerSerializer|"                                \
+    "org.apache.kafka.common.serialization.LongSerializer|"                                   \
+    "org.apache.kafka.common.serialization.FloatSerializer|"                                  \
+    "org.apache.kafka.common.serialization.DoubleSerializer|"                                 \
+    "org.apache.kafka.common.serialization.UUIDSerializer"
+    {"key.serializer", P_ENUM, "bytes", 0, 0, SERIALIZERS, OFF(key_serializer), 4, NULL,
+     "How record keys become bytes, with the Java serializers' layouts: bytes (pointer + "
+     "length), string (NUL-terminated UTF-8), short/int/long (big-endian), float/double (IEEE "
+     "754), uuid (16 bytes -> 36-char string); or kp_config_set_key_serializer()"},
+    {"value.serializer", P_ENUM, "bytes", 0, 0, SERIALIZERS, OFF(value_serializer), 4, NULL,
+     "How record values become bytes: as key.serializer; or kp_config_set_value_serializer()"},
     BOOL("enable.idempotence", "true", enable_idempotence,
          "Exactly once and in order per partition: producer id, epoch and sequence numbers "
          "make retries safe; requires acks=all, retries > 0, max.in.flight <= 5"),
@@ -133,8 +140,10 @@ static const struct prop props[] = {
     ACCEPT("metadata.recovery.rebootstrap.trigger.ms", P_LONG, "300000", 0, I64MAX,
            "Rebootstrap after this long without reachable brokers"),
     MISSING("metric.reporters", P_LIST, "", "pluggable metric reporters"),
-    MISSING("partitioner.class", P_STR, NULL, "pluggable partitioner classes"),
-    MISSING("interceptor.classes", P_LIST, "", "interceptors"),
+    {"partitioner.class", P_STR, NULL, 0, 0, NULL, OFF(partitioner_class), 0, NULL,
+     "Empty (built-in placement) or org.apache.kafka.clients.producer.RoundRobinPartitioner; "
+     "a custom partitioner is a function: kp_config_set_partitioner()"},
+    MISSING("interceptor.classes", P_LIST, "", "Java interceptor classes (use kp_config_add_interceptor())"),
     MISSING("transactional.id", P_STR, NULL, "transactions"),
     MISSING("transaction.two.phase.commit.enable", P_BOOL, "false", "transactions"),
     MISSING("config.providers", P_LIST, "", "config providers"),
@@ -287,7 +296,7 @@ static void apply(kp_conf_t *c, const struct prop *pr, const char *v) {
         if (!strcmp(pr->name, "acks"))
             x = (x <= 1) ? -1 : (x == 2 ? 0 : 1);
         else if (pr->off == OFF(key_serializer) || pr->off == OFF(value_serializer))
-            x = (x == 1 || x == 3) ? KP_SER_STRING : KP_SER_BYTES;
+            x %= KP_SER_COUNT; /* short names first, then the Java class names */
         break;
     case P_STR:
     case P_LIST: {
@@ -359,6 +368,15 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
                 value, value);
         return KP_ERR_INVALID_CONFIG;
     }
+    if (!strcmp(name, "partitioner.class") && *value &&
+        strcmp(value, "org.apache.kafka.clients.producer.RoundRobinPartitioner")) {
+        kp_errf(errstr, errstr_size,
+                "Invalid value '%s' for property 'partitioner.class': kprod has the built-in "
+                "placement (empty) and org.apache.kafka.clients.producer.RoundRobinPartitioner; "
+                "set a custom partitioner with kp_config_set_partitioner()",
+                value);
+        return KP_ERR_INVALID_CONFIG;
+    }
     if (!strcmp(name, "compression.gzip.level") && x == 0) {
         kp_errf(errstr, errstr_size,
                 "Invalid value '0' for property 'compression.gzip.level': expected -1 or an "
@@ -424,6 +442,39 @@ void kp_config_destroy(kp_config_t *conf) {
     free(conf);
 }
 
+void kp_config_set_key_serializer(kp_config_t *conf, kp_serializer_fn *fn, void *opaque) {
+    if (conf) {
+        conf->c.key_ser_fn = fn;
+        conf->c.key_ser_opaque = opaque;
+    }
+}
+
+void kp_config_set_value_serializer(kp_config_t *conf, kp_serializer_fn *fn, void *opaque) {
+    if (conf) {
+        conf->c.value_ser_fn = fn;
+        conf->c.value_ser_opaque = opaque;
+    }
+}
+
+void kp_config_set_partitioner(kp_config_t *conf, kp_partitioner_fn *fn, void *opaque) {
+    if (conf) {
+        conf->c.partitioner_fn = fn;
+        conf->c.partitioner_opaque = opaque;
+    }
+}
+
+kp_err_t kp_config_add_interceptor(kp_config_t *conf, const kp_interceptor_t *ic) {
+    if (!conf || !ic)
+        return KP_ERR_INVALID_ARG;
+    kp_interceptor_t *n = realloc(conf->c.interceptors,
+                                  (size_t)(conf->c.ninterceptors + 1) * sizeof(*n));
+    if (!n)
+        return KP_ERR_NOMEM;
+    n[conf->c.ninterceptors++] = *ic;
+    conf->c.interceptors = n;
+    return KP_OK;
+}
+
 void kp_config_set_log(kp_config_t *conf, kp_log_fn *fn, void *opaque) {
     if (!conf)
         return;
@@ -435,7 +486,16 @@ int kp_conf_copy(kp_conf_t *dst, const kp_conf_t *src) {
     *dst = *src;
     dst->bootstrap_servers = kp_strdup(src->bootstrap_servers);
     dst->client_id = kp_strdup(src->client_id);
-    if (!dst->bootstrap_servers || !dst->client_id) {
+    dst->partitioner_class = kp_strdup(src->partitioner_class ? src->partitioner_class : "");
+    dst->interceptors = NULL;
+    if (src->ninterceptors) {
+        dst->interceptors = malloc((size_t)src->ninterceptors * sizeof(kp_interceptor_t));
+        if (dst->interceptors)
+            memcpy(dst->interceptors, src->interceptors,
+                   (size_t)src->ninterceptors * sizeof(kp_interceptor_t));
+    }
+    if (!dst->bootstrap_servers || !dst->client_id || !dst->partitioner_class ||
+        (src->ninterceptors && !dst->interceptors)) {
         kp_conf_free(dst);
         return -1;
     }
@@ -445,7 +505,11 @@ int kp_conf_copy(kp_conf_t *dst, const kp_conf_t *src) {
 void kp_conf_free(kp_conf_t *c) {
     free(c->bootstrap_servers);
     free(c->client_id);
-    c->bootstrap_servers = c->client_id = NULL;
+    free(c->partitioner_class);
+    free(c->interceptors);
+    c->bootstrap_servers = c->client_id = c->partitioner_class = NULL;
+    c->interceptors = NULL;
+    c->ninterceptors = 0;
 }
 
 kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
@@ -509,6 +573,8 @@ kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
                 c->max_in_flight);
         return KP_ERR_INVALID_CONFIG;
     }
+    c->partitioner_kind = c->partitioner_class && *c->partitioner_class ? KP_PART_ROUND_ROBIN
+                                                                        : KP_PART_DEFAULT;
     if (c->retry_backoff_max_ms < c->retry_backoff_ms)
         c->retry_backoff_max_ms = c->retry_backoff_ms;
     if (c->reconnect_backoff_max_ms < c->reconnect_backoff_ms)

@@ -9,7 +9,19 @@
 
 #include "kprod/kprod.h"
 
-enum kp_serializer { KP_SER_BYTES = 0, KP_SER_STRING = 1 };
+/* Built-in serializers, in the order of the key.serializer enum. */
+enum kp_serializer {
+    KP_SER_BYTES = 0,
+    KP_SER_STRING,
+    KP_SER_SHORT,
+    KP_SER_INT,
+    KP_SER_LONG,
+    KP_SER_FLOAT,
+    KP_SER_DOUBLE,
+    KP_SER_UUID,
+    KP_SER_COUNT
+};
+enum kp_partitioner_kind { KP_PART_DEFAULT = 0, KP_PART_ROUND_ROBIN = 1 };
 
 /* Parsed values. Only config.c writes them; everything else reads. */
 typedef struct kp_conf {
@@ -53,6 +65,14 @@ typedef struct kp_conf {
     unsigned explicit_max_in_flight : 1;
     kp_log_fn *log_cb;
     void *log_opaque;
+    char *partitioner_class;
+    int partitioner_kind; /* enum kp_partitioner_kind */
+    kp_partitioner_fn *partitioner_fn;
+    void *partitioner_opaque;
+    kp_serializer_fn *key_ser_fn, *value_ser_fn;
+    void *key_ser_opaque, *value_ser_opaque;
+    kp_interceptor_t *interceptors;
+    int ninterceptors;
 } kp_conf_t;
 
 struct kp_config {

@@ -89,6 +89,7 @@ struct kp_topic {
     /* sticky partitioner for records without a key (topics_lock) */
     int32_t sticky;
     int64_t sticky_bytes;
+    uint32_t rr_next; /* round-robin partitioner (topics_lock) */
     /* compressed/uncompressed size, in thousandths, as the Java client's
      * CompressionRatioEstimator: written by the I/O thread after each
      * compressed batch, read when a new batch is sized */

@@ -139,6 +139,10 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
             .serialized_value_size = e->value_size,
             .persisted = persisted,
         };
+        for (int k = 0; k < p->conf.ninterceptors; k++)
+            if (p->conf.interceptors[k].on_acknowledgement)
+                p->conf.interceptors[k].on_acknowledgement(&md, err,
+                                                           p->conf.interceptors[k].opaque);
         if (e->cb)
             e->cb(&md, err, e->opaque);
         if (e->fut) {
@@ -224,11 +228,121 @@ static int32_t sticky_partition_locked(kp_producer_t *p, kp_topic_t *t, size_t b
 
 /* ---------------------------------------------------------------- send */
 
+/* ---- serializers: the Java built-ins' byte layouts, or a user function ---- */
+
+typedef struct ser_out {
+    const void *p;
+    int32_t len;      /* -1: null */
+    uint8_t small[64];
+    uint8_t *heap;    /* a user serializer's large output */
+} ser_out_t;
+
+static void put_be(uint8_t *d, uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        d[i] = (uint8_t)v;
+}
+
+static kp_err_t serialize(const char *topic, int kind, kp_serializer_fn *fn, void *fn_opaque,
+                          const void *data, int32_t len, ser_out_t *o) {
+    o->p = NULL;
+    o->len = -1;
+    o->heap = NULL;
+    if (fn) {
+        uint8_t *buf = o->small;
+        int32_t size = (int32_t)sizeof(o->small);
+        for (int round = 0; round < 2; round++) {
+            int32_t n = fn(topic, data, len, buf, size, fn_opaque);
+            if (n == KP_SERIALIZE_NULL)
+                return KP_OK;
+            if (n < 0)
+                return KP_ERR_SERIALIZATION;
+            if (n <= size) {
+                o->p = buf;
+                o->len = n;
+                return KP_OK;
+            }
+            if (round || !(o->heap = malloc((size_t)n)))
+                return round ? KP_ERR_SERIALIZATION : KP_ERR_NOMEM;
+            buf = o->heap;
+            size = n;
+        }
+        return KP_ERR_SERIALIZATION;
+    }
+    if (!data)
+        return KP_OK; /* null stays null */
+    uint64_t v = 0;
+    switch (kind) {
+    case KP_SER_BYTES:
+        if (len < 0)
+            return KP_ERR_INVALID_ARG;
+        o->p = data;
+        o->len = len;
+        return KP_OK;
+    case KP_SER_STRING: {
+        size_t n = strlen(data);
+        if (n > INT32_MAX)
+            return KP_ERR_INVALID_ARG;
+        o->p = data;
+        o->len = (int32_t)n;
+        return KP_OK;
+    }
+    case KP_SER_SHORT: {
+        int16_t x;
+        memcpy(&x, data, 2);
+        put_be(o->small, (uint16_t)x, 2);
+        o->len = 2;
+        break;
+    }
+    case KP_SER_INT:
+    case KP_SER_FLOAT: { /* a float's IEEE 754 bits, as Float.floatToRawIntBits */
+        uint32_t x;
+        memcpy(&x, data, 4);
+        put_be(o->small, x, 4);
+        o->len = 4;
+        break;
+    }
+    case KP_SER_LONG:
+    case KP_SER_DOUBLE:
+        memcpy(&v, data, 8);
+        put_be(o->small, v, 8);
+        o->len = 8;
+        break;
+    case KP_SER_UUID: { /* UUID.toString(): 8-4-4-4-12 lowercase hex */
+        static const char hex[] = "0123456789abcdef";
+        const uint8_t *u = data;
+        char *s = (char *)o->small;
+        for (int i = 0, j = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10)
+                s[j++] = '-';
+            s[j++] = hex[u[i] >> 4];
+            s[j++] = hex[u[i] & 15];
+        }
+        o->len = 36;
+        break;
+    }
+    default: return KP_ERR_SERIALIZATION;
+    }
+    o->p = o->small;
+    return KP_OK;
+}
+
+/* Interceptors' on_acknowledgement for a record that fails at once. */
+static void ack_failed_send(kp_producer_t *p, const kp_record_t *rec, kp_err_t err) {
+    kp_record_metadata_t md = {rec && rec->topic ? rec->topic : "", -1, -1, -1, -1, -1,
+                               KP_NOT_PERSISTED};
+    if (rec)
+        md.partition = rec->partition;
+    for (int i = 0; i < p->conf.ninterceptors; i++)
+        if (p->conf.interceptors[i].on_acknowledgement)
+            p->conf.interceptors[i].on_acknowledgement(&md, err,
+                                                       p->conf.interceptors[i].opaque);
+}
+
 /* send_now: close the record's batch so it goes without lingering (the
  * synchronous convenience call: nobody will add to it while we wait). */
-static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
-                          void *opaque, kp_future_t *fut, int send_now) {
-    if (!p || !rec || !rec->topic || !*rec->topic)
+static kp_err_t send_record(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
+                            void *opaque, kp_future_t *fut, int send_now) {
+    if (!rec->topic || !*rec->topic)
         return KP_ERR_INVALID_ARG;
     if (atomic_load(&p->closing))
         return KP_ERR_CLOSED;
@@ -242,54 +356,93 @@ static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_
         if (!rec->headers[i].key || (rec->headers[i].value && rec->headers[i].value_len < 0))
             return KP_ERR_INVALID_ARG;
 
-    /* The built-in serializers: string reads a NUL-terminated string, bytes
-     * a pointer and a length. NULL is a null key/value for both. */
-    int32_t klen = -1, vlen = -1;
-    if (rec->key) {
-        size_t n = p->conf.key_serializer == KP_SER_STRING ? strlen(rec->key) : (size_t)rec->key_len;
-        if ((p->conf.key_serializer == KP_SER_BYTES && rec->key_len < 0) || n > INT32_MAX)
-            return KP_ERR_INVALID_ARG;
-        klen = (int32_t)n;
+    ser_out_t ks, vs;
+    kp_err_t err = serialize(rec->topic, p->conf.key_serializer, p->conf.key_ser_fn,
+                             p->conf.key_ser_opaque, rec->key, rec->key_len, &ks);
+    if (!err)
+        err = serialize(rec->topic, p->conf.value_serializer, p->conf.value_ser_fn,
+                        p->conf.value_ser_opaque, rec->value, rec->value_len, &vs);
+    else
+        vs.heap = NULL;
+    if (err)
+        goto out;
+    size_t bound = kp_acc_record_bound(ks.len, vs.len, rec->headers, rec->header_count);
+    if (bound > (size_t)p->conf.max_request_size || (int64_t)bound > p->conf.buffer_memory) {
+        err = KP_ERR_RECORD_TOO_LARGE;
+        goto out;
     }
-    if (rec->value) {
-        size_t n = p->conf.value_serializer == KP_SER_STRING ? strlen(rec->value)
-                                                              : (size_t)rec->value_len;
-        if ((p->conf.value_serializer == KP_SER_BYTES && rec->value_len < 0) || n > INT32_MAX)
-            return KP_ERR_INVALID_ARG;
-        vlen = (int32_t)n;
-    }
-    size_t bound = kp_acc_record_bound(klen, vlen, rec->headers, rec->header_count);
-    if (bound > (size_t)p->conf.max_request_size || (int64_t)bound > p->conf.buffer_memory)
-        return KP_ERR_RECORD_TOO_LARGE;
     int64_t ts = rec->timestamp == KP_TIMESTAMP_NOW ? kp_wall_ms() : rec->timestamp;
     int64_t deadline = 0; /* max.block.ms: from the clock once a wait starts */
 
     pthread_mutex_lock(&p->topics_lock);
     kp_topic_t *t = topic_get_locked(p, rec->topic, 1);
-    if (!t) {
-        pthread_mutex_unlock(&p->topics_lock);
-        return KP_ERR_NOMEM;
-    }
-    kp_err_t err = wait_metadata_locked(p, t, rec->partition, &deadline);
+    err = t ? wait_metadata_locked(p, t, rec->partition, &deadline) : KP_ERR_NOMEM;
     if (err) {
         pthread_mutex_unlock(&p->topics_lock);
-        return err;
+        goto out;
     }
-    int32_t part;
-    if (rec->partition >= 0)
-        part = rec->partition;
-    else if (rec->key && !p->conf.partitioner_ignore_keys)
-        part = (kp_murmur2(rec->key, (size_t)klen) & 0x7fffffff) % t->npart;
-    else
-        part = sticky_partition_locked(p, t, bound);
+    int32_t part = rec->partition;
+    if (part < 0 && p->conf.partitioner_fn) {
+        /* user code runs outside our locks; partitions never go away */
+        int32_t npart = t->npart;
+        pthread_mutex_unlock(&p->topics_lock);
+        part = p->conf.partitioner_fn(rec->topic, ks.p, ks.len, vs.p, vs.len, npart,
+                                      p->conf.partitioner_opaque);
+        if (part >= npart) {
+            err = KP_ERR_UNKNOWN_PARTITION;
+            goto out;
+        }
+        pthread_mutex_lock(&p->topics_lock);
+    }
+    if (part < 0) {
+        if (p->conf.partitioner_kind == KP_PART_ROUND_ROBIN)
+            part = (int32_t)(t->rr_next++ % (uint32_t)t->npart);
+        else if (ks.p && !p->conf.partitioner_ignore_keys)
+            part = (kp_murmur2(ks.p, (size_t)ks.len) & 0x7fffffff) % t->npart;
+        else
+            part = sticky_partition_locked(p, t, bound);
+    }
     kp_tp_t *tp = t->parts[part];
     pthread_mutex_unlock(&p->topics_lock);
 
     int new_batch = 0;
-    err = kp_acc_append(p, tp, rec, rec->key, klen, rec->value, vlen, ts, cb, opaque, fut,
-                        &deadline, send_now, &new_batch);
+    err = kp_acc_append(p, tp, rec, ks.p, ks.len, vs.p, vs.len, ts, cb, opaque, fut, &deadline,
+                        send_now, &new_batch);
     if (err == KP_OK && (new_batch || p->conf.linger_ms == 0))
         kp_wake(p);
+out:
+    free(ks.heap);
+    free(vs.heap);
+    return err;
+}
+
+/* Interceptors first (each may replace the record), then the send. */
+static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
+                          void *opaque, kp_future_t *fut, int send_now) {
+    if (!p || !rec)
+        return KP_ERR_INVALID_ARG;
+    int n = p->conf.ninterceptors;
+    if (!n)
+        return send_record(p, rec, cb, opaque, fut, send_now);
+    kp_record_t small[4], *scratch = n <= 4 ? small : malloc((size_t)n * sizeof(kp_record_t));
+    if (!scratch)
+        return KP_ERR_NOMEM;
+    const kp_record_t *cur = rec;
+    for (int i = 0; i < n; i++) {
+        kp_interceptor_t *ic = &p->conf.interceptors[i];
+        if (!ic->on_send)
+            continue;
+        const kp_record_t *next = ic->on_send(cur, &scratch[i], ic->opaque);
+        if (next)
+            cur = next;
+        else
+            kp_log(p, 4, "interceptor %d: on_send failed; the record goes on unchanged", i);
+    }
+    kp_err_t err = send_record(p, cur, cb, opaque, fut, send_now);
+    if (err)
+        ack_failed_send(p, cur, err);
+    if (scratch != small)
+        free(scratch);
     return err;
 }
 

@@ -109,6 +109,53 @@ KP_API kp_err_t kp_config_load_file(kp_config_t *conf, const char *path, char *e
                                     size_t errstr_size);
 
 /* ------------------------------------------------------------------------
+ * Pluggable parts: serializers, partitioner, interceptors (the Java
+ * client's Serializer, Partitioner and ProducerInterceptor). Functions run
+ * on the thread that calls kp_send(), except on_acknowledgement.
+ * ---------------------------------------------------------------------- */
+
+/* A serializer: write the bytes for data (as passed in the record: pointer
+ * and length) into buf (buf_size bytes). Return the length written, a
+ * length larger than buf_size to be called again with a buffer that big, or
+ * a negative value for an error (the send fails with KP_ERR_SERIALIZATION).
+ * data is NULL for a null key/value, which the serializer may keep null by
+ * returning -2 (KP_SERIALIZE_NULL). */
+#define KP_SERIALIZE_NULL (-2)
+typedef int32_t(kp_serializer_fn)(const char *topic, const void *data, int32_t data_len,
+                                  uint8_t *buf, int32_t buf_size, void *opaque);
+KP_API void kp_config_set_key_serializer(kp_config_t *conf, kp_serializer_fn *fn, void *opaque);
+KP_API void kp_config_set_value_serializer(kp_config_t *conf, kp_serializer_fn *fn,
+                                           void *opaque);
+
+/* A partitioner: return a partition in [0, partition_count), or a negative
+ * value to let the built-in placement decide (keyed: murmur2; else sticky).
+ * key/value are the serialized bytes (NULL when null). Replaces
+ * partitioner.class. */
+typedef int32_t(kp_partitioner_fn)(const char *topic, const void *key, int32_t key_len,
+                                   const void *value, int32_t value_len, int32_t partition_count,
+                                   void *opaque);
+KP_API void kp_config_set_partitioner(kp_config_t *conf, kp_partitioner_fn *fn, void *opaque);
+
+struct kp_record;
+struct kp_record_metadata;
+/* An interceptor. on_send (may be NULL) sees each record before it is
+ * serialized and may replace it: return rec itself, or fill *replacement
+ * (whose pointers must stay valid until kp_send returns) and return it; a
+ * NULL return keeps the record as it was and is logged as the interceptor's
+ * failure. on_acknowledgement (may be NULL) runs once per record, with the
+ * record's metadata and error: on the I/O thread when the record completes,
+ * or on the sending thread when kp_send fails at once. Interceptors are
+ * chained in the order they were added; a failure is logged, never fatal. */
+typedef struct kp_interceptor {
+    const struct kp_record *(*on_send)(const struct kp_record *rec,
+                                       struct kp_record *replacement, void *opaque);
+    void (*on_acknowledgement)(const struct kp_record_metadata *md, kp_err_t err, void *opaque);
+    void *opaque;
+} kp_interceptor_t;
+/* The interceptor struct is copied. KP_ERR_NOMEM on allocation failure. */
+KP_API kp_err_t kp_config_add_interceptor(kp_config_t *conf, const kp_interceptor_t *ic);
+
+/* ------------------------------------------------------------------------
  * Records and delivery metadata
  * ---------------------------------------------------------------------- */
 
@@ -124,10 +171,12 @@ typedef struct kp_header {
 /* A record to send. kprod copies everything it needs during kp_send(): the
  * caller may free or reuse every buffer as soon as kp_send() returns.
  *
- * Key and value: a NULL pointer is a null key/value. With the "string"
- * serializer (key.serializer / value.serializer) the pointer is a
- * NUL-terminated string and the *_len field is ignored; with "bytes" the
- * *_len field gives the length. */
+ * Key and value: a NULL pointer is a null key/value. What the pointer holds
+ * depends on key.serializer / value.serializer, with the Java serializers'
+ * byte layouts: "bytes" (pointer + *_len), "string" (NUL-terminated UTF-8;
+ * *_len ignored), "short"/"int"/"long" (an int16_t/int32_t/int64_t, written
+ * big-endian), "float"/"double" (IEEE 754, big-endian), "uuid" (16 bytes,
+ * written as Java's UUID.toString(): 36 lowercase characters). */
 typedef struct kp_record {
     const char *topic;       /* required */
     int32_t partition;       /* KP_PARTITION_ANY or an explicit partition */
