@@ -139,6 +139,8 @@ static void test_stored_batches(void) {
         kp_record_t r = {.topic = "stored", .partition = 0, .value = v,
                          .value_len = (int32_t)strlen(v)};
         CHECK_OK(kp_send(p, &r, NULL, NULL));
+        if (i == 2999) /* the first half's batches teach the ratio estimator */
+            CHECK_OK(kp_flush(p, 30000));
     }
     CHECK_OK(kp_close(p, 30000));
     kp_producer_destroy(p);
