@@ -29,6 +29,7 @@ test: deps
 
 docs: build
 	@$(BUILD)/tools/gen-config-doc > docs/CONFIGURATION.md
+	@$(BUILD)/tools/gen-errors-doc > docs/ERRORS.md
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)

@@ -7,6 +7,8 @@
  * installed.
  */
 #include <stdio.h>
+
+#include "doc_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,29 +51,4 @@ static char *render(size_t *len) {
     return buf;
 }
 
-int main(int argc, char **argv) {
-    size_t len;
-    char *doc = render(&len);
-    if (!doc)
-        return 2;
-    if (argc == 3 && !strcmp(argv[1], "--check")) {
-        FILE *f = fopen(argv[2], "rb");
-        char *cur = NULL;
-        size_t cl = 0;
-        int same = 0;
-        if (f) {
-            cur = malloc(len + 2);
-            cl = fread(cur, 1, len + 1, f);
-            same = cl == len && !memcmp(cur, doc, len);
-            fclose(f);
-        }
-        if (!same)
-            fprintf(stderr, "%s is out of date: run `make docs`\n", argv[2]);
-        free(cur);
-        free(doc);
-        return same ? 0 : 1;
-    }
-    fwrite(doc, 1, len, stdout);
-    free(doc);
-    return 0;
-}
+int main(int argc, char **argv) { return doc_main(argc, argv, render); }
