@@ -1,0 +1,110 @@
+/*
+ * Placement checked against independent implementations: keyed records go
+ * where librdkafka's Java-compatible murmur2 partitioner (and so the Java
+ * client) puts them, for thousands of keys and several partition counts;
+ * records without a key stick to one partition for about batch.size bytes.
+ */
+#include "common.h"
+
+static void test_keyed_matches_librdkafka_murmur2(void) {
+    static const int counts[] = {1, 2, 3, 6, 7, 16, 100, 1000};
+    char key[64];
+    int checked = 0;
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
+        for (int i = 0; i < 5000; i++) {
+            /* varied lengths, including every tail length of murmur2 */
+            int len = snprintf(key, sizeof(key), "%.*s%d", i % 9, "abcdefghi", i * 7919);
+            int32_t want = rd_kafka_msg_partitioner_murmur2(NULL, key, (size_t)len, counts[c],
+                                                            NULL, NULL);
+            int32_t got = (kp_murmur2(key, (size_t)len) & 0x7fffffff) % counts[c];
+            if (got != want) {
+                FAIL("key %s, %d partitions: kprod %d, librdkafka %d", key, counts[c], got,
+                     want);
+                return;
+            }
+            checked++;
+        }
+    CHECK_EQ_INT(checked, 40000);
+}
+
+/* Where kprod really sends keyed records (not just the formula). */
+static void test_keyed_records_land_there(void) {
+    mockcluster_t *mc = mockcluster_start(3, "keyed", 7);
+    REQUIRE_NOT_NULL(mc);
+    const char *boot = mockcluster_bootstraps(mc);
+    kp_producer_t *p = make_producer(boot, NULL);
+    REQUIRE_NOT_NULL(p);
+    for (int i = 0; i < 2000; i++) {
+        char k[32];
+        int n = snprintf(k, sizeof(k), "user-%d", i);
+        kp_record_t r = {.topic = "keyed", .partition = KP_PARTITION_ANY, .key = k,
+                         .key_len = n, .value = k, .value_len = n};
+        CHECK_OK(kp_send(p, &r, NULL, NULL));
+    }
+    CHECK_OK(kp_close(p, 20000));
+    kp_producer_destroy(p);
+    rb_record_t *recs;
+    size_t n;
+    CHECK_EQ_INT(readback_topic(boot, "keyed", 2000, 30000, &recs, &n), RB_OK);
+    CHECK_EQ_INT(n, 2000);
+    int wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        wrong += recs[i].partition !=
+                 rd_kafka_msg_partitioner_murmur2(NULL, recs[i].key, recs[i].key_len, 7, NULL,
+                                                  NULL);
+    CHECK_EQ_INT(wrong, 0);
+    readback_free(recs, n);
+    mockcluster_destroy(mc);
+}
+
+/* KIP-794's uniform sticky rule: a null-key partition is kept for about
+ * batch.size bytes, then another is chosen; over many records all
+ * partitions get some. */
+static void test_null_keys_stick_for_batch_size(void) {
+    mockcluster_t *mc = mockcluster_start(1, "sticky", 4);
+    REQUIRE_NOT_NULL(mc);
+    const char *boot = mockcluster_bootstraps(mc);
+    kp_producer_t *p = make_producer(boot, "batch.size", "4096", NULL);
+    REQUIRE_NOT_NULL(p);
+    enum { N = 4000 };
+    tracker_t t;
+    tracker_init(&t, N);
+    slot_ref_t *refs = calloc(N, sizeof(*refs));
+    char v[100];
+    memset(v, 'n', sizeof(v));
+    for (int i = 0; i < N; i++) {
+        kp_record_t r = {.topic = "sticky", .partition = KP_PARTITION_ANY, .value = v,
+                         .value_len = sizeof(v)};
+        refs[i] = (slot_ref_t){&t, (size_t)i};
+        CHECK_OK(kp_send(p, &r, tracker_cb, &refs[i]));
+    }
+    CHECK(tracker_wait(&t, 30000));
+    kp_producer_destroy(p);
+    /* runs of consecutive records in one partition */
+    int runs = 0, per_part[4] = {0};
+    long run_len_sum = 0, cur = 0;
+    for (int i = 0; i < N; i++) {
+        per_part[t.d[i].partition & 3]++;
+        if (i && t.d[i].partition != t.d[i - 1].partition) {
+            runs++;
+            run_len_sum += cur;
+            cur = 0;
+        }
+        cur++;
+    }
+    /* a record takes ~170 bytes in the bound used for accounting: 4096
+     * bytes make runs of ~25; allow for the first and last partial runs */
+    double mean = runs ? (double)run_len_sum / runs : 0;
+    printf("%d partition switches, mean run %.1f records, per partition %d/%d/%d/%d\n", runs,
+           mean, per_part[0], per_part[1], per_part[2], per_part[3]);
+    CHECK_GT_INT(runs, 50);
+    CHECK(mean > 10 && mean < 60);
+    for (int i = 0; i < 4; i++)
+        CHECK_GT_INT(per_part[i], N / 10);
+    free(refs);
+    tracker_free(&t);
+    mockcluster_destroy(mc);
+}
+
+TEST_MAIN(TEST(test_keyed_matches_librdkafka_murmur2), TEST(test_keyed_records_land_there),
+          TEST(test_null_keys_stick_for_batch_size))
