@@ -292,6 +292,7 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
         else
             tp->head = nb;
         tp->tail = nb;
+        atomic_fetch_add_explicit(&tp->queued, 1, memory_order_relaxed);
         *new_batch = 1;
         break;
     }
@@ -408,6 +409,7 @@ int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t
         return -1;
     }
     (*first)->next = *second;
+    atomic_fetch_add_explicit(&b->tp->queued, 1, memory_order_relaxed); /* one became two */
     kp_acc_release(p, b);
     return 0;
 }

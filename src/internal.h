@@ -69,6 +69,7 @@ struct kp_tp {
     pthread_mutex_t lock; /* guards head/tail/appended and batch contents */
     kp_batch_t *head, *tail;
     int64_t appended;            /* records ever appended (lock) */
+    _Atomic int32_t queued;      /* batches not yet completed: the adaptive partitioner's load */
     _Atomic int64_t completed;   /* records ever completed */
     /* sender-owned */
     int32_t leader;   /* node id, -1 unknown */

@@ -157,6 +157,7 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
         }
     }
     int32_t n = b->count;
+    atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);
     kp_acc_release(p, b);
     atomic_fetch_add(&tp->completed, n);
     atomic_fetch_sub(&p->outstanding, n);
@@ -212,12 +213,41 @@ static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t pa
     return KP_OK;
 }
 
+/* The next sticky partition. KIP-794: uniform at random, or — with
+ * partitioner.adaptive.partitioning.enable — weighted against each
+ * partition's queue of unfinished batches (weight max_queue + 1 - queue), so
+ * partitions behind a slow broker get fewer records. */
+static int32_t next_sticky(kp_producer_t *p, const kp_topic_t *t) {
+    p->sticky_rng = p->sticky_rng * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t r = p->sticky_rng >> 33;
+    if (!p->conf.partitioner_adaptive || t->npart < 2)
+        return (int32_t)(r % (uint64_t)t->npart);
+    int32_t maxq = 0;
+    for (int32_t i = 0; i < t->npart; i++) {
+        int32_t q = atomic_load_explicit(&t->parts[i]->queued, memory_order_relaxed);
+        if (q > maxq)
+            maxq = q;
+    }
+    uint64_t total = 0;
+    for (int32_t i = 0; i < t->npart; i++)
+        total += (uint64_t)(maxq + 1 - atomic_load_explicit(&t->parts[i]->queued,
+                                                             memory_order_relaxed));
+    /* queues may move between the two loops: clamp the walk */
+    uint64_t pick = r % (total ? total : 1);
+    for (int32_t i = 0; i < t->npart; i++) {
+        int32_t q = atomic_load_explicit(&t->parts[i]->queued, memory_order_relaxed);
+        uint64_t w = (uint64_t)(q > maxq ? 1 : maxq + 1 - q);
+        if (pick < w)
+            return i;
+        pick -= w;
+    }
+    return t->npart - 1;
+}
+
 static int32_t sticky_partition_locked(kp_producer_t *p, kp_topic_t *t, size_t bytes) {
     if (t->sticky < 0 || t->sticky >= t->npart || t->sticky_bytes >= p->conf.batch_size) {
-        /* splitmix-ish step; no need for quality, only spread */
-        p->sticky_rng = p->sticky_rng * 6364136223846793005ull + 1442695040888963407ull;
-        int32_t n = (int32_t)((p->sticky_rng >> 33) % (uint64_t)t->npart);
-        if (t->npart > 1 && n == t->sticky)
+        int32_t n = next_sticky(p, t);
+        if (t->npart > 1 && n == t->sticky && !p->conf.partitioner_adaptive)
             n = (n + 1) % t->npart;
         t->sticky = n;
         t->sticky_bytes = 0;
@@ -225,8 +255,6 @@ static int32_t sticky_partition_locked(kp_producer_t *p, kp_topic_t *t, size_t b
     t->sticky_bytes += (int64_t)bytes;
     return t->sticky;
 }
-
-/* ---------------------------------------------------------------- send */
 
 /* ---- serializers: the Java built-ins' byte layouts, or a user function ---- */
 

@@ -106,5 +106,60 @@ static void test_null_keys_stick_for_batch_size(void) {
     mockcluster_destroy(mc);
 }
 
+/* Adaptive partitioning (KIP-794): with one broker slow (RTT 100 ms), its
+ * partition's queue grows and it gets fewer null-key records; with the
+ * adaptive weighting off the split stays about even. */
+static void run_adaptive(const char *adaptive, int counts[3]) {
+    mockcluster_t *mc = mockcluster_new(3);
+    REQUIRE_NOT_NULL(mc);
+    REQUIRE_EQ_INT(mockcluster_create_topic(mc, "adaptive", 3, 1), 0);
+    for (int part = 0; part < 3; part++)
+        rd_kafka_mock_partition_set_leader(mockcluster_handle(mc), "adaptive", part, part + 1);
+    rd_kafka_mock_broker_set_rtt(mockcluster_handle(mc), 3, 100); /* partition 2 */
+    kp_producer_t *p = make_producer(mockcluster_bootstraps(mc), "batch.size", "4096",
+                                     "linger.ms", "1",
+                                     "partitioner.adaptive.partitioning.enable", adaptive, NULL);
+    REQUIRE_NOT_NULL(p);
+    CHECK_EQ_INT(kp_partitions_for(p, "adaptive"), 3);
+    enum { N = 6000 };
+    tracker_t t;
+    tracker_init(&t, N);
+    slot_ref_t *refs = calloc(N, sizeof(*refs));
+    char v[100];
+    memset(v, 'a', sizeof(v));
+    for (int i = 0; i < N; i++) {
+        kp_record_t r = {.topic = "adaptive", .partition = KP_PARTITION_ANY, .value = v,
+                         .value_len = sizeof(v)};
+        refs[i] = (slot_ref_t){&t, (size_t)i};
+        CHECK_OK(kp_send(p, &r, tracker_cb, &refs[i]));
+        if (i % 600 == 599)
+            test_sleep_ms(50); /* a steady stream over ~1 s, not a burst */
+    }
+    CHECK(tracker_wait(&t, 60000));
+    CHECK_EQ_INT(atomic_load(&t.failed), 0);
+    kp_producer_destroy(p);
+    counts[0] = counts[1] = counts[2] = 0;
+    for (int i = 0; i < N; i++)
+        counts[t.d[i].partition % 3]++;
+    printf("adaptive=%s: records per partition %d / %d / %d (partition 2 slow)\n", adaptive,
+           counts[0], counts[1], counts[2]);
+    free(refs);
+    tracker_free(&t);
+    mockcluster_destroy(mc);
+}
+
+static void test_adaptive_avoids_slow_broker(void) {
+    int on[3], off[3];
+    run_adaptive("true", on);
+    run_adaptive("false", off);
+    /* the slow partition gets clearly less than each fast one when adaptive */
+    CHECK_LT_INT(on[2] * 2, on[0]);
+    CHECK_LT_INT(on[2] * 2, on[1]);
+    /* and without it, no partition is starved */
+    for (int i = 0; i < 3; i++)
+        CHECK_GT_INT(off[i], 6000 / 6);
+}
+
 TEST_MAIN(TEST(test_keyed_matches_librdkafka_murmur2), TEST(test_keyed_records_land_there),
-          TEST(test_null_keys_stick_for_batch_size))
+          TEST(test_null_keys_stick_for_batch_size),
+          TEST(test_adaptive_avoids_slow_broker))
