@@ -105,17 +105,27 @@ static void test_non_retriable_error(void) {
     /* learn the metadata first, so the next Produce is the failing one */
     kp_record_t r = rec(NULL, "first");
     CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
-    rd_kafka_mock_push_request_errors(mockcluster_handle(mc), 0, 1,
-                                      RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS);
+    static const int fatal[] = {21 /* INVALID_REQUIRED_ACKS */, 18 /* RECORD_LIST_TOO_LARGE */,
+                                29 /* TOPIC_AUTHORIZATION_FAILED */,
+                                31 /* CLUSTER_AUTHORIZATION_FAILED */, 32 /* INVALID_TIMESTAMP */,
+                                43 /* UNSUPPORTED_FOR_MESSAGE_FORMAT */, 87 /* INVALID_RECORD */};
     kp_record_metadata_t md;
-    r = rec(NULL, "rejected");
-    CHECK_EQ_ERR(kp_send_sync(p, &r, 10000, &md), 21);
-    CHECK_EQ_INT(md.offset, -1);
-    CHECK_EQ_INT(md.persisted, KP_NOT_PERSISTED);
+    int64_t next_offset = 1;
+    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
+        CHECK(!kp_err_is_retriable(fatal[i]));
+        rd_kafka_mock_push_request_errors(mockcluster_handle(mc), 0, 1,
+                                          (rd_kafka_resp_err_t)fatal[i]);
+        r = rec(NULL, "rejected");
+        CHECK_EQ_ERR(kp_send_sync(p, &r, 10000, &md), fatal[i]);
+        CHECK_EQ_INT(md.offset, -1);
+        CHECK_EQ_INT(md.persisted, KP_NOT_PERSISTED);
+        /* the producer carries on (under a new producer id: the failed
+         * batch left a sequence gap) */
+        r = rec(NULL, "after");
+        CHECK_OK(kp_send_sync(p, &r, 10000, &md));
+        CHECK_EQ_INT(md.offset, next_offset++);
+    }
     CHECK_EQ_STR(kp_err_name(21), "INVALID_REQUIRED_ACKS");
-    r = rec(NULL, "after");
-    CHECK_OK(kp_send_sync(p, &r, 10000, &md));
-    CHECK_EQ_INT(md.offset, 1);
     CHECK_OK(kp_close(p, 10000));
     kp_producer_destroy(p);
     mockcluster_destroy(mc);
