@@ -70,6 +70,10 @@ struct kp_tp {
     kp_batch_t *head, *tail;
     int64_t appended;            /* records ever appended (lock) */
     _Atomic int32_t queued;      /* batches not yet completed: the adaptive partitioner's load */
+    /* since when (monotonic ms) a ready batch has found no broker to take
+     * it; 0 while the partition is drained normally (written by the I/O
+     * thread, read by partition.availability.timeout.ms) */
+    _Atomic int64_t stalled_since;
     _Atomic int64_t completed;   /* records ever completed */
     /* sender-owned */
     int32_t leader;   /* node id, -1 unknown */

@@ -217,31 +217,51 @@ static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t pa
  * partitioner.adaptive.partitioning.enable — weighted against each
  * partition's queue of unfinished batches (weight max_queue + 1 - queue), so
  * partitions behind a slow broker get fewer records. */
+/* Weight of partition i for the adaptive choice: max_queue + 1 - queue,
+ * or 0 when partitioner.availability.timeout.ms says its broker cannot take
+ * data. */
+static uint64_t sticky_weight(const kp_producer_t *p, const kp_tp_t *tp, int32_t maxq,
+                              int64_t now) {
+    int64_t since = atomic_load_explicit(&tp->stalled_since, memory_order_relaxed);
+    if (p->conf.partitioner_availability_timeout_ms > 0 && since &&
+        now - since >= p->conf.partitioner_availability_timeout_ms)
+        return 0;
+    int32_t q = atomic_load_explicit(&tp->queued, memory_order_relaxed);
+    return (uint64_t)(q > maxq ? 1 : maxq + 1 - q);
+}
+
+/* The next sticky partition. KIP-794: uniform at random, or — with
+ * partitioner.adaptive.partitioning.enable — weighted against each
+ * partition's queue of unfinished batches, so partitions behind a slow
+ * broker get fewer records, and without those whose broker has been
+ * unavailable for partitioner.availability.timeout.ms. */
 static int32_t next_sticky(kp_producer_t *p, const kp_topic_t *t) {
     p->sticky_rng = p->sticky_rng * 6364136223846793005ull + 1442695040888963407ull;
     uint64_t r = p->sticky_rng >> 33;
     if (!p->conf.partitioner_adaptive || t->npart < 2)
         return (int32_t)(r % (uint64_t)t->npart);
+    int64_t now = p->conf.partitioner_availability_timeout_ms > 0 ? kp_mono_ms() : 0;
     int32_t maxq = 0;
     for (int32_t i = 0; i < t->npart; i++) {
         int32_t q = atomic_load_explicit(&t->parts[i]->queued, memory_order_relaxed);
         if (q > maxq)
             maxq = q;
     }
+    uint64_t w[64], *wp = t->npart <= 64 ? w : malloc((size_t)t->npart * sizeof(uint64_t));
+    if (!wp)
+        return (int32_t)(r % (uint64_t)t->npart);
     uint64_t total = 0;
     for (int32_t i = 0; i < t->npart; i++)
-        total += (uint64_t)(maxq + 1 - atomic_load_explicit(&t->parts[i]->queued,
-                                                             memory_order_relaxed));
-    /* queues may move between the two loops: clamp the walk */
-    uint64_t pick = r % (total ? total : 1);
-    for (int32_t i = 0; i < t->npart; i++) {
-        int32_t q = atomic_load_explicit(&t->parts[i]->queued, memory_order_relaxed);
-        uint64_t w = (uint64_t)(q > maxq ? 1 : maxq + 1 - q);
-        if (pick < w)
-            return i;
-        pick -= w;
+        total += wp[i] = sticky_weight(p, t->parts[i], maxq, now);
+    int32_t pick = (int32_t)(r % (uint64_t)t->npart); /* all unavailable: any */
+    if (total) {
+        uint64_t x = r % total;
+        for (pick = 0; pick < t->npart - 1 && x >= wp[pick]; pick++)
+            x -= wp[pick];
     }
-    return t->npart - 1;
+    if (wp != w)
+        free(wp);
+    return pick;
 }
 
 static int32_t sticky_partition_locked(kp_producer_t *p, kp_topic_t *t, size_t bytes) {

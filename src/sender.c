@@ -679,6 +679,8 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                 expired = b;
             }
             kp_batch_t *b = tp->head;
+            if (!b)
+                atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
             if (b) {
                 next = MIN(next, b->created_ms + dto);
                 kp_conn_t *c = tp->leader >= 0 ? broker_conn(p, tp->leader) : NULL;
@@ -691,6 +693,11 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                     ready_at = b->created_ms + p->conf.linger_ms;
                 /* idempotence: a new batch needs a producer id */
                 int need_pid = p->idempotent && b->base_seq < 0 && p->pid_state != KP_PID_READY;
+                int stalled = ready_at <= now && (!c || c->state != KP_CONN_READY);
+                if (!stalled)
+                    atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
+                else if (!atomic_load_explicit(&tp->stalled_since, memory_order_relaxed))
+                    atomic_store_explicit(&tp->stalled_since, now, memory_order_relaxed);
                 if (!c) {
                     atomic_store(&p->md_wanted, 1);
                 } else if (tp->inflight || need_pid) {

@@ -160,6 +160,50 @@ static void test_adaptive_avoids_slow_broker(void) {
         CHECK_GT_INT(off[i], 6000 / 6);
 }
 
+/* partitioner.availability.timeout.ms: a partition whose broker has been
+ * unable to take data that long gets no new null-key records. */
+static void test_availability_timeout(void) {
+    mockcluster_t *mc = mockcluster_new(2);
+    REQUIRE_NOT_NULL(mc);
+    REQUIRE_EQ_INT(mockcluster_create_topic(mc, "avail", 2, 1), 0);
+    rd_kafka_mock_partition_set_leader(mockcluster_handle(mc), "avail", 0, 1);
+    rd_kafka_mock_partition_set_leader(mockcluster_handle(mc), "avail", 1, 2);
+    kp_producer_t *p = make_producer(mockcluster_bootstraps(mc), "batch.size", "2048",
+                                     "linger.ms", "1", "partitioner.availability.timeout.ms",
+                                     "200", "reconnect.backoff.max.ms", "100", NULL);
+    REQUIRE_NOT_NULL(p);
+    CHECK_EQ_INT(kp_partitions_for(p, "avail"), 2);
+    rd_kafka_mock_broker_set_down(mockcluster_handle(mc), 2); /* partition 1 */
+    enum { N = 4000 };
+    tracker_t t;
+    tracker_init(&t, N);
+    slot_ref_t *refs = calloc(N, sizeof(*refs));
+    char v[100];
+    memset(v, 'a', sizeof(v));
+    int late_to_p1 = 0;
+    for (int i = 0; i < N; i++) {
+        kp_record_t r = {.topic = "avail", .partition = KP_PARTITION_ANY, .value = v,
+                         .value_len = sizeof(v)};
+        refs[i] = (slot_ref_t){&t, (size_t)i};
+        CHECK_OK(kp_send(p, &r, tracker_cb, &refs[i]));
+        if (i % 200 == 199)
+            test_sleep_ms(50); /* ~1 s of steady traffic */
+    }
+    rd_kafka_mock_broker_set_up(mockcluster_handle(mc), 2);
+    CHECK(tracker_wait(&t, 60000));
+    CHECK_EQ_INT(atomic_load(&t.failed), 0);
+    /* after the first ~400 ms (timeout + detection), partition 1 gets nothing */
+    for (int i = N / 2; i < N; i++)
+        late_to_p1 += t.d[i].partition == 1;
+    printf("records sent to the unavailable partition in the second half: %d of %d\n",
+           late_to_p1, N / 2);
+    CHECK_LT_INT(late_to_p1, N / 20);
+    kp_producer_destroy(p);
+    free(refs);
+    tracker_free(&t);
+    mockcluster_destroy(mc);
+}
+
 TEST_MAIN(TEST(test_keyed_matches_librdkafka_murmur2), TEST(test_keyed_records_land_there),
           TEST(test_null_keys_stick_for_batch_size),
-          TEST(test_adaptive_avoids_slow_broker))
+          TEST(test_adaptive_avoids_slow_broker), TEST(test_availability_timeout))
