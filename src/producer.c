@@ -202,8 +202,14 @@ static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t pa
     while (t->npart < 0 || partition >= t->npart) {
         if (atomic_load(&p->closing))
             return KP_ERR_CLOSED;
-        if (in_io_thread(p) || kp_mono_ms() >= kp_send_deadline(p, deadline))
-            return t->npart >= 0 ? KP_ERR_UNKNOWN_PARTITION : KP_ERR_METADATA_TIMEOUT;
+        if (in_io_thread(p) || kp_mono_ms() >= kp_send_deadline(p, deadline)) {
+            if (t->npart >= 0)
+                return KP_ERR_UNKNOWN_PARTITION;
+            /* the cluster said the topic does not exist: say so; else we
+             * never heard (no broker reachable, still loading) */
+            return t->md_err == 3 ? (kp_err_t)3 /* UNKNOWN_TOPIC_OR_PARTITION */
+                                  : KP_ERR_METADATA_TIMEOUT;
+        }
         atomic_store(&p->md_wanted, 1);
         kp_wake(p);
         struct timespec ts;

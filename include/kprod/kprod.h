@@ -57,7 +57,9 @@ typedef enum kp_err {
     KP_ERR_TIMED_OUT = -6,           /* a wait (get, flush, close) ran out of time */
     KP_ERR_BUFFER_EXHAUSTED = -7,    /* no buffer.memory within max.block.ms */
     KP_ERR_RECORD_TOO_LARGE = -8,    /* record over max.request.size or buffer.memory */
-    KP_ERR_METADATA_TIMEOUT = -9,    /* topic/partition not in metadata within max.block.ms */
+    KP_ERR_METADATA_TIMEOUT = -9,    /* no metadata for the topic within max.block.ms (a topic
+                                      * the cluster says does not exist gives
+                                      * UNKNOWN_TOPIC_OR_PARTITION, 3, instead) */
     KP_ERR_MSG_TIMED_OUT_QUEUE = -10,     /* delivery.timeout.ms expired before sending */
     KP_ERR_MSG_TIMED_OUT_IN_FLIGHT = -11, /* delivery.timeout.ms expired while in flight */
     KP_ERR_TRANSPORT = -12,          /* connection failed or dropped */

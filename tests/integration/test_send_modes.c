@@ -374,7 +374,7 @@ static void test_immediate_errors(void) {
     /* a topic that does not exist: after max.block.ms */
     r = rec_str("no-such-topic", NULL, "v");
     t0 = test_now_ms();
-    CHECK_EQ_ERR(kp_send(p, &r, tracker_cb, &ref), KP_ERR_METADATA_TIMEOUT);
+    CHECK_EQ_ERR(kp_send(p, &r, tracker_cb, &ref), 3 /* UNKNOWN_TOPIC_OR_PARTITION */);
     int64_t waited = test_now_ms() - t0;
     CHECK_GE_INT(waited, 290);
     CHECK_LT_INT(waited, 5000);
@@ -400,7 +400,22 @@ static void test_immediate_errors(void) {
     mockcluster_destroy(mc);
 }
 
+/* No broker reachable: the send gives up after max.block.ms with
+ * KP_ERR_METADATA_TIMEOUT (not "unknown topic": nobody said so). */
+static void test_no_broker_metadata_timeout(void) {
+    kp_producer_t *p = make_producer("127.0.0.1:1", "max.block.ms", "300", NULL);
+    REQUIRE_NOT_NULL(p);
+    kp_record_t r = rec_str(TOPIC, NULL, "v");
+    int64_t t0 = test_now_ms();
+    CHECK_EQ_ERR(kp_send(p, &r, NULL, NULL), KP_ERR_METADATA_TIMEOUT);
+    CHECK_GE_INT(test_now_ms() - t0, 290);
+    CHECK_EQ_INT(kp_partitions_for(p, TOPIC), KP_ERR_METADATA_TIMEOUT);
+    CHECK_OK(kp_close(p, 1000));
+    kp_producer_destroy(p);
+}
+
 TEST_MAIN(TEST(test_fire_and_forget), TEST(test_callback), TEST(test_sync),
           TEST(test_future_destroy_early), TEST(test_acks_0), TEST(test_acks_1),
           TEST(test_acks_all), TEST(test_close_delivers_queued), TEST(test_flush),
-          TEST(test_flush_close_in_callback), TEST(test_immediate_errors))
+          TEST(test_flush_close_in_callback), TEST(test_immediate_errors),
+          TEST(test_no_broker_metadata_timeout))
