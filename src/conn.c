@@ -429,7 +429,7 @@ int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     if (c->state == KP_CONN_CONNECTING) {
         if (now >= c->connect_deadline_ms) {
             kp_conn_close(p, c, KP_ERR_TRANSPORT, "connection setup timed out");
-            return INT64_MAX;
+            return now; /* its work goes elsewhere or waits for the backoff: look again */
         }
         return c->connect_deadline_ms;
     }
@@ -440,7 +440,7 @@ int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now) {
         return INT64_MAX;
     if (now >= oldest->deadline_ms) {
         kp_conn_close(p, c, 7 /* REQUEST_TIMED_OUT */, "request timed out");
-        return INT64_MAX;
+        return now; /* its requests failed back for retry: look again at once */
     }
     return oldest->deadline_ms;
 }

@@ -199,11 +199,11 @@ static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name, int crea
  * partition, that partition. */
 static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t partition,
                                      int64_t *deadline) {
-    while (t->npart < 0 || partition >= t->npart) {
+    while (t->npart <= 0 || partition >= t->npart) {
         if (atomic_load(&p->closing))
             return KP_ERR_CLOSED;
         if (in_io_thread(p) || kp_mono_ms() >= kp_send_deadline(p, deadline)) {
-            if (t->npart >= 0)
+            if (t->npart > 0)
                 return KP_ERR_UNKNOWN_PARTITION;
             /* the cluster said the topic does not exist: say so; else we
              * never heard (no broker reachable, still loading) */

@@ -464,10 +464,19 @@ static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rb
                 kp_log(p, 4, "metadata for topic %s: %s", t->name, kp_err_name(mt->err));
             continue;
         }
-        int32_t maxp = 0;
-        for (int32_t j = 0; j < mt->npartitions; j++)
-            if (mt->partitions[j].partition + 1 > maxp)
-                maxp = mt->partitions[j].partition + 1;
+        /* Kafka lists every partition, numbered 0..n-1: anything else (no
+         * partitions, an index outside the list) is not believed */
+        int32_t maxp = mt->npartitions;
+        int sane = maxp > 0;
+        for (int32_t j = 0; j < mt->npartitions && sane; j++)
+            sane = mt->partitions[j].partition >= 0 && mt->partitions[j].partition < maxp;
+        if (!sane) {
+            kp_log(p, 4, "metadata for topic %s lists %d partitions with impossible indexes: "
+                         "ignored",
+                   t->name, mt->npartitions);
+            incomplete = 1;
+            continue;
+        }
         if (grow_partitions(t, maxp))
             incomplete = 1;
         t->md_err = KP_OK;
@@ -658,6 +667,7 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
     drain_list_t *lists = NULL;
     int nlists = 0, lcap = 0;
     int hurry = atomic_load(&p->flushing) > 0 || atomic_load(&p->closing);
+    kp_err_t fatal = (kp_err_t)atomic_load(&p->fatal_err);
     int64_t dto = p->conf.delivery_timeout_ms;
 
     pthread_mutex_lock(&p->topics_lock);
@@ -666,8 +676,9 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
         for (int32_t pi = 0; pi < t->npart; pi++) {
             kp_tp_t *tp = t->parts[pi];
             pthread_mutex_lock(&tp->lock);
-            /* delivery.timeout.ms: batches waiting in the deque */
-            while (tp->head && now >= tp->head->created_ms + dto) {
+            /* delivery.timeout.ms: batches waiting in the deque (all of
+             * them once the producer hit a fatal error) */
+            while (tp->head && (fatal || now >= tp->head->created_ms + dto)) {
                 kp_batch_t *b = tp->head;
                 tp->head = b->next;
                 if (!tp->head)
@@ -736,9 +747,11 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
     while (expired) {
         kp_batch_t *b = expired;
         expired = b->next;
-        kp_batch_complete(p, b, b->maybe_persisted ? KP_ERR_MSG_TIMED_OUT_IN_FLIGHT
-                                                   : KP_ERR_MSG_TIMED_OUT_QUEUE,
-                          -1, -1, b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+        kp_err_t err = fatal                ? fatal
+                       : b->maybe_persisted ? KP_ERR_MSG_TIMED_OUT_IN_FLIGHT
+                                            : KP_ERR_MSG_TIMED_OUT_QUEUE;
+        kp_batch_complete(p, b, err, -1, -1,
+                          b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
     }
     for (int i = 0; i < nlists; i++) {
         drain_list_t *d = &lists[i];
@@ -885,7 +898,8 @@ void *kp_sender_main(void *arg) {
         pconns[nfds++] = NULL;
         for (int i = 0; i < nc; i++) {
             kp_conn_t *c = i < p->nbrokers ? p->brokers[i].conn : p->boot[i - p->nbrokers];
-            next = MIN(next, kp_conn_timers(p, c, now));
+            int64_t due = kp_conn_timers(p, c, now); /* (MIN evaluates twice) */
+            next = MIN(next, due);
             if (c->state == KP_CONN_DOWN || c->fd < 0)
                 continue;
             pfds[nfds].fd = c->fd;
