@@ -211,6 +211,7 @@ typedef struct fake_broker {
     /* the log of t-0: idempotent per producer id */
     int64_t log_end;
     int32_t pids; /* InitProducerId answered so far: ids 1000, 1001, ... */
+    int partitions; /* how many partitions Metadata lists for t (log kept for t-0 only) */
     int64_t cur_pid;
     int32_t next_seq;
     struct {
@@ -397,14 +398,19 @@ static int fb_respond(fake_broker_t *fb, int16_t api, int16_t ver, int32_t corri
             wb_i32(out, 0); /* partitions: none */
             return 0;
         }
-        wb_i32(out, 1); /* partitions */
-        wb_i16(out, 0);
-        wb_i32(out, f == F_PARTITION_HUGE ? INT32_MAX : 0);
-        wb_i32(out, NODE_ID);
-        wb_i32(out, huge_array ? INT32_MAX : 1); /* replicas */
-        wb_i32(out, NODE_ID);
-        wb_i32(out, 1); /* isr */
-        wb_i32(out, NODE_ID);
+        pthread_mutex_lock(&fb->lock);
+        int nparts = fb->partitions > 0 ? fb->partitions : 1;
+        pthread_mutex_unlock(&fb->lock);
+        wb_i32(out, nparts); /* partitions */
+        for (int j = 0; j < nparts; j++) {
+            wb_i16(out, 0);
+            wb_i32(out, f == F_PARTITION_HUGE ? INT32_MAX : j);
+            wb_i32(out, NODE_ID);
+            wb_i32(out, huge_array ? INT32_MAX : 1); /* replicas */
+            wb_i32(out, NODE_ID);
+            wb_i32(out, 1); /* isr */
+            wb_i32(out, NODE_ID);
+        }
         return 0;
     }
     case API_INITPID: {
@@ -1139,6 +1145,44 @@ static void test_faults_forever_time_out(void) {
     free(cs);
 }
 
+/* ---------------------------------------------------------------- growth */
+
+typedef struct growth {
+    kp_producer_t *p;
+} growth_t;
+
+static int has_three(void *arg) { return kp_partitions_for(((growth_t *)arg)->p, TOPIC) == 3; }
+
+/* A topic that grows (partitions added on the broker) is picked up by the
+ * periodic metadata refresh (metadata.max.age.ms). */
+static void test_partition_growth_picked_up(void) {
+    fake_broker_t *fb = fb_start();
+    REQUIRE_NOT_NULL(fb);
+    char boot[64], err[512];
+    snprintf(boot, sizeof(boot), "127.0.0.1:%d", fb->port);
+    kp_config_t *c = kp_config_new();
+    kp_config_set(c, "bootstrap.servers", boot, err, sizeof(err));
+    kp_config_set(c, "client.id", CLIENT_ID, err, sizeof(err));
+    kp_config_set(c, "metadata.max.age.ms", "100", err, sizeof(err));
+    growth_t g = {kp_producer_new(c, err, sizeof(err))};
+    kp_config_destroy(c);
+    REQUIRE_NOT_NULL(g.p);
+    CHECK_EQ_INT(kp_partitions_for(g.p, TOPIC), 1);
+    kp_record_t r = {.topic = TOPIC, .partition = 2, .value = "x", .value_len = 1};
+    pthread_mutex_lock(&fb->lock);
+    fb->partitions = 3;
+    pthread_mutex_unlock(&fb->lock);
+    CHECK(wait_until(has_three, &g, 5000));
+    /* an explicit partition of the grown topic is accepted now (its
+     * delivery is not this test's business: the fake keeps only t-0) */
+    kp_future_t *f = NULL;
+    CHECK_OK(kp_send_future(g.p, &r, NULL, NULL, &f));
+    kp_future_destroy(f);
+    CHECK_EQ_ERR(kp_close(g.p, 0), KP_ERR_TIMED_OUT);
+    kp_producer_destroy(g.p);
+    fb_stop(fb);
+}
+
 /* ---------------------------------------------------------------- odd partitions */
 
 typedef struct child {
@@ -1200,4 +1244,4 @@ static void test_metadata_odd_partitions(void) {
 TEST_MAIN(TEST(test_apiversions_faults), TEST(test_metadata_faults), TEST(test_initpid_faults),
           TEST(test_initpid_garbage_fatal), TEST(test_produce_faults),
           TEST(test_any_response_faults), TEST(test_faults_forever_time_out),
-          TEST(test_metadata_odd_partitions))
+          TEST(test_metadata_odd_partitions), TEST(test_partition_growth_picked_up))
