@@ -212,6 +212,7 @@ typedef struct fake_broker {
     int64_t log_end;
     int32_t pids; /* InitProducerId answered so far: ids 1000, 1001, ... */
     int partitions; /* how many partitions Metadata lists for t (log kept for t-0 only) */
+    int unknown_sent; /* Produce partitions answered UNKNOWN_TOPIC_OR_PARTITION */
     int64_t cur_pid;
     int32_t next_seq;
     struct {
@@ -466,8 +467,12 @@ static int fb_respond(fake_broker_t *fb, int16_t api, int16_t ver, int32_t corri
                 res[nres].partition = part;
                 res[nres].base = -1;
                 if (tlen != (int16_t)strlen(TOPIC) || memcmp(topic, TOPIC, (size_t)tlen) ||
-                    part != 0)
+                    part != 0) {
                     res[nres].err = 3; /* UNKNOWN_TOPIC_OR_PARTITION */
+                    pthread_mutex_lock(&fb->lock);
+                    fb->unknown_sent++;
+                    pthread_mutex_unlock(&fb->lock);
+                }
                 else
                     res[nres].err = fb_append(fb, batch, (size_t)blen, &res[nres].base);
                 nres++;
@@ -1183,6 +1188,53 @@ static void test_partition_growth_picked_up(void) {
     fb_stop(fb);
 }
 
+/* Many partitions failing with a metadata error cause one metadata refresh
+ * at a time, at most one per retry.backoff.ms (single-flight, coalesced),
+ * not one per failing partition. */
+static void test_metadata_refresh_coalesced(void) {
+    fake_broker_t *fb = fb_start();
+    REQUIRE_NOT_NULL(fb);
+    pthread_mutex_lock(&fb->lock);
+    fb->partitions = 8; /* partitions 1..7 answer UNKNOWN_TOPIC_OR_PARTITION */
+    pthread_mutex_unlock(&fb->lock);
+    char boot[64], err[512];
+    snprintf(boot, sizeof(boot), "127.0.0.1:%d", fb->port);
+    kp_config_t *c = kp_config_new();
+    kp_config_set(c, "bootstrap.servers", boot, err, sizeof(err));
+    kp_config_set(c, "client.id", CLIENT_ID, err, sizeof(err));
+    kp_config_set(c, "linger.ms", "0", err, sizeof(err));
+    kp_config_set(c, "request.timeout.ms", "500", err, sizeof(err));
+    kp_config_set(c, "delivery.timeout.ms", "2000", err, sizeof(err));
+    kp_config_set(c, "retry.backoff.ms", "100", err, sizeof(err));
+    kp_config_set(c, "retry.backoff.max.ms", "100", err, sizeof(err));
+    kp_producer_t *p = kp_producer_new(c, err, sizeof(err));
+    kp_config_destroy(c);
+    REQUIRE_NOT_NULL(p);
+    CHECK_EQ_INT(kp_partitions_for(p, TOPIC), 8);
+    int md0 = fb_get(fb, &fb->requests[API_METADATA]);
+    tracker_t t;
+    tracker_init(&t, 7);
+    slot_ref_t refs[7];
+    int64_t t0 = test_now_ms();
+    for (int part = 1; part <= 7; part++) {
+        kp_record_t r = {.topic = TOPIC, .partition = part, .value = "x", .value_len = 1};
+        refs[part - 1] = (slot_ref_t){&t, (size_t)part - 1};
+        CHECK_OK(kp_send(p, &r, tracker_cb, &refs[part - 1]));
+    }
+    CHECK(tracker_wait(&t, 10000)); /* they fail at delivery.timeout.ms */
+    int64_t elapsed = test_now_ms() - t0;
+    int md = fb_get(fb, &fb->requests[API_METADATA]) - md0;
+    int errors = fb_get(fb, &fb->unknown_sent);
+    printf("%d partition errors answered in %lld ms, %d metadata requests\n", errors,
+           (long long)elapsed, md);
+    CHECK_GT_INT(errors, 50);
+    CHECK_LE_INT(md, elapsed / 100 + 2); /* at most one per retry.backoff.ms */
+    CHECK_LT_INT(md * 2, errors);
+    kp_producer_destroy(p);
+    tracker_free(&t);
+    fb_stop(fb);
+}
+
 /* ---------------------------------------------------------------- odd partitions */
 
 typedef struct child {
@@ -1244,4 +1296,5 @@ static void test_metadata_odd_partitions(void) {
 TEST_MAIN(TEST(test_apiversions_faults), TEST(test_metadata_faults), TEST(test_initpid_faults),
           TEST(test_initpid_garbage_fatal), TEST(test_produce_faults),
           TEST(test_any_response_faults), TEST(test_faults_forever_time_out),
-          TEST(test_metadata_odd_partitions), TEST(test_partition_growth_picked_up))
+          TEST(test_metadata_odd_partitions), TEST(test_partition_growth_picked_up),
+          TEST(test_metadata_refresh_coalesced))

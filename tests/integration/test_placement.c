@@ -57,6 +57,37 @@ static void test_keyed_records_land_there(void) {
     mockcluster_destroy(mc);
 }
 
+/* partitioner.ignore.keys: keyed records are placed as if they had none
+ * (sticky), so one key spreads over partitions. */
+static void test_ignore_keys(void) {
+    mockcluster_t *mc = mockcluster_start(1, "ignore", 4);
+    REQUIRE_NOT_NULL(mc);
+    kp_producer_t *p = make_producer(mockcluster_bootstraps(mc), "partitioner.ignore.keys",
+                                     "true", "batch.size", "1024", NULL);
+    REQUIRE_NOT_NULL(p);
+    int seen[4] = {0};
+    for (int i = 0; i < 400; i++) {
+        kp_record_t r = {.topic = "ignore", .partition = KP_PARTITION_ANY, .key = "one-key",
+                         .key_len = 7, .value = "0123456789012345678901234567890123456789",
+                         .value_len = 40};
+        kp_record_metadata_t md;
+        kp_future_t *f;
+        CHECK_OK(kp_send_future(p, &r, NULL, NULL, &f));
+        if (i % 50 == 49) { /* wait now and then, keep the rest batched */
+            CHECK_OK(kp_future_get(f, 10000, &md));
+            seen[md.partition & 3]++;
+        }
+        kp_future_destroy(f);
+    }
+    CHECK_OK(kp_flush(p, 10000));
+    kp_producer_destroy(p);
+    int used = 0;
+    for (int i = 0; i < 4; i++)
+        used += seen[i] > 0;
+    CHECK_GT_INT(used, 1); /* with keys honoured, all 8 samples share one partition */
+    mockcluster_destroy(mc);
+}
+
 /* KIP-794's uniform sticky rule: a null-key partition is kept for about
  * batch.size bytes, then another is chosen; over many records all
  * partitions get some. */
@@ -204,6 +235,6 @@ static void test_availability_timeout(void) {
     mockcluster_destroy(mc);
 }
 
-TEST_MAIN(TEST(test_keyed_matches_librdkafka_murmur2), TEST(test_keyed_records_land_there),
+TEST_MAIN(TEST(test_keyed_matches_librdkafka_murmur2), TEST(test_keyed_records_land_there), TEST(test_ignore_keys),
           TEST(test_null_keys_stick_for_batch_size),
           TEST(test_adaptive_avoids_slow_broker), TEST(test_availability_timeout))
