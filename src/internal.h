@@ -179,6 +179,8 @@ struct kp_producer {
     _Atomic uint64_t tx_bytes;        /* bytes written to brokers */
     int retire_boot;    /* bootstrap connections are no longer needed */
     kp_conn_t *retired; /* connections to destroy at the top of the loop */
+    kp_topic_t **scan_topics; /* the scan's copy of the topic list */
+    size_t scan_cap;
     uint64_t rng;
 };
 

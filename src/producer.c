@@ -718,6 +718,7 @@ static void producer_free(kp_producer_t *p) {
         free(t);
     }
     free(p->topics);
+    free(p->scan_topics);
     kp_acc_pool_destroy(p);
     kp_compressor_free(p->compressor);
     if (p->wake_fd >= 0)

@@ -670,9 +670,25 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
     kp_err_t fatal = (kp_err_t)atomic_load(&p->fatal_err);
     int64_t dto = p->conf.delivery_timeout_ms;
 
+    /* Which topics exist: copied under topics_lock, which is then released
+     * so that senders are not held up by the scan. A topic's partition table
+     * is only ever changed by this thread, so reading it here needs no lock;
+     * a topic added meanwhile is seen next turn. */
     pthread_mutex_lock(&p->topics_lock);
-    for (size_t ti = 0; ti < p->ntopics; ti++) {
-        kp_topic_t *t = p->topics[ti];
+    size_t ntopics = p->ntopics;
+    if (ntopics > p->scan_cap) {
+        kp_topic_t **nt = realloc(p->scan_topics, ntopics * sizeof(*nt));
+        if (nt) {
+            p->scan_topics = nt;
+            p->scan_cap = ntopics;
+        } else {
+            ntopics = p->scan_cap;
+        }
+    }
+    memcpy(p->scan_topics, p->topics, ntopics * sizeof(*p->topics));
+    pthread_mutex_unlock(&p->topics_lock);
+    for (size_t ti = 0; ti < ntopics; ti++) {
+        kp_topic_t *t = p->scan_topics[ti];
         for (int32_t pi = 0; pi < t->npart; pi++) {
             kp_tp_t *tp = t->parts[pi];
             pthread_mutex_lock(&tp->lock);
@@ -742,7 +758,6 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
             pthread_mutex_unlock(&tp->lock);
         }
     }
-    pthread_mutex_unlock(&p->topics_lock);
 
     while (expired) {
         kp_batch_t *b = expired;
