@@ -174,16 +174,16 @@ static int try_append(kp_batch_t *b, const void *key, int32_t klen, const void *
                       int32_t vlen, int64_t ts, const kp_header_t *hdrs, size_t nhdrs,
                       const int32_t *hklens) {
     int64_t delta = b->count ? ts - b->base_ts : 0;
-    size_t sz = kp_rb_record_size(delta, b->count, klen, vlen, hdrs, nhdrs, hklens);
-    if (b->len + sz > b->cap)
+    size_t body = kp_rb_body_size(delta, b->count, klen, vlen, hdrs, nhdrs, hklens);
+    if (b->len + kp_rb_total_size(body) > b->cap)
         return 0;
     if (!b->count) {
         b->base_ts = b->max_ts = ts;
     } else if (ts > b->max_ts) {
         b->max_ts = ts;
     }
-    b->len += kp_rb_write_record(b->buf + b->len, delta, b->count, key, klen, value, vlen, hdrs,
-                                 nhdrs, hklens);
+    b->len += kp_rb_write_body(b->buf + b->len, body, delta, b->count, key, klen, value, vlen,
+                               hdrs, nhdrs, hklens);
     b->count++;
     return 1;
 }

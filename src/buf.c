@@ -70,36 +70,11 @@ void kp_w_i64(kp_wbuf_t *w, int64_t v) {
         kp_put_be64(d, (uint64_t)v);
 }
 
-size_t kp_uvarint_size(uint64_t v) {
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-
-size_t kp_varint_size(int64_t v) { return kp_uvarint_size(zigzag(v)); }
-
-size_t kp_put_uvarint(uint8_t *p, uint64_t v) {
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-size_t kp_put_varint(uint8_t *p, int64_t v) { return kp_put_uvarint(p, zigzag(v)); }
-
 void kp_w_uvarint(kp_wbuf_t *w, uint64_t v) {
     uint8_t tmp[10];
     kp_w_bytes_raw(w, tmp, kp_put_uvarint(tmp, v));
 }
-void kp_w_varint(kp_wbuf_t *w, int64_t v) { kp_w_uvarint(w, zigzag(v)); }
+void kp_w_varint(kp_wbuf_t *w, int64_t v) { kp_w_uvarint(w, kp_zigzag(v)); }
 
 void kp_w_strn(kp_wbuf_t *w, const char *s, size_t n) {
     if (!s) {

@@ -34,8 +34,8 @@
 #include "buf.h"
 #include "crc32c.h"
 
-static size_t body_size(int64_t ts_delta, int32_t offset_delta, int32_t klen, int32_t vlen,
-                        const kp_header_t *hdrs, size_t nhdrs, const int32_t *hklens) {
+size_t kp_rb_body_size(int64_t ts_delta, int32_t offset_delta, int32_t klen, int32_t vlen,
+                       const kp_header_t *hdrs, size_t nhdrs, const int32_t *hklens) {
     size_t n = 1 + kp_varint_size(ts_delta) + kp_varint_size(offset_delta);
     n += kp_varint_size(klen) + (klen > 0 ? (size_t)klen : 0);
     n += kp_varint_size(vlen) + (vlen > 0 ? (size_t)vlen : 0);
@@ -50,14 +50,21 @@ static size_t body_size(int64_t ts_delta, int32_t offset_delta, int32_t klen, in
 
 size_t kp_rb_record_size(int64_t ts_delta, int32_t offset_delta, int32_t klen, int32_t vlen,
                          const kp_header_t *hdrs, size_t nhdrs, const int32_t *hklens) {
-    size_t b = body_size(ts_delta, offset_delta, klen, vlen, hdrs, nhdrs, hklens);
-    return kp_varint_size((int64_t)b) + b;
+    return kp_rb_total_size(kp_rb_body_size(ts_delta, offset_delta, klen, vlen, hdrs, nhdrs,
+                                            hklens));
 }
 
 size_t kp_rb_write_record(uint8_t *dst, int64_t ts_delta, int32_t offset_delta, const void *key,
                           int32_t klen, const void *value, int32_t vlen, const kp_header_t *hdrs,
                           size_t nhdrs, const int32_t *hklens) {
-    size_t b = body_size(ts_delta, offset_delta, klen, vlen, hdrs, nhdrs, hklens);
+    size_t b = kp_rb_body_size(ts_delta, offset_delta, klen, vlen, hdrs, nhdrs, hklens);
+    return kp_rb_write_body(dst, b, ts_delta, offset_delta, key, klen, value, vlen, hdrs, nhdrs,
+                            hklens);
+}
+
+size_t kp_rb_write_body(uint8_t *dst, size_t b, int64_t ts_delta, int32_t offset_delta,
+                        const void *key, int32_t klen, const void *value, int32_t vlen,
+                        const kp_header_t *hdrs, size_t nhdrs, const int32_t *hklens) {
     uint8_t *p = dst;
     p += kp_put_varint(p, (int64_t)b);
     *p++ = 0; /* attributes */

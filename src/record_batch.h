@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "kprod/kprod.h"
 
 #define KP_RB_HEADER_SIZE 61     /* bytes before the first record */
@@ -28,6 +29,16 @@ typedef struct kp_rb_header {
  * lengths are -1 for null. */
 size_t kp_rb_record_size(int64_t ts_delta, int32_t offset_delta, int32_t klen, int32_t vlen,
                          const kp_header_t *hdrs, size_t nhdrs, const int32_t *hdr_klens);
+
+/* The same split in two steps, so the send path sizes a record once: the
+ * body size (everything after the length prefix), the total it implies,
+ * and the writer given that body size. */
+size_t kp_rb_body_size(int64_t ts_delta, int32_t offset_delta, int32_t klen, int32_t vlen,
+                       const kp_header_t *hdrs, size_t nhdrs, const int32_t *hdr_klens);
+static inline size_t kp_rb_total_size(size_t body) { return kp_varint_size((int64_t)body) + body; }
+size_t kp_rb_write_body(uint8_t *dst, size_t body, int64_t ts_delta, int32_t offset_delta,
+                        const void *key, int32_t klen, const void *value, int32_t vlen,
+                        const kp_header_t *hdrs, size_t nhdrs, const int32_t *hdr_klens);
 
 /* Encode one record at dst (which has kp_rb_record_size() bytes). Returns
  * the bytes written. */
