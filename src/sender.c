@@ -685,7 +685,8 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
             ntopics = p->scan_cap;
         }
     }
-    memcpy(p->scan_topics, p->topics, ntopics * sizeof(*p->topics));
+    if (ntopics)
+        memcpy(p->scan_topics, p->topics, ntopics * sizeof(*p->topics));
     pthread_mutex_unlock(&p->topics_lock);
     for (size_t ti = 0; ti < ntopics; ti++) {
         kp_topic_t *t = p->scan_topics[ti];
