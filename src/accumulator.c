@@ -87,10 +87,8 @@ static kp_err_t pool_alloc(kp_producer_t *p, size_t size, int64_t *deadline, int
             err = KP_ERR_BUFFER_EXHAUSTED;
             break;
         }
-        struct timespec ts;
-        kp_timespec_at(&ts, *deadline);
         p->pool_waiters++;
-        pthread_cond_timedwait(&p->pool_cond, &p->pool_lock, &ts);
+        kp_cond_wait_until(&p->pool_cond, &p->pool_lock, *deadline);
         p->pool_waiters--;
     }
     if (err == KP_OK) {

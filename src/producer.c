@@ -2,16 +2,17 @@
  * producer — the public API: create, send (three modes), futures, flush,
  * close, destroy.
  *
- * The send path on the application thread: validate and "serialize" (the
- * built-in string/bytes serializers only decide how lengths are read),
- * check the size against max.request.size and buffer.memory, wait (at most
- * max.block.ms) for the topic's metadata, choose the partition, and append
- * to the partition's open batch. Nothing is allocated per record for
- * fire-and-forget sends.
+ * The send path on the application thread: interceptors' on_send, the
+ * key and value serializers (Java's built-in layouts or user functions), a
+ * size check against max.request.size and buffer.memory, a wait (at most
+ * max.block.ms) for the topic's metadata, the partition, and an append to
+ * the partition's open batch. Nothing is allocated per record for
+ * fire-and-forget sends with built-in serializers.
  *
- * Partitioning: explicit partition > key: toPositive(murmur2(key)) % n, as
- * the Java client > no key (or partitioner.ignore.keys): a sticky partition
- * that changes after batch.size bytes (KIP-794's uniform sticky rule).
+ * Partitioning: explicit partition > user partitioner > round-robin
+ * (partitioner.class) > key: toPositive(murmur2(key)) % n, as the Java
+ * client > no key (or partitioner.ignore.keys): KIP-794's sticky partition,
+ * switched after batch.size bytes, weighted by queue depth when adaptive.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -54,8 +55,6 @@ void kp_wake(kp_producer_t *p) {
     }
 }
 
-#define in_io_thread kp_in_io_thread
-
 static void cond_init_mono(pthread_cond_t *c) {
     pthread_condattr_t a;
     pthread_condattr_init(&a);
@@ -92,17 +91,8 @@ kp_err_t kp_future_get(kp_future_t *f, int64_t timeout_ms, kp_record_metadata_t 
         return KP_ERR_INVALID_ARG;
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : kp_mono_ms() + timeout_ms;
     pthread_mutex_lock(&f->lock);
-    while (!f->done) {
-        if (timeout_ms < 0) {
-            pthread_cond_wait(&f->cond, &f->lock);
-            continue;
-        }
-        if (kp_mono_ms() >= deadline)
-            break;
-        struct timespec ts;
-        kp_timespec_at(&ts, deadline);
-        pthread_cond_timedwait(&f->cond, &f->lock, &ts);
-    }
+    while (!f->done && !kp_cond_wait_until(&f->cond, &f->lock, deadline))
+        ;
     kp_err_t err = f->done ? f->err : KP_ERR_TIMED_OUT;
     if (f->done && md)
         *md = f->md;
@@ -202,7 +192,7 @@ static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t pa
     while (t->npart <= 0 || partition >= t->npart) {
         if (atomic_load(&p->closing))
             return KP_ERR_CLOSED;
-        if (in_io_thread(p) || kp_mono_ms() >= kp_send_deadline(p, deadline)) {
+        if (kp_in_io_thread(p) || kp_mono_ms() >= kp_send_deadline(p, deadline)) {
             if (t->npart > 0)
                 return KP_ERR_UNKNOWN_PARTITION;
             /* the cluster said the topic does not exist: say so; else we
@@ -212,9 +202,7 @@ static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t pa
         }
         atomic_store(&p->md_wanted, 1);
         kp_wake(p);
-        struct timespec ts;
-        kp_timespec_at(&ts, *deadline);
-        pthread_cond_timedwait(&p->md_cond, &p->topics_lock, &ts);
+        kp_cond_wait_until(&p->md_cond, &p->topics_lock, *deadline);
     }
     return KP_OK;
 }
@@ -571,19 +559,11 @@ static kp_err_t wait_done(kp_producer_t *p, flush_mark_t *marks, size_t n, int64
     kp_err_t err = KP_OK;
     pthread_mutex_lock(&p->done_lock);
     p->done_waiters++;
-    while (marks ? !marks_done(marks, n) : atomic_load(&p->outstanding) > 0) {
-        if (timeout_ms < 0) {
-            pthread_cond_wait(&p->done_cond, &p->done_lock);
-            continue;
-        }
-        if (kp_mono_ms() >= deadline) {
+    while (marks ? !marks_done(marks, n) : atomic_load(&p->outstanding) > 0)
+        if (kp_cond_wait_until(&p->done_cond, &p->done_lock, deadline)) {
             err = KP_ERR_TIMED_OUT;
             break;
         }
-        struct timespec ts;
-        kp_timespec_at(&ts, deadline);
-        pthread_cond_timedwait(&p->done_cond, &p->done_lock, &ts);
-    }
     p->done_waiters--;
     pthread_mutex_unlock(&p->done_lock);
     return err;
@@ -592,7 +572,7 @@ static kp_err_t wait_done(kp_producer_t *p, flush_mark_t *marks, size_t n, int64
 kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
     if (!p)
         return KP_ERR_INVALID_ARG;
-    if (in_io_thread(p))
+    if (kp_in_io_thread(p))
         return KP_ERR_IN_CALLBACK;
     /* What was appended before this call, per partition. */
     flush_mark_t *marks = NULL;
@@ -632,7 +612,7 @@ kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
 kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms) {
     if (!p)
         return KP_ERR_INVALID_ARG;
-    if (in_io_thread(p))
+    if (kp_in_io_thread(p))
         return KP_ERR_IN_CALLBACK;
     pthread_mutex_lock(&p->close_lock);
     if (p->closed) {
@@ -851,7 +831,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
 void kp_producer_destroy(kp_producer_t *p) {
     if (!p)
         return;
-    if (in_io_thread(p)) {
+    if (kp_in_io_thread(p)) {
         kp_log(p, 3, "kp_producer_destroy called from a producer callback: ignored");
         return;
     }

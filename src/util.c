@@ -40,9 +40,14 @@ int64_t kp_wall_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void kp_timespec_at(struct timespec *ts, int64_t mono_ms) {
-    ts->tv_sec = mono_ms / 1000;
-    ts->tv_nsec = (mono_ms % 1000) * 1000000;
+int kp_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ms) {
+    if (deadline_ms == INT64_MAX)
+        return pthread_cond_wait(c, m), 0;
+    if (kp_mono_ms() >= deadline_ms)
+        return -1;
+    struct timespec ts = {deadline_ms / 1000, (deadline_ms % 1000) * 1000000};
+    pthread_cond_timedwait(c, m, &ts);
+    return 0;
 }
 
 static uint64_t xorshift(uint64_t *s) {

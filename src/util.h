@@ -2,6 +2,7 @@
 #ifndef KP_UTIL_H
 #define KP_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,10 +18,11 @@ int64_t kp_mono_us(void);
 /* Wall-clock milliseconds since the epoch (record timestamps). */
 int64_t kp_wall_ms(void);
 
-/* A monotonic millisecond deadline as the timespec pthread_cond_timedwait
- * wants (condition variables here use CLOCK_MONOTONIC). */
-struct timespec;
-void kp_timespec_at(struct timespec *ts, int64_t mono_ms);
+/* Wait on c (created with CLOCK_MONOTONIC, m held) until woken or the
+ * monotonic deadline; INT64_MAX waits without limit. Returns -1 without
+ * waiting once the deadline has passed, else 0 (the caller re-checks its
+ * condition: wake-ups may be spurious). */
+int kp_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ms);
 
 /* value * (1 +- 0.2), the Java client's backoff jitter; state is per caller. */
 int64_t kp_jitter(int64_t value, uint64_t *rng);
