@@ -211,6 +211,13 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     kp_log(p, 7, "metadata request for %zu topics to broker %d", n, c->node_id);
 }
 
+/* Every connection, known brokers first, then bootstrap servers:
+ * conn_at(p, 0 .. conn_count(p) - 1). */
+static int conn_count(const kp_producer_t *p) { return p->nbrokers + p->nboot; }
+static kp_conn_t *conn_at(const kp_producer_t *p, int i) {
+    return i < p->nbrokers ? p->brokers[i].conn : p->boot[i - p->nbrokers];
+}
+
 /* The ready connection with the fewest requests (known brokers first, then
  * bootstrap servers), or NULL. api: an API the broker must offer, or -1. */
 static kp_conn_t *pick_ready_conn(kp_producer_t *p, int api) {
@@ -230,26 +237,20 @@ static kp_conn_t *pick_ready_conn(kp_producer_t *p, int api) {
 /* Nothing ready: make sure some connection is being set up, known brokers
  * and bootstrap servers in turn, respecting their backoff. */
 static void ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next) {
-    int connecting = 0;
-    for (int i = 0; i < p->nbrokers; i++)
-        connecting |= p->brokers[i].conn->state != KP_CONN_DOWN;
-    for (int i = 0; i < p->nboot; i++)
-        connecting |= p->boot[i]->state != KP_CONN_DOWN;
-    int total = p->nbrokers + p->nboot;
+    int connecting = 0, total = conn_count(p);
+    for (int i = 0; i < total; i++)
+        connecting |= conn_at(p, i)->state != KP_CONN_DOWN;
     for (int k = 0; !connecting && k < total; k++) {
-        int idx = (p->boot_next++) % total;
-        kp_conn_t *c = idx < p->nbrokers ? p->brokers[idx].conn : p->boot[idx - p->nbrokers];
+        kp_conn_t *c = conn_at(p, (p->boot_next++) % total);
         if (now >= c->next_connect_ms) {
             kp_conn_connect(p, c, now);
             connecting = 1;
         }
     }
     /* come back when the earliest backoff ends */
-    for (int i = 0; i < total; i++) {
-        kp_conn_t *c = i < p->nbrokers ? p->brokers[i].conn : p->boot[i - p->nbrokers];
-        if (c->state == KP_CONN_DOWN)
-            *next = MIN(*next, c->next_connect_ms);
-    }
+    for (int i = 0; i < total; i++)
+        if (conn_at(p, i)->state == KP_CONN_DOWN)
+            *next = MIN(*next, conn_at(p, i)->next_connect_ms);
 }
 
 static void metadata_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
@@ -800,10 +801,9 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
 /* ---------------------------------------------------------------- shutdown */
 
 static void fail_everything(kp_producer_t *p) {
-    for (int i = 0; i < p->nbrokers; i++)
-        kp_conn_close(p, p->brokers[i].conn, KP_ERR_PURGED_CLOSE, "producer closed");
-    for (int i = 0; i < p->nboot; i++)
-        kp_conn_close(p, p->boot[i], KP_ERR_PURGED_CLOSE, NULL);
+    for (int i = 0; i < conn_count(p); i++)
+        kp_conn_close(p, conn_at(p, i), KP_ERR_PURGED_CLOSE,
+                      i < p->nbrokers ? "producer closed" : NULL);
     kp_batch_t *all = NULL;
     pthread_mutex_lock(&p->topics_lock);
     for (size_t ti = 0; ti < p->ntopics; ti++) {
@@ -893,7 +893,7 @@ void *kp_sender_main(void *arg) {
         initpid_maybe(p, now, &next);
         next = MIN(next, scan(p, now));
         /* timers and fds */
-        int nc = p->nbrokers + p->nboot;
+        int nc = conn_count(p);
         if (nc + 1 > pcap) {
             int ncap = (nc + 1) * 2;
             struct pollfd *np = realloc(pfds, (size_t)ncap * sizeof(*np));
@@ -913,7 +913,7 @@ void *kp_sender_main(void *arg) {
         pfds[nfds].events = POLLIN;
         pconns[nfds++] = NULL;
         for (int i = 0; i < nc; i++) {
-            kp_conn_t *c = i < p->nbrokers ? p->brokers[i].conn : p->boot[i - p->nbrokers];
+            kp_conn_t *c = conn_at(p, i);
             int64_t due = kp_conn_timers(p, c, now); /* (MIN evaluates twice) */
             next = MIN(next, due);
             if (c->state == KP_CONN_DOWN || c->fd < 0)
