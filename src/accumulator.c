@@ -186,18 +186,24 @@ static int try_append(kp_batch_t *b, const void *key, int32_t klen, const void *
     return 1;
 }
 
-static kp_err_t add_entry(kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
-                          kp_callback_fn *cb, void *opaque, kp_future_t *fut) {
+/* Append a completion entry (the array doubles: amortised, per batch). */
+static kp_err_t push_entry(kp_batch_t *b, kp_rec_entry_t e) {
     if (b->nents == b->ents_cap) {
         int32_t cap = b->ents_cap ? b->ents_cap * 2 : 8;
-        kp_rec_entry_t *e = realloc(b->ents, (size_t)cap * sizeof(*e));
-        if (!e)
+        kp_rec_entry_t *ne = realloc(b->ents, (size_t)cap * sizeof(*ne));
+        if (!ne)
             return KP_ERR_NOMEM;
-        b->ents = e;
+        b->ents = ne;
         b->ents_cap = cap;
     }
-    b->ents[b->nents++] = (kp_rec_entry_t){b->count, klen, vlen, ts, cb, opaque, fut};
+    b->ents[b->nents++] = e;
     return KP_OK;
+}
+
+/* The entry of the record about to be appended to b. */
+static kp_err_t add_entry(kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
+                          kp_callback_fn *cb, void *opaque, kp_future_t *fut) {
+    return push_entry(b, (kp_rec_entry_t){b->count, klen, vlen, ts, cb, opaque, fut});
 }
 
 kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, const void *key,
@@ -369,18 +375,11 @@ static kp_batch_t *sub_batch(kp_producer_t *p, const kp_batch_t *b, const split_
         kp_rec_entry_t e = b->ents[i];
         if (e.index < from || e.index >= to)
             continue;
-        if (nb->nents == nb->ents_cap) {
-            int32_t cap = nb->ents_cap ? nb->ents_cap * 2 : 8;
-            kp_rec_entry_t *ne = realloc(nb->ents, (size_t)cap * sizeof(*ne));
-            if (!ne) {
-                kp_acc_release(p, nb);
-                return NULL;
-            }
-            nb->ents = ne;
-            nb->ents_cap = cap;
-        }
         e.index -= from;
-        nb->ents[nb->nents++] = e;
+        if (push_entry(nb, e)) {
+            kp_acc_release(p, nb);
+            return NULL;
+        }
     }
     return nb;
 }
