@@ -2,8 +2,10 @@
  * internal — the producer's shared state and the contracts between its
  * parts. Who may touch what:
  *
- *   app threads   kp_send(): topic table (topics_lock), a partition's deque
- *                 (tp->lock), the memory pool (pool_lock)
+ *   app threads   kp_send(): the topic and partition tables (read without a
+ *                 lock; a new topic is added under topics_lock), a
+ *                 partition's deque (tp->lock: the one lock a record
+ *                 takes), the memory pool (pool_lock, per batch)
  *   I/O thread    everything under "sender-owned": connections, brokers,
  *                 metadata state, in-flight requests. Nobody else reads it.
  *
@@ -20,6 +22,7 @@
 #include "config.h"
 #include "kprod/kprod.h"
 #include "protocol.h"
+#include "util.h"
 
 typedef struct kp_batch kp_batch_t;
 typedef struct kp_tp kp_tp_t;
@@ -85,21 +88,27 @@ struct kp_tp {
 
 struct kp_topic {
     char *name;
-    /* Partition table: app threads read it under topics_lock; the I/O thread
-     * grows it (never shrinks) under topics_lock. */
-    int32_t npart; /* -1 until metadata knows the topic */
-    kp_tp_t **parts;
-    int32_t parts_cap;
+    /* Partition table (kp_tp_t *), read without a lock by senders and the
+     * scan (kp_topic_parts); grown (never shrunk) by the I/O thread under
+     * topics_lock. Empty until metadata knows the topic. */
+    kp_ptab_t *_Atomic parts;
     kp_err_t md_err; /* last metadata error for the topic (topics_lock) */
-    /* sticky partitioner for records without a key (topics_lock) */
-    int32_t sticky;
-    int64_t sticky_bytes;
-    uint32_t rr_next; /* round-robin partitioner (topics_lock) */
+    /* sticky partitioner for records without a key, lock-free: the current
+     * partition (high 32 bits, all ones: none yet) and the bytes sent to it
+     * (low 32 bits, saturating), changed together by compare-and-swap */
+    _Atomic uint64_t sticky;
+    _Atomic uint32_t rr_next; /* round-robin partitioner */
     /* compressed/uncompressed size, in thousandths, as the Java client's
      * CompressionRatioEstimator: written by the I/O thread after each
      * compressed batch, read when a new batch is sized */
     _Atomic int32_t ratio_milli;
 };
+
+/* A topic's partitions: their count, and *tps set to the table (of
+ * kp_tp_t *; void * so that each item converts to kp_tp_t * as read). */
+static inline int32_t kp_topic_parts(const kp_topic_t *t, void *const **tps) {
+    return (int32_t)kp_ptab_get(&t->parts, tps);
+}
 
 typedef struct kp_broker {
     int32_t node_id;
@@ -121,12 +130,11 @@ struct kp_producer {
     char *client_id;
     int log_level; /* stderr logging threshold without a log callback */
 
-    /* topics */
+    /* topics: the table (kp_topic_t *) is read without a lock (kp_topics);
+     * topics are added, and metadata is changed, under topics_lock */
     pthread_mutex_t topics_lock;
     pthread_cond_t md_cond; /* metadata changed (topics_lock) */
-    kp_topic_t **topics;
-    size_t ntopics, topics_cap;
-    uint64_t sticky_rng; /* topics_lock */
+    kp_ptab_t *_Atomic topics;
 
     /* memory pool: buffer.memory bounds the bytes of all batch buffers */
     pthread_mutex_t pool_lock;
@@ -179,10 +187,14 @@ struct kp_producer {
     _Atomic uint64_t tx_bytes;        /* bytes written to brokers */
     int retire_boot;    /* bootstrap connections are no longer needed */
     kp_conn_t *retired; /* connections to destroy at the top of the loop */
-    kp_topic_t **scan_topics; /* the scan's copy of the topic list */
-    size_t scan_cap;
     uint64_t rng;
 };
+
+/* The producer's topics: their count, and *ts set to the table (of
+ * kp_topic_t *). */
+static inline size_t kp_topics(const kp_producer_t *p, void *const **ts) {
+    return kp_ptab_get(&p->topics, ts);
+}
 
 enum { KP_PID_NONE = 0, KP_PID_REQUESTING, KP_PID_READY };
 

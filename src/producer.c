@@ -159,29 +159,33 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
 
 /* ---------------------------------------------------------------- topics */
 
-static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name, int create) {
-    for (size_t i = 0; i < p->ntopics; i++)
-        if (!strcmp(p->topics[i]->name, name))
-            return p->topics[i];
-    if (!create)
-        return NULL;
-    if (p->ntopics == p->topics_cap) {
-        size_t cap = p->topics_cap ? p->topics_cap * 2 : 8;
-        kp_topic_t **nt = realloc(p->topics, cap * sizeof(*nt));
-        if (!nt)
-            return NULL;
-        p->topics = nt;
-        p->topics_cap = cap;
+/* The topic, or NULL; no lock (kp_ptab). A linear walk: producers send to
+ * a handful of topics. */
+static kp_topic_t *topic_find(const kp_producer_t *p, const char *name) {
+    void *const *ts;
+    size_t n = kp_topics(p, &ts);
+    for (size_t i = 0; i < n; i++) {
+        kp_topic_t *t = ts[i];
+        if (!strcmp(t->name, name))
+            return t;
     }
-    kp_topic_t *t = calloc(1, sizeof(*t));
-    if (!t || !(t->name = kp_strdup(name))) {
+    return NULL;
+}
+
+/* The topic, added if new (topics_lock held). */
+static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name) {
+    kp_topic_t *t = topic_find(p, name);
+    if (t)
+        return t;
+    t = calloc(1, sizeof(*t));
+    if (!t || !(t->name = kp_strdup(name)) || kp_ptab_push(&p->topics, t)) {
+        if (t)
+            free(t->name);
         free(t);
         return NULL;
     }
-    t->npart = -1;
-    t->sticky = -1;
+    atomic_init(&t->sticky, UINT64_MAX);
     atomic_init(&t->ratio_milli, 1000);
-    p->topics[p->ntopics++] = t;
     return t;
 }
 
@@ -189,11 +193,13 @@ static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name, int crea
  * partition, that partition. */
 static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t partition,
                                      int64_t *deadline) {
-    while (t->npart <= 0 || partition >= t->npart) {
+    void *const *tps;
+    int32_t n;
+    while ((n = kp_topic_parts(t, &tps)) == 0 || partition >= n) {
         if (atomic_load(&p->closing))
             return KP_ERR_CLOSED;
         if (kp_in_io_thread(p) || kp_mono_ms() >= kp_send_deadline(p, deadline)) {
-            if (t->npart > 0)
+            if (n > 0)
                 return KP_ERR_UNKNOWN_PARTITION;
             /* the cluster said the topic does not exist: say so; else we
              * never heard (no broker reachable, still loading) */
@@ -229,28 +235,31 @@ static uint64_t sticky_weight(const kp_producer_t *p, const kp_tp_t *tp, int32_t
  * partition's queue of unfinished batches, so partitions behind a slow
  * broker get fewer records, and without those whose broker has been
  * unavailable for partitioner.availability.timeout.ms. */
-static int32_t next_sticky(kp_producer_t *p, const kp_topic_t *t) {
-    p->sticky_rng = p->sticky_rng * 6364136223846793005ull + 1442695040888963407ull;
-    uint64_t r = p->sticky_rng >> 33;
-    if (!p->conf.partitioner_adaptive || t->npart < 2)
-        return (int32_t)(r % (uint64_t)t->npart);
+static int32_t next_sticky(const kp_producer_t *p, void *const *tps, int32_t npart) {
+    /* per thread: no shared state to fight over (the pick needs no
+     * quality beyond spreading) */
+    static _Thread_local uint64_t rng;
+    uint64_t r = kp_rand(&rng) >> 11;
+    if (!p->conf.partitioner_adaptive || npart < 2)
+        return (int32_t)(r % (uint64_t)npart);
     int64_t now = p->conf.partitioner_availability_timeout_ms > 0 ? kp_mono_ms() : 0;
     int32_t maxq = 0;
-    for (int32_t i = 0; i < t->npart; i++) {
-        int32_t q = atomic_load_explicit(&t->parts[i]->queued, memory_order_relaxed);
+    for (int32_t i = 0; i < npart; i++) {
+        const kp_tp_t *tp = tps[i];
+        int32_t q = atomic_load_explicit(&tp->queued, memory_order_relaxed);
         if (q > maxq)
             maxq = q;
     }
-    uint64_t w[64], *wp = t->npart <= 64 ? w : malloc((size_t)t->npart * sizeof(uint64_t));
+    uint64_t w[64], *wp = npart <= 64 ? w : malloc((size_t)npart * sizeof(uint64_t));
     if (!wp)
-        return (int32_t)(r % (uint64_t)t->npart);
+        return (int32_t)(r % (uint64_t)npart);
     uint64_t total = 0;
-    for (int32_t i = 0; i < t->npart; i++)
-        total += wp[i] = sticky_weight(p, t->parts[i], maxq, now);
-    int32_t pick = (int32_t)(r % (uint64_t)t->npart); /* all unavailable: any */
+    for (int32_t i = 0; i < npart; i++)
+        total += wp[i] = sticky_weight(p, tps[i], maxq, now);
+    int32_t pick = (int32_t)(r % (uint64_t)npart); /* all unavailable: any */
     if (total) {
         uint64_t x = r % total;
-        for (pick = 0; pick < t->npart - 1 && x >= wp[pick]; pick++)
+        for (pick = 0; pick < npart - 1 && x >= wp[pick]; pick++)
             x -= wp[pick];
     }
     if (wp != w)
@@ -258,16 +267,29 @@ static int32_t next_sticky(kp_producer_t *p, const kp_topic_t *t) {
     return pick;
 }
 
-static int32_t sticky_partition_locked(kp_producer_t *p, kp_topic_t *t, size_t bytes) {
-    if (t->sticky < 0 || t->sticky >= t->npart || t->sticky_bytes >= p->conf.batch_size) {
-        int32_t n = next_sticky(p, t);
-        if (t->npart > 1 && n == t->sticky && !p->conf.partitioner_adaptive)
-            n = (n + 1) % t->npart;
-        t->sticky = n;
-        t->sticky_bytes = 0;
+/* The sticky partition for a record of `bytes`, switched once batch.size
+ * bytes went to the current one (KIP-794). Lock-free: the partition and its
+ * byte count change together by compare-and-swap, so concurrent senders
+ * agree on one partition and exactly one of them makes each switch. */
+static int32_t sticky_partition(const kp_producer_t *p, kp_topic_t *t, void *const *tps,
+                                int32_t npart, size_t bytes) {
+    uint64_t cur = atomic_load_explicit(&t->sticky, memory_order_relaxed);
+    for (;;) {
+        int32_t part = (int32_t)(uint32_t)(cur >> 32);
+        uint64_t used = cur & UINT32_MAX;
+        if (part < 0 || part >= npart || used >= (uint64_t)p->conf.batch_size) {
+            int32_t n = next_sticky(p, tps, npart);
+            if (npart > 1 && n == part && !p->conf.partitioner_adaptive)
+                n = (n + 1) % npart;
+            part = n;
+            used = 0;
+        }
+        used = used + bytes > UINT32_MAX ? UINT32_MAX : used + bytes;
+        uint64_t next = (uint64_t)(uint32_t)part << 32 | used;
+        if (atomic_compare_exchange_weak_explicit(&t->sticky, &cur, next, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return part;
     }
-    t->sticky_bytes += (int64_t)bytes;
-    return t->sticky;
 }
 
 /* ---- serializers: the Java built-ins' byte layouts, or a user function ---- */
@@ -416,36 +438,39 @@ static kp_err_t send_record(kp_producer_t *p, const kp_record_t *rec, kp_callbac
     int64_t ts = rec->timestamp == KP_TIMESTAMP_NOW ? kp_wall_ms() : rec->timestamp;
     int64_t deadline = 0; /* max.block.ms: from the clock once a wait starts */
 
-    pthread_mutex_lock(&p->topics_lock);
-    kp_topic_t *t = topic_get_locked(p, rec->topic, 1);
-    err = t ? wait_metadata_locked(p, t, rec->partition, &deadline) : KP_ERR_NOMEM;
-    if (err) {
+    /* No lock to find the partition (kp_ptab, atomics); topics_lock only
+     * for a topic not seen before or without metadata yet. */
+    kp_topic_t *t = topic_find(p, rec->topic);
+    void *const *tps = NULL;
+    int32_t npart = t ? kp_topic_parts(t, &tps) : 0;
+    if (!npart || rec->partition >= npart) {
+        pthread_mutex_lock(&p->topics_lock);
+        t = topic_get_locked(p, rec->topic);
+        err = t ? wait_metadata_locked(p, t, rec->partition, &deadline) : KP_ERR_NOMEM;
         pthread_mutex_unlock(&p->topics_lock);
-        goto out;
+        if (err)
+            goto out;
+        npart = kp_topic_parts(t, &tps);
     }
     int32_t part = rec->partition;
     if (part < 0 && p->conf.partitioner_fn) {
-        /* user code runs outside our locks; partitions never go away */
-        int32_t npart = t->npart;
-        pthread_mutex_unlock(&p->topics_lock);
         part = p->conf.partitioner_fn(rec->topic, ks.p, ks.len, vs.p, vs.len, npart,
                                       p->conf.partitioner_opaque);
         if (part >= npart) {
             err = KP_ERR_UNKNOWN_PARTITION;
             goto out;
         }
-        pthread_mutex_lock(&p->topics_lock);
     }
     if (part < 0) {
         if (p->conf.partitioner_kind == KP_PART_ROUND_ROBIN)
-            part = (int32_t)(t->rr_next++ % (uint32_t)t->npart);
+            part = (int32_t)(atomic_fetch_add_explicit(&t->rr_next, 1, memory_order_relaxed) %
+                             (uint32_t)npart);
         else if (ks.p && !p->conf.partitioner_ignore_keys)
-            part = (kp_murmur2(ks.p, (size_t)ks.len) & 0x7fffffff) % t->npart;
+            part = (kp_murmur2(ks.p, (size_t)ks.len) & 0x7fffffff) % npart;
         else
-            part = sticky_partition_locked(p, t, bound);
+            part = sticky_partition(p, t, tps, npart, bound);
     }
-    kp_tp_t *tp = t->parts[part];
-    pthread_mutex_unlock(&p->topics_lock);
+    kp_tp_t *tp = tps[part];
 
     int new_batch = 0;
     err = kp_acc_append(p, tp, rec, ks.p, ks.len, vs.p, vs.len, ts, cb, opaque, fut, &deadline,
@@ -531,11 +556,11 @@ int32_t kp_partitions_for(kp_producer_t *p, const char *topic) {
         return KP_ERR_INVALID_ARG;
     int64_t deadline = 0;
     pthread_mutex_lock(&p->topics_lock);
-    kp_topic_t *t = topic_get_locked(p, topic, 1);
+    kp_topic_t *t = topic_get_locked(p, topic);
     kp_err_t err = t ? wait_metadata_locked(p, t, -1, &deadline) : KP_ERR_NOMEM;
-    int32_t n = err ? (int32_t)err : t->npart;
     pthread_mutex_unlock(&p->topics_lock);
-    return n;
+    void *const *tps;
+    return err ? (int32_t)err : kp_topic_parts(t, &tps);
 }
 
 /* ---------------------------------------------------------------- flush/close */
@@ -577,10 +602,11 @@ kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
     /* What was appended before this call, per partition. */
     flush_mark_t *marks = NULL;
     size_t n = 0, cap = 0;
-    pthread_mutex_lock(&p->topics_lock);
-    for (size_t ti = 0; ti < p->ntopics; ti++)
-        for (int32_t pi = 0; pi < p->topics[ti]->npart; pi++) {
-            kp_tp_t *tp = p->topics[ti]->parts[pi];
+    void *const *ts, *const *tps;
+    size_t nt = kp_topics(p, &ts);
+    for (size_t ti = 0; ti < nt; ti++)
+        for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
+            kp_tp_t *tp = tps[pi];
             pthread_mutex_lock(&tp->lock);
             int64_t target = tp->appended;
             pthread_mutex_unlock(&tp->lock);
@@ -590,7 +616,6 @@ kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
                 cap = cap ? cap * 2 : 16;
                 flush_mark_t *nm = realloc(marks, cap * sizeof(*nm));
                 if (!nm) {
-                    pthread_mutex_unlock(&p->topics_lock);
                     free(marks);
                     return KP_ERR_NOMEM;
                 }
@@ -598,7 +623,6 @@ kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
             }
             marks[n++] = (flush_mark_t){tp, target};
         }
-    pthread_mutex_unlock(&p->topics_lock);
     if (!n)
         return KP_OK;
     atomic_fetch_add(&p->flushing, 1);
@@ -689,16 +713,16 @@ static void producer_free(kp_producer_t *p) {
         p->retired = c->next;
         kp_conn_destroy(p, c);
     }
-    for (size_t i = 0; i < p->ntopics; i++) {
-        kp_topic_t *t = p->topics[i];
-        for (int32_t j = 0; j < t->npart; j++)
-            kp_tp_destroy(t->parts[j]);
-        free(t->parts);
+    void *const *ts, *const *tps;
+    for (size_t i = 0, nt = kp_topics(p, &ts); i < nt; i++) {
+        kp_topic_t *t = ts[i];
+        for (int32_t j = 0, np = kp_topic_parts(t, &tps); j < np; j++)
+            kp_tp_destroy(tps[j]);
+        kp_ptab_free(atomic_load(&t->parts));
         free(t->name);
         free(t);
     }
-    free(p->topics);
-    free(p->scan_topics);
+    kp_ptab_free(atomic_load(&p->topics));
     kp_acc_pool_destroy(p);
     kp_compressor_free(p->compressor);
     if (p->wake_fd >= 0)
@@ -754,8 +778,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         p->client_id = kp_strdup(id);
     }
     p->pool_avail = p->conf.buffer_memory;
-    p->sticky_rng = (uint64_t)kp_mono_us() ^ (uint64_t)(uintptr_t)p;
-    p->rng = p->sticky_rng ^ 0x5DEECE66Dull;
+    p->rng = ((uint64_t)kp_mono_us() ^ (uint64_t)(uintptr_t)p) ^ 0x5DEECE66Dull;
     /* bootstrap.servers */
     const char *s = p->conf.bootstrap_servers;
     int32_t boot_id = -1;

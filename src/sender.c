@@ -189,13 +189,12 @@ static kp_req_t *build_produce(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, 
 }
 
 static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now) {
-    pthread_mutex_lock(&p->topics_lock);
-    size_t n = p->ntopics;
+    void *const *ts;
+    size_t n = kp_topics(p, &ts);
     const char **names = malloc((n ? n : 1) * sizeof(char *));
     if (names)
         for (size_t i = 0; i < n; i++)
-            names[i] = p->topics[i]->name; /* topic names live as long as p */
-    pthread_mutex_unlock(&p->topics_lock);
+            names[i] = ((kp_topic_t *)ts[i])->name; /* names live as long as p */
     kp_req_t *req = names ? kp_req_new(p, KP_API_METADATA, c->ver[KP_API_METADATA], now) : NULL;
     if (req)
         /* Like the Java producer, let the broker auto-create topics (it does
@@ -409,32 +408,26 @@ static kp_err_t update_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
     return KP_OK;
 }
 
-static kp_topic_t *find_topic_locked(kp_producer_t *p, const char *name, size_t len) {
-    for (size_t i = 0; i < p->ntopics; i++)
-        if (strlen(p->topics[i]->name) == len && !memcmp(p->topics[i]->name, name, len))
-            return p->topics[i];
+static kp_topic_t *find_topic(kp_producer_t *p, const char *name) {
+    void *const *ts;
+    for (size_t i = 0, n = kp_topics(p, &ts); i < n; i++) {
+        kp_topic_t *t = ts[i];
+        if (!strcmp(t->name, name))
+            return t;
+    }
     return NULL;
 }
 
-/* Grow a topic's partition table to n (partitions never disappear). */
+/* Grow a topic's partition table to n (partitions never disappear; topics_lock). */
 static int grow_partitions(kp_topic_t *t, int32_t n) {
-    if (n <= t->npart)
-        return 0;
-    if (n > t->parts_cap) {
-        kp_tp_t **np = realloc(t->parts, (size_t)n * sizeof(*np));
-        if (!np)
-            return -1;
-        t->parts = np;
-        t->parts_cap = n;
-    }
-    for (int32_t i = t->npart < 0 ? 0 : t->npart; i < n; i++) {
-        t->parts[i] = kp_tp_new(t, i);
-        if (!t->parts[i]) {
-            t->npart = i;
+    void *const *tps;
+    for (int32_t i = kp_topic_parts(t, &tps); i < n; i++) {
+        kp_tp_t *tp = kp_tp_new(t, i);
+        if (!tp || kp_ptab_push(&t->parts, tp)) {
+            kp_tp_destroy(tp);
             return -1;
         }
     }
-    t->npart = n;
     return 0;
 }
 
@@ -455,7 +448,7 @@ static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rb
     pthread_mutex_lock(&p->topics_lock);
     for (int32_t i = 0; i < m.ntopics; i++) {
         kp_md_topic_t *mt = &m.topics[i];
-        kp_topic_t *t = find_topic_locked(p, mt->name, strlen(mt->name));
+        kp_topic_t *t = find_topic(p, mt->name);
         if (!t)
             continue;
         if (mt->err) {
@@ -481,11 +474,13 @@ static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rb
         if (grow_partitions(t, maxp))
             incomplete = 1;
         t->md_err = KP_OK;
+        void *const *tps;
+        int32_t npart = kp_topic_parts(t, &tps);
         for (int32_t j = 0; j < mt->npartitions; j++) {
             kp_md_partition_t *mp = &mt->partitions[j];
-            if (mp->partition < 0 || mp->partition >= t->npart)
+            if (mp->partition < 0 || mp->partition >= npart)
                 continue;
-            kp_tp_t *tp = t->parts[mp->partition];
+            kp_tp_t *tp = tps[mp->partition];
             int32_t leader = mp->err && mp->err != 9 /* REPLICA_NOT_AVAILABLE */ ? -1 : mp->leader;
             if (tp->leader != leader)
                 kp_log(p, 7, "%s [%d]: leader %d -> %d", t->name, tp->partition, tp->leader,
@@ -671,28 +666,13 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
     kp_err_t fatal = (kp_err_t)atomic_load(&p->fatal_err);
     int64_t dto = p->conf.delivery_timeout_ms;
 
-    /* Which topics exist: copied under topics_lock, which is then released
-     * so that senders are not held up by the scan. A topic's partition table
-     * is only ever changed by this thread, so reading it here needs no lock;
-     * a topic added meanwhile is seen next turn. */
-    pthread_mutex_lock(&p->topics_lock);
-    size_t ntopics = p->ntopics;
-    if (ntopics > p->scan_cap) {
-        kp_topic_t **nt = realloc(p->scan_topics, ntopics * sizeof(*nt));
-        if (nt) {
-            p->scan_topics = nt;
-            p->scan_cap = ntopics;
-        } else {
-            ntopics = p->scan_cap;
-        }
-    }
-    if (ntopics)
-        memcpy(p->scan_topics, p->topics, ntopics * sizeof(*p->topics));
-    pthread_mutex_unlock(&p->topics_lock);
+    /* the topic and partition tables need no lock (kp_ptab); a topic
+     * added meanwhile is seen next turn */
+    void *const *ts, *const *tps;
+    size_t ntopics = kp_topics(p, &ts);
     for (size_t ti = 0; ti < ntopics; ti++) {
-        kp_topic_t *t = p->scan_topics[ti];
-        for (int32_t pi = 0; pi < t->npart; pi++) {
-            kp_tp_t *tp = t->parts[pi];
+        for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
+            kp_tp_t *tp = tps[pi];
             pthread_mutex_lock(&tp->lock);
             /* delivery.timeout.ms: batches waiting in the deque (all of
              * them once the producer hit a fatal error) */
@@ -805,11 +785,10 @@ static void fail_everything(kp_producer_t *p) {
         kp_conn_close(p, conn_at(p, i), KP_ERR_PURGED_CLOSE,
                       i < p->nbrokers ? "producer closed" : NULL);
     kp_batch_t *all = NULL;
-    pthread_mutex_lock(&p->topics_lock);
-    for (size_t ti = 0; ti < p->ntopics; ti++) {
-        kp_topic_t *t = p->topics[ti];
-        for (int32_t pi = 0; pi < t->npart; pi++) {
-            kp_tp_t *tp = t->parts[pi];
+    void *const *ts, *const *tps;
+    for (size_t ti = 0, nt = kp_topics(p, &ts); ti < nt; ti++) {
+        for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
+            kp_tp_t *tp = tps[pi];
             pthread_mutex_lock(&tp->lock);
             while (tp->head) {
                 kp_batch_t *b = tp->head;
@@ -821,7 +800,6 @@ static void fail_everything(kp_producer_t *p) {
             pthread_mutex_unlock(&tp->lock);
         }
     }
-    pthread_mutex_unlock(&p->topics_lock);
     while (all) {
         kp_batch_t *b = all;
         all = b->next;
@@ -835,13 +813,13 @@ static void fail_everything(kp_producer_t *p) {
 static int drained(kp_producer_t *p) {
     if (atomic_load(&p->outstanding) != 0)
         return 0;
-    pthread_mutex_lock(&p->topics_lock);
-    for (size_t ti = 0; ti < p->ntopics; ti++)
-        for (int32_t pi = 0; pi < p->topics[ti]->npart; pi++) {
-            pthread_mutex_lock(&p->topics[ti]->parts[pi]->lock);
-            pthread_mutex_unlock(&p->topics[ti]->parts[pi]->lock);
+    void *const *ts, *const *tps;
+    for (size_t ti = 0, nt = kp_topics(p, &ts); ti < nt; ti++)
+        for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
+            kp_tp_t *tp = tps[pi];
+            pthread_mutex_lock(&tp->lock);
+            pthread_mutex_unlock(&tp->lock);
         }
-    pthread_mutex_unlock(&p->topics_lock);
     return atomic_load(&p->outstanding) == 0;
 }
 

@@ -50,7 +50,7 @@ int kp_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_m
     return 0;
 }
 
-static uint64_t xorshift(uint64_t *s) {
+uint64_t kp_rand(uint64_t *s) {
     if (!*s)
         *s = 0x9E3779B97F4A7C15ull ^ (uint64_t)kp_mono_us();
     uint64_t x = *s;
@@ -62,7 +62,7 @@ static uint64_t xorshift(uint64_t *s) {
 
 int64_t kp_jitter(int64_t value, uint64_t *rng) {
     /* uniform in [0.8, 1.2] */
-    double f = 0.8 + 0.4 * (double)(xorshift(rng) >> 11) / (double)(1ull << 53);
+    double f = 0.8 + 0.4 * (double)(kp_rand(rng) >> 11) / (double)(1ull << 53);
     return (int64_t)((double)value * f);
 }
 
@@ -75,4 +75,34 @@ int64_t kp_backoff(int64_t base, int64_t max, int attempts, uint64_t *rng) {
     if (v > max)
         v = max;
     return kp_jitter(v, rng);
+}
+
+int kp_ptab_push(kp_ptab_t *_Atomic *pt, void *x) {
+    kp_ptab_t *t = atomic_load_explicit(pt, memory_order_relaxed); /* we are the writer */
+    size_t n = t ? atomic_load_explicit(&t->n, memory_order_relaxed) : 0;
+    if (!t || n == t->cap) {
+        size_t cap = t ? t->cap * 2 : 8;
+        kp_ptab_t *nt = malloc(sizeof(*nt) + cap * sizeof(void *));
+        if (!nt)
+            return -1;
+        nt->prev = t;
+        nt->cap = cap;
+        if (n)
+            memcpy(nt->v, t->v, n * sizeof(void *));
+        nt->v[n] = x;
+        atomic_init(&nt->n, n + 1);
+        atomic_store_explicit(pt, nt, memory_order_release);
+        return 0;
+    }
+    t->v[n] = x;
+    atomic_store_explicit(&t->n, n + 1, memory_order_release);
+    return 0;
+}
+
+void kp_ptab_free(kp_ptab_t *t) {
+    while (t) {
+        kp_ptab_t *prev = t->prev;
+        free(t);
+        t = prev;
+    }
 }

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,9 +25,39 @@ int64_t kp_wall_ms(void);
  * condition: wake-ups may be spurious). */
 int kp_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ms);
 
+/* xorshift64: a cheap pseudo-random number; a zero state seeds itself
+ * from the clock. */
+uint64_t kp_rand(uint64_t *state);
 /* value * (1 +- 0.2), the Java client's backoff jitter; state is per caller. */
 int64_t kp_jitter(int64_t value, uint64_t *rng);
 /* Exponential backoff: base * 2^attempts capped at max, with jitter. */
 int64_t kp_backoff(int64_t base, int64_t max, int attempts, uint64_t *rng);
+
+/* kp_ptab — a table of pointers that readers walk without a lock while one
+ * writer at a time (holding the owner's lock) appends. Why: the topic list
+ * and each topic's partition list are read for every record sent and
+ * changed almost never, so a send takes no lock to find its partition.
+ *
+ * An append within capacity stores the item, then publishes the count
+ * (release). Growth copies into a table twice the size and publishes that
+ * table (release); the old one stays allocated, chained behind the new, as
+ * a reader may still be using it, and is freed with it by kp_ptab_free()
+ * (tables only grow, and rarely: the chain is short). */
+typedef struct kp_ptab {
+    struct kp_ptab *prev;
+    _Atomic size_t n;
+    size_t cap;
+    void *v[];
+} kp_ptab_t;
+
+/* The items (valid as long as the table's owner) and their count. */
+static inline size_t kp_ptab_get(kp_ptab_t *_Atomic const *pt, void *const **items) {
+    kp_ptab_t *t = atomic_load_explicit(pt, memory_order_acquire);
+    *items = t ? t->v : NULL;
+    return t ? atomic_load_explicit(&t->n, memory_order_acquire) : 0;
+}
+/* Append x (the caller holds the writers' lock). -1 when out of memory. */
+int kp_ptab_push(kp_ptab_t *_Atomic *pt, void *x);
+void kp_ptab_free(kp_ptab_t *t);
 
 #endif
