@@ -151,10 +151,13 @@ static void test_incremental_software(void) { check_incremental(kp_crc32c_sw); }
 
 static void test_hw_matches_sw(void)
 {
-    enum { MAXLEN = 4200, ALIGN = 16 };
+    enum { MAXLEN = 100000, ALIGN = 16 };
     uint8_t *mem = malloc(MAXLEN + ALIGN);
     uint64_t seed = 0x9E3779B97F4A7C15ULL;
-    static const size_t big[] = {511, 512, 513, 1024, 1031, 4096, 4099, MAXLEN};
+    /* around the three-stream thresholds (3 x 256 and 3 x 8192 bytes) too */
+    static const size_t big[] = {511,   512,   513,   767,   768,   769,   1024,  1031,
+                                 1543,  4096,  4099,  24575, 24576, 24577, 25343, 25344,
+                                 25351, 49152, 65536, 99991, MAXLEN};
 
     REQUIRE_NOT_NULL(mem);
     fprintf(stderr, "# hardware crc32c %savailable\n", kp_crc32c_hw_available() ? "" : "not ");
@@ -191,6 +194,11 @@ static void test_hw_matches_sw(void)
 
             CHECK_EQ_U64(kp_crc32c(0, p, big[i]), want);
             CHECK_EQ_U64(kp_crc32c_sw(0, p, big[i]), want);
+            /* continuing: from a CRC, and split across the thresholds */
+            CHECK_EQ_U64(kp_crc32c(0x1EDC6F41u, p, big[i]), ref_crc32c(0x1EDC6F41u, p, big[i]));
+            CHECK_EQ_U64(kp_crc32c(kp_crc32c(0, p, big[i] / 3), p + big[i] / 3,
+                                   big[i] - big[i] / 3),
+                         want);
         }
     free(mem);
 }
