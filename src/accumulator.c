@@ -354,6 +354,7 @@ static kp_batch_t *sub_batch(kp_producer_t *p, const kp_batch_t *b, const split_
     nb->created_ms = b->created_ms;
     nb->attempts = b->attempts;
     nb->maybe_persisted = b->maybe_persisted;
+    nb->sent_no = b->sent_no;
     nb->closed = 1;
     nb->pid = b->pid;
     nb->epoch = b->epoch;

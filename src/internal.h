@@ -57,6 +57,9 @@ struct kp_batch {
     int16_t epoch;
     int32_t base_seq; /* -1: not assigned */
     int maybe_persisted;  /* an attempt ended ambiguously */
+    /* the partition's send order: 0 until first sent, then 1, 2, ...; a
+     * batch coming back for a retry goes back in this order (sender) */
+    int64_t sent_no;
     kp_rec_entry_t *ents;
     int32_t nents, ents_cap;
     /* compressed form (header + compressed records), made once when the
@@ -80,7 +83,15 @@ struct kp_tp {
     _Atomic int64_t completed;   /* records ever completed */
     /* sender-owned */
     int32_t leader;   /* node id, -1 unknown */
-    int inflight;     /* batches in flight (1 max: keeps order across retries) */
+    /* Batches in flight: up to max.in.flight.requests.per.connection, all
+     * on one connection (inflight_conn), whose answers come back in order.
+     * After a failure the partition is `retrying`: the batches that came
+     * back are resent one at a time, in their first order and (under
+     * idempotence) with their sequence numbers, until none is left. */
+    int inflight;
+    kp_conn_t *inflight_conn;
+    int retrying;
+    int64_t sent_count; /* last sent_no given */
     int64_t pid;      /* producer id/epoch this partition's sequences belong to */
     int16_t epoch;
     int32_t next_seq;

@@ -65,13 +65,31 @@ static kp_conn_t *broker_conn(kp_producer_t *p, int32_t node_id) {
 
 /* ---------------------------------------------------------------- batches */
 
-static void push_head(kp_tp_t *tp, kp_batch_t *b) {
+/* Put a batch that was sent back in its partition's deque for a resend,
+ * in the order the partition first sent it: the front of the deque holds
+ * the batches waiting for a resend (sent_no ascending), then those never
+ * sent. Records keep their order however the answers to several batches
+ * in flight come back. Among equals (the halves of a split batch) b goes
+ * first. */
+static void requeue(kp_tp_t *tp, kp_batch_t *b) {
     pthread_mutex_lock(&tp->lock);
-    b->next = tp->head;
-    tp->head = b;
-    if (!tp->tail)
+    kp_batch_t **pp = &tp->head;
+    while (*pp && (*pp)->sent_no && (*pp)->sent_no < b->sent_no)
+        pp = &(*pp)->next;
+    b->next = *pp;
+    *pp = b;
+    if (!b->next)
         tp->tail = b;
     pthread_mutex_unlock(&tp->lock);
+}
+
+/* Is a batch sent before b waiting for a resend? Then the broker answered b
+ * OUT_OF_ORDER_SEQUENCE_NUMBER only because that one is missing. */
+static int earlier_waits(kp_tp_t *tp, const kp_batch_t *b) {
+    pthread_mutex_lock(&tp->lock);
+    int r = tp->head && tp->head->sent_no && tp->head->sent_no < b->sent_no;
+    pthread_mutex_unlock(&tp->lock);
+    return r;
 }
 
 /* The outcome of one attempt at a batch. ambiguous: the broker may have
@@ -79,7 +97,7 @@ static void push_head(kp_tp_t *tp, kp_batch_t *b) {
 static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                          int64_t log_append_time, int ambiguous) {
     kp_tp_t *tp = b->tp;
-    tp->inflight = 0;
+    tp->inflight--;
     if (err == 46 /* DUPLICATE_SEQUENCE_NUMBER */ && b->base_seq >= 0) {
         /* the broker has these records already: a retry of a write that
          * succeeded; the offset is not known */
@@ -99,8 +117,9 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
     if (err == 10 && b->count > 1 && !stopping && !kp_acc_split(p, b, &first, &second)) {
         kp_log(p, 6, "%s [%d]: batch of %d records too large for the broker: split in two",
                tp->topic->name, tp->partition, first->count + second->count);
-        push_head(tp, second);
-        push_head(tp, first);
+        tp->retrying = 1;
+        requeue(tp, second);
+        requeue(tp, first);
         return;
     }
     int64_t now = kp_mono_ms();
@@ -108,8 +127,12 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
     if (is_metadata_error(err))
         atomic_store(&p->md_wanted, 1);
     /* The broker rejected the batch because of our producer state: this
-     * attempt was not written. Resend under a new producer id. */
-    int pid_error = b->base_seq >= 0 && (err == 45 || err == 59 || err == 47 || err == 90);
+     * attempt was not written. Resend under a new producer id, unless the
+     * sequence is out of order only because a batch before it failed and
+     * waits for its own resend (then this one follows it, as it is). */
+    int behind = err == 45 && b->base_seq >= 0 && earlier_waits(tp, b);
+    int pid_error =
+        b->base_seq >= 0 && (err == 45 || err == 59 || err == 47 || err == 90) && !behind;
     if (pid_error) {
         if (b->pid == p->pid && b->epoch == p->epoch)
             request_new_pid(p, kp_err_name(err));
@@ -117,17 +140,18 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
         b->pid = -1;
         b->epoch = -1;
     }
-    if ((pid_error || kp_err_is_retriable(err)) && !expired && b->attempts < p->conf.retries &&
-        !stopping) {
+    int retriable = pid_error || behind || kp_err_is_retriable(err);
+    if (retriable && !expired && b->attempts < p->conf.retries && !stopping) {
         b->attempts++;
         b->retry_at_ms = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
                                           b->attempts - 1, &p->rng);
         kp_log(p, 7, "%s [%d]: retrying batch of %d records after %s (attempt %d)",
                tp->topic->name, tp->partition, b->count, kp_err_name(err), b->attempts);
-        push_head(tp, b);
+        tp->retrying = 1;
+        requeue(tp, b);
         return;
     }
-    if ((pid_error || kp_err_is_retriable(err)) && expired)
+    if (retriable && expired)
         err = b->maybe_persisted ? KP_ERR_MSG_TIMED_OUT_IN_FLIGHT : KP_ERR_MSG_TIMED_OUT_QUEUE;
     /* A sequenced batch that fails for good leaves a gap the broker would
      * answer with OUT_OF_ORDER_SEQUENCE_NUMBER: start a new sequence. */
@@ -359,8 +383,8 @@ static void handle_initpid(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbu
     kp_log(p, 7, "producer id %lld, epoch %d", (long long)res.pid, res.epoch);
 }
 
-/* Give a new batch its sequence numbers (head of its partition, nothing of
- * the partition in flight). */
+/* Give a new batch its sequence numbers (head of its partition; under a
+ * new producer id only with nothing of the partition in flight). */
 static void assign_sequence(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
     if (tp->pid != p->pid || tp->epoch != p->epoch) {
         tp->pid = p->pid;
@@ -572,7 +596,7 @@ void kp_sender_on_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
     /* acks=0: done when written; the broker says nothing, so offsets are
      * unknown and the status is "possibly persisted". */
     for (int i = 0; i < req->nbatches; i++) {
-        req->batches[i]->tp->inflight = 0;
+        req->batches[i]->tp->inflight--;
         kp_batch_complete(p, req->batches[i], KP_OK, -1, -1, KP_POSSIBLY_PERSISTED);
     }
 }
@@ -655,6 +679,20 @@ static int drain_add(drain_list_t *d, kp_batch_t *b) {
     return 0;
 }
 
+/* May the partition send b now, with what it has in flight? Up to
+ * max.in.flight.requests.per.connection batches (5 at most with
+ * idempotence, which the broker's duplicate check covers), all to one
+ * connection, whose answers come back in order; resends one at a time; and
+ * a batch under a new producer id only once the old id's are answered. */
+static int may_send_more(const kp_producer_t *p, const kp_tp_t *tp, const kp_batch_t *b,
+                         const kp_conn_t *c) {
+    if (!tp->inflight)
+        return 1;
+    if (tp->retrying || tp->inflight_conn != c || tp->inflight >= p->conf.max_in_flight)
+        return 0;
+    return !(p->idempotent && b->base_seq < 0 && (tp->pid != p->pid || tp->epoch != p->epoch));
+}
+
 /* Scan every partition: expire, and collect ready batches per broker.
  * Returns the nearest time something becomes due. */
 static int64_t scan(kp_producer_t *p, int64_t now) {
@@ -707,10 +745,12 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                     atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
                 else if (!atomic_load_explicit(&tp->stalled_since, memory_order_relaxed))
                     atomic_store_explicit(&tp->stalled_since, now, memory_order_relaxed);
+                if (tp->retrying && !tp->inflight && !b->sent_no)
+                    tp->retrying = 0; /* every resend went through */
                 if (!c) {
                     atomic_store(&p->md_wanted, 1);
-                } else if (tp->inflight || need_pid) {
-                    /* one batch in flight per partition: wait for its answer */
+                } else if (need_pid || !may_send_more(p, tp, b, c)) {
+                    /* wait for answers to what is in flight */
                 } else if (ready_at > now) {
                     next = MIN(next, ready_at);
                 } else if (c->state != KP_CONN_READY) {
@@ -727,9 +767,16 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                                 tp->tail = NULL;
                             b->next = NULL;
                             b->closed = 1;
-                            tp->inflight = 1;
+                            tp->inflight++;
+                            tp->inflight_conn = c;
+                            if (!b->sent_no)
+                                b->sent_no = ++tp->sent_count;
                             if (p->idempotent && b->base_seq < 0)
                                 assign_sequence(p, tp, b);
+                            /* a request holds one batch per partition: the
+                             * next one goes in the next request */
+                            if (tp->head)
+                                next = now;
                         }
                     } else if (d) {
                         d->full = 1;

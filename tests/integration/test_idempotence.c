@@ -13,6 +13,15 @@
  * contiguous per producer id and that any batch stored twice is an exact
  * repeat (what a Kafka broker rejects as DUPLICATE_SEQUENCE_NUMBER; the
  * mock only checks sequences for transactional producers).
+ * Because the mock does not check an idempotent producer's sequences, it
+ * also stores a batch that a Kafka broker would refuse as
+ * OUT_OF_ORDER_SEQUENCE_NUMBER (the one in flight behind a batch that
+ * failed): with several batches of a partition in flight, the mock's log
+ * would show reorderings no broker allows. So this suite runs with
+ * max.in.flight.requests.per.connection=1; kprod's resending of batches in
+ * flight behind a failed one (the default 5) is checked against a fake
+ * broker that does check sequences (test_malformed,
+ * test_inflight_retries_keep_order).
  * The same run with enable.idempotence=false shows the difference honestly:
  * duplicates may appear, but no acknowledged record may be lost.
  *
@@ -144,7 +153,7 @@ static void run_suite(run_t *r) {
                          "retry.backoff.ms", "5", "retry.backoff.max.ms", "100",
                          "reconnect.backoff.ms", "5", "reconnect.backoff.max.ms", "100",
                          "linger.ms", "2", "buffer.memory", "4194304", "max.block.ms", "2000",
-                         NULL);
+                         "max.in.flight.requests.per.connection", "1", NULL);
     REQUIRE_NOT_NULL(r->p);
     size_t total = (size_t)r->records * THREADS;
     tracker_init(&r->t, total);

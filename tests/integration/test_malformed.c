@@ -200,6 +200,10 @@ typedef struct fake_broker {
     fault_t fault;
     int fault_api, fault_skip, fault_count;
     int injected;
+    /* well-formed errors: skip `perr_skip` t-0 batches, then answer
+     * `perr_count` with error code `perr` (not appended) */
+    int16_t perr;
+    int perr_skip, perr_count, perr_injected;
     uint8_t garbage[52]; /* the last garbage sent */
     /* what happened */
     int accepted;
@@ -230,6 +234,21 @@ static void fb_set_fault(fake_broker_t *fb, fault_t f, int api, int skip, int co
     fb->fault_count = count;
     fb->injected = 0;
     pthread_mutex_unlock(&fb->lock);
+}
+
+/* An error code for the next t-0 batch, or 0 (broker thread). */
+static int16_t fb_next_produce_error(fake_broker_t *fb) {
+    int16_t e = 0;
+    pthread_mutex_lock(&fb->lock);
+    if (fb->perr_skip > 0) {
+        fb->perr_skip--;
+    } else if (fb->perr_count > 0) {
+        fb->perr_count--;
+        fb->perr_injected++;
+        e = fb->perr;
+    }
+    pthread_mutex_unlock(&fb->lock);
+    return e;
 }
 
 /* The fault for the next response of this API (called on the broker thread). */
@@ -473,7 +492,7 @@ static int fb_respond(fake_broker_t *fb, int16_t api, int16_t ver, int32_t corri
                     fb->unknown_sent++;
                     pthread_mutex_unlock(&fb->lock);
                 }
-                else
+                else if (!(res[nres].err = fb_next_produce_error(fb)))
                     res[nres].err = fb_append(fb, batch, (size_t)blen, &res[nres].base);
                 nres++;
             }
@@ -741,7 +760,10 @@ static void log_cb(int level, const char *msg, void *opaque) {
         fprintf(stderr, "  %lld kprod[%d] %s\n", (long long)(test_now_ms() % 100000), level, msg);
 }
 
-static kp_producer_t *producer_for(const fake_broker_t *fb, logcap_t *lc, const char *dto) {
+/* A producer for the fake broker; `extra` (NULL-terminated pairs) adds or
+ * overrides properties. */
+static kp_producer_t *producer_with(const fake_broker_t *fb, logcap_t *lc, const char *dto,
+                                    const char *const *extra) {
     char boot[64], err[512];
     snprintf(boot, sizeof(boot), "127.0.0.1:%d", fb->port);
     const char *props[][2] = {
@@ -766,12 +788,22 @@ static kp_producer_t *producer_for(const fake_broker_t *fb, logcap_t *lc, const 
             kp_config_destroy(c);
             return NULL;
         }
+    for (; extra && extra[0]; extra += 2)
+        if (kp_config_set(c, extra[0], extra[1], err, sizeof(err))) {
+            FAIL("config %s=%s: %s", extra[0], extra[1], err);
+            kp_config_destroy(c);
+            return NULL;
+        }
     kp_config_set_log(c, log_cb, lc);
     kp_producer_t *p = kp_producer_new(c, err, sizeof(err));
     if (!p)
         FAIL("kp_producer_new: %s", err);
     kp_config_destroy(c);
     return p;
+}
+
+static kp_producer_t *producer_for(const fake_broker_t *fb, logcap_t *lc, const char *dto) {
+    return producer_with(fb, lc, dto, NULL);
 }
 
 static kp_err_t send_value(kp_producer_t *p, const char *prefix, size_t i, slot_ref_t *ref) {
@@ -1293,8 +1325,79 @@ static void test_metadata_odd_partitions(void) {
     run_isolated("Metadata/no-partitions", no_partitions);
 }
 
+/* ---------------------------------------------------------------- in flight */
+
+/* Several batches of one partition in flight (max.in.flight 5, batches of
+ * a few records), and the broker fails some with NOT_LEADER_OR_FOLLOWER:
+ * it then rejects the batches behind each failed one with
+ * OUT_OF_ORDER_SEQUENCE_NUMBER (their sequence leaves a gap), as Kafka
+ * does. kprod must resend them all, in their first order, under their
+ * sequence numbers: every record acknowledged once, at the offset equal to
+ * its send order, the log exactly N long. */
+static void test_inflight_retries_keep_order(void) {
+    enum { N = 3000 };
+    static const char *const extra[] = {"batch.size", "200", "max.in.flight.requests.per.connection",
+                                        "5", NULL};
+    static const struct {
+        int skip, count;
+    } plans[] = {{20, 1}, {40, 3}, {60, 10}};
+    int refused = 0;
+    for (size_t pl = 0; pl < sizeof(plans) / sizeof(plans[0]); pl++) {
+        fake_broker_t *fb = fb_start();
+        REQUIRE_NOT_NULL(fb);
+        pthread_mutex_lock(&fb->lock);
+        fb->perr = 6; /* NOT_LEADER_OR_FOLLOWER */
+        fb->perr_skip = plans[pl].skip;
+        fb->perr_count = plans[pl].count;
+        pthread_mutex_unlock(&fb->lock);
+        logcap_t lc;
+        atomic_init(&lc.lines, 0);
+        atomic_init(&lc.disconnects, 0);
+        kp_producer_t *p = producer_with(fb, &lc, "20000", extra);
+        if (!p) {
+            fb_stop(fb);
+            return;
+        }
+        tracker_t t;
+        tracker_init(&t, N);
+        slot_ref_t *refs = calloc(N, sizeof(*refs));
+        REQUIRE_NOT_NULL(refs);
+        for (size_t i = 0; i < N; i++) {
+            refs[i] = (slot_ref_t){&t, i};
+            if (!CHECK_OK(send_value(p, "rec", i, &refs[i])))
+                atomic_fetch_add(&t.done, 1);
+        }
+        if (!tracker_wait(&t, 20000))
+            FAIL("%ld of %d records completed", atomic_load(&t.done), N);
+        CHECK_EQ_INT(atomic_load(&t.failed), 0);
+        for (size_t i = 0; i < N; i++)
+            if (atomic_load(&t.d[i].calls) != 1 || t.d[i].err != KP_OK ||
+                t.d[i].offset != (int64_t)i) {
+                FAIL("record %zu: %d calls, %s, offset %lld", i, atomic_load(&t.d[i].calls),
+                     kp_err_name(t.d[i].err), (long long)t.d[i].offset);
+                break;
+            }
+        CHECK_OK(kp_close(p, 10000));
+        kp_producer_destroy(p);
+        int ooo = fb_get(fb, &fb->out_of_order);
+        CHECK_EQ_INT(fb_get(fb, &fb->perr_injected), plans[pl].count);
+        CHECK_EQ_INT(fb_log_end(fb), N);
+        refused += ooo;
+        printf("  %d NOT_LEADER_OR_FOLLOWER after %d batches: %d batches behind refused as out "
+               "of order and resent, %d resends recognised, log %lld records in order\n",
+               plans[pl].count, plans[pl].skip, ooo, fb_get(fb, &fb->duplicates),
+               (long long)fb_log_end(fb));
+        free(refs);
+        tracker_free(&t);
+        fb_stop(fb);
+    }
+    /* batches were in flight behind the failed ones: the broker refused
+     * them, and kprod sent them again (above: in order, once) */
+    CHECK(refused > 0);
+}
+
 TEST_MAIN(TEST(test_apiversions_faults), TEST(test_metadata_faults), TEST(test_initpid_faults),
           TEST(test_initpid_garbage_fatal), TEST(test_produce_faults),
           TEST(test_any_response_faults), TEST(test_faults_forever_time_out),
           TEST(test_metadata_odd_partitions), TEST(test_partition_growth_picked_up),
-          TEST(test_metadata_refresh_coalesced))
+          TEST(test_metadata_refresh_coalesced), TEST(test_inflight_retries_keep_order))
