@@ -52,6 +52,10 @@ struct kp_batch {
     int64_t retry_at_ms;
     int attempts;
     int closed;           /* no more appends (under tp->lock) */
+    /* an application thread is compressing this closed batch outside the
+     * partition lock: nobody else may touch it until this is 0 again
+     * (tp->lock) */
+    int compressing;
     /* idempotence: assigned when first drained, kept across retries */
     int64_t pid;
     int16_t epoch;
@@ -194,7 +198,12 @@ struct kp_producer {
     int64_t pid_retry_at;
     int pid_attempts;
     _Atomic int fatal_err; /* non-zero: the producer cannot continue */
-    struct kp_compressor *compressor; /* NULL: compression.type=none */
+    struct kp_compressor *compressor; /* the I/O thread's; NULL: compression.type=none */
+    int codec, codec_level;
+    /* idle compressors for application threads (cpool_lock) */
+    pthread_mutex_t cpool_lock;
+    struct kp_compressor **cpool;
+    int ncpool, cpool_cap;
     _Atomic uint64_t tx_bytes;        /* bytes written to brokers */
     int retire_boot;    /* bootstrap connections are no longer needed */
     kp_conn_t *retired; /* connections to destroy at the top of the loop */
@@ -233,6 +242,10 @@ void kp_acc_release(kp_producer_t *p, kp_batch_t *b);
  * for a single record or when memory runs out. */
 int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t **second);
 void kp_acc_pool_destroy(kp_producer_t *p);
+void kp_acc_compressors_destroy(kp_producer_t *p);
+/* Compress b's records into b->cbuf with c (once; retries reuse it) and
+ * update the topic's compression ratio estimate. */
+kp_err_t kp_batch_compress(kp_producer_t *p, struct kp_compressor *c, kp_batch_t *b);
 kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition);
 void kp_tp_destroy(kp_tp_t *tp);
 /* Bytes a record needs in a new batch (used for size checks). */

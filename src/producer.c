@@ -725,12 +725,14 @@ static void producer_free(kp_producer_t *p) {
     kp_ptab_free(atomic_load(&p->topics));
     kp_acc_pool_destroy(p);
     kp_compressor_free(p->compressor);
+    kp_acc_compressors_destroy(p);
     if (p->wake_fd >= 0)
         close(p->wake_fd);
     pthread_mutex_destroy(&p->topics_lock);
     pthread_mutex_destroy(&p->pool_lock);
     pthread_mutex_destroy(&p->done_lock);
     pthread_mutex_destroy(&p->close_lock);
+    pthread_mutex_destroy(&p->cpool_lock);
     pthread_cond_destroy(&p->md_cond);
     pthread_cond_destroy(&p->pool_cond);
     pthread_cond_destroy(&p->done_cond);
@@ -757,6 +759,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
     pthread_mutex_init(&p->pool_lock, NULL);
     pthread_mutex_init(&p->done_lock, NULL);
     pthread_mutex_init(&p->close_lock, NULL);
+    pthread_mutex_init(&p->cpool_lock, NULL);
     cond_init_mono(&p->md_cond);
     cond_init_mono(&p->pool_cond);
     cond_init_mono(&p->done_cond);
@@ -829,6 +832,8 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
                     : codec == KP_CODEC_LZ4  ? p->conf.lz4_level
                     : codec == KP_CODEC_ZSTD ? p->conf.zstd_level
                                              : KP_CODEC_LEVEL_DEFAULT;
+        p->codec = codec;
+        p->codec_level = level;
         p->compressor = kp_compressor_new(codec, level);
         if (!p->compressor) {
             kp_errf(errstr, errstr_size, "Cannot set up %s compression at level %d",

@@ -601,40 +601,17 @@ void kp_sender_on_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
     }
 }
 
-/* Compress a batch's records once, when it is first sent (on the I/O
- * thread, never per record); retries reuse the result. zstd needs Produce
- * v7: an older broker gets no silently uncompressed batch, the records fail
- * with UNSUPPORTED_COMPRESSION_TYPE. */
+/* Compression: a batch closed because it was full was compressed by the
+ * application thread that closed it (accumulator.c); one sent because of
+ * linger.ms or a flush is compressed here, once, when first sent; retries
+ * reuse the result. zstd needs Produce v7: an older broker gets no silently
+ * uncompressed batch, the records fail with UNSUPPORTED_COMPRESSION_TYPE. */
 static kp_err_t prepare_batch(kp_producer_t *p, kp_conn_t *c, kp_batch_t *b) {
     if (!p->compressor)
         return KP_OK;
-    if (kp_compressor_codec(p->compressor) == KP_CODEC_ZSTD && c->ver[KP_API_PRODUCE] < 7)
+    if (p->codec == KP_CODEC_ZSTD && c->ver[KP_API_PRODUCE] < 7)
         return 76; /* UNSUPPORTED_COMPRESSION_TYPE */
-    if (b->cbuf)
-        return KP_OK;
-    kp_wbuf_t w;
-    kp_wbuf_init(&w, KP_RB_HEADER_SIZE + (b->len - KP_RB_HEADER_SIZE) / 2 + 64);
-    kp_wbuf_reserve(&w, KP_RB_HEADER_SIZE);
-    if (w.err || kp_compress(p->compressor, b->buf + KP_RB_HEADER_SIZE,
-                             b->len - KP_RB_HEADER_SIZE, &w)) {
-        kp_err_t err = w.err ? KP_ERR_NOMEM : KP_ERR_UNKNOWN;
-        kp_wbuf_free(&w);
-        return err;
-    }
-    b->cbuf = w.p;
-    b->clen = w.len;
-    /* the Java client's estimator: worse ratios are believed at once (at
-     * least +5 %), better ones slowly (-0.5 % a batch) */
-    kp_topic_t *t = b->tp->topic;
-    int32_t est = atomic_load_explicit(&t->ratio_milli, memory_order_relaxed);
-    int32_t seen = (int32_t)((w.len - KP_RB_HEADER_SIZE) * 1000 /
-                             (b->len > KP_RB_HEADER_SIZE ? b->len - KP_RB_HEADER_SIZE : 1));
-    if (seen > est)
-        est = seen > est + 50 ? seen : est + 50;
-    else if (seen < est)
-        est = seen > est - 5 ? seen : est - 5;
-    atomic_store_explicit(&t->ratio_milli, est, memory_order_relaxed);
-    return KP_OK;
+    return b->cbuf ? KP_OK : kp_batch_compress(p, p->compressor, b);
 }
 
 /* ---------------------------------------------------------------- the scan */
@@ -714,7 +691,8 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
             pthread_mutex_lock(&tp->lock);
             /* delivery.timeout.ms: batches waiting in the deque (all of
              * them once the producer hit a fatal error) */
-            while (tp->head && (fatal || now >= tp->head->created_ms + dto)) {
+            while (tp->head && !tp->head->compressing &&
+                   (fatal || now >= tp->head->created_ms + dto)) {
                 kp_batch_t *b = tp->head;
                 tp->head = b->next;
                 if (!tp->head)
@@ -749,6 +727,8 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                     tp->retrying = 0; /* every resend went through */
                 if (!c) {
                     atomic_store(&p->md_wanted, 1);
+                } else if (b->compressing) {
+                    /* its application thread wakes us when done */
                 } else if (need_pid || !may_send_more(p, tp, b, c)) {
                     /* wait for answers to what is in flight */
                 } else if (ready_at > now) {
@@ -827,7 +807,11 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
 
 /* ---------------------------------------------------------------- shutdown */
 
-static void fail_everything(kp_producer_t *p) {
+/* Force close: fail every record not yet completed. Returns 0 while an
+ * application thread still compresses a batch (it is its own until then;
+ * it wakes us when done), 1 when everything is failed. */
+static int fail_everything(kp_producer_t *p) {
+    int left = 0;
     for (int i = 0; i < conn_count(p); i++)
         kp_conn_close(p, conn_at(p, i), KP_ERR_PURGED_CLOSE,
                       i < p->nbrokers ? "producer closed" : NULL);
@@ -837,13 +821,20 @@ static void fail_everything(kp_producer_t *p) {
         for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
             kp_tp_t *tp = tps[pi];
             pthread_mutex_lock(&tp->lock);
-            while (tp->head) {
-                kp_batch_t *b = tp->head;
-                tp->head = b->next;
+            kp_batch_t **pp = &tp->head;
+            tp->tail = NULL;
+            while (*pp) {
+                kp_batch_t *b = *pp;
+                if (b->compressing) {
+                    left = 1;
+                    tp->tail = b;
+                    pp = &b->next;
+                    continue;
+                }
+                *pp = b->next;
                 b->next = all;
                 all = b;
             }
-            tp->tail = NULL;
             pthread_mutex_unlock(&tp->lock);
         }
     }
@@ -853,6 +844,7 @@ static void fail_everything(kp_producer_t *p) {
         kp_batch_complete(p, b, KP_ERR_PURGED_CLOSE, -1, -1,
                           b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
     }
+    return !left;
 }
 
 /* Closing and nothing left? Taking every partition lock once makes sure no
@@ -892,6 +884,17 @@ static void retire_conns(kp_producer_t *p) {
     }
 }
 
+/* Drain the eventfd first, then re-arm: a kp_wake() between the two finds
+ * wake_pending still set and writes nothing, which is fine since the scan
+ * that follows sees its work. The other order could swallow a write and
+ * leave wake_pending stuck. */
+static void drain_wake(kp_producer_t *p) {
+    uint64_t v;
+    if (read(p->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        kp_log(p, 3, "eventfd read: %s", strerror(errno));
+    atomic_store(&p->wake_pending, 0);
+}
+
 static _Thread_local const kp_producer_t *io_thread_of;
 
 int kp_in_io_thread(const kp_producer_t *p) { return io_thread_of == p; }
@@ -906,8 +909,13 @@ void *kp_sender_main(void *arg) {
         int64_t now = kp_mono_ms();
         retire_conns(p);
         if (atomic_load(&p->force_close)) {
-            fail_everything(p);
-            break;
+            if (fail_everything(p))
+                break;
+            kp_log(p, 7, "close: waiting for a batch an application thread compresses");
+            struct pollfd w = {.fd = p->wake_fd, .events = POLLIN};
+            if (poll(&w, 1, 100) > 0)
+                drain_wake(p);
+            continue;
         }
         if (atomic_load(&p->closing) && drained(p))
             break;
@@ -961,16 +969,8 @@ void *kp_sender_main(void *arg) {
         if (rc <= 0)
             continue;
         now = kp_mono_ms();
-        if (pfds[0].revents & POLLIN) {
-            /* Drain the eventfd first, then re-arm: a kp_wake() between the
-             * two finds wake_pending still set and writes nothing, which is
-             * fine since the scan that follows sees its work. The other
-             * order could swallow a write and leave wake_pending stuck. */
-            uint64_t v;
-            if (read(p->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                kp_log(p, 3, "eventfd read: %s", strerror(errno));
-            atomic_store(&p->wake_pending, 0);
-        }
+        if (pfds[0].revents & POLLIN)
+            drain_wake(p);
         for (int i = 1; i < nfds; i++)
             if (pfds[i].revents)
                 kp_conn_io(p, pconns[i], pfds[i].revents, now);

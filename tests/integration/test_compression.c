@@ -161,4 +161,83 @@ static void test_stored_batches(void) {
     mockcluster_destroy(mc);
 }
 
-TEST_MAIN(TEST(test_codecs_and_levels), TEST(test_stored_batches), TEST(test_zstd_needs_produce_v7))
+/* ---- kp_close(p, 0) while application threads compress full batches ---- */
+
+#define CLOSE_CAP 400000 /* records per sender thread at most */
+
+typedef struct closer {
+    kp_producer_t *p;
+    tracker_t *t;
+    slot_ref_t *refs;
+    int id;
+    atomic_long *sent;
+    long ok; /* kp_send said KP_OK for records [id * CAP, id * CAP + ok) */
+} closer_t;
+
+static void *close_sender(void *arg) {
+    closer_t *c = arg;
+    for (long i = 0; i < CLOSE_CAP; i++) {
+        char v[400];
+        value_of((int)i, v, sizeof(v));
+        size_t slot = (size_t)c->id * CLOSE_CAP + (size_t)i;
+        c->refs[slot] = (slot_ref_t){c->t, slot};
+        kp_record_t r = {.topic = "close-compress", .partition = KP_PARTITION_ANY, .value = v,
+                         .value_len = (int32_t)strlen(v), .timestamp = KP_TIMESTAMP_NOW};
+        if (kp_send(c->p, &r, tracker_cb, &c->refs[slot]) != KP_OK)
+            break;
+        c->ok++;
+        atomic_fetch_add(c->sent, 1);
+    }
+    return NULL;
+}
+
+static int enough_sent(void *arg) { return atomic_load((atomic_long *)arg) >= 30000; }
+
+/* A batch being compressed by the thread that filled it belongs to that
+ * thread until it is done: a forced close must wait for it, then fail it
+ * (or send it) like any other. Every record kp_send accepted completes
+ * exactly once, none that it refused does. */
+static void test_close_while_compressing(void) {
+    mockcluster_t *mc = mockcluster_start(1, "close-compress", 3);
+    REQUIRE_NOT_NULL(mc);
+    kp_producer_t *p = make_producer(mockcluster_bootstraps(mc), "compression.type", "zstd",
+                                     "compression.zstd.level", "19", "batch.size", "65536",
+                                     "linger.ms", "50", NULL);
+    REQUIRE_NOT_NULL(p);
+    tracker_t t;
+    tracker_init(&t, 2 * (size_t)CLOSE_CAP);
+    slot_ref_t *refs = calloc(2 * (size_t)CLOSE_CAP, sizeof(*refs));
+    REQUIRE_NOT_NULL(refs);
+    atomic_long sent;
+    atomic_init(&sent, 0);
+    closer_t c[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        c[i] = (closer_t){p, &t, refs, i, &sent, 0};
+        pthread_create(&th[i], NULL, close_sender, &c[i]);
+    }
+    CHECK(wait_until(enough_sent, &sent, 30000));
+    kp_err_t e = kp_close(p, 0);
+    CHECK(e == KP_OK || e == KP_ERR_TIMED_OUT);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    long accepted = c[0].ok + c[1].ok, wrong = 0;
+    for (int i = 0; i < 2; i++)
+        for (long k = 0; k < CLOSE_CAP; k++) {
+            int calls = atomic_load(&t.d[(size_t)i * CLOSE_CAP + (size_t)k].calls);
+            if (calls != (k < c[i].ok ? 1 : 0) && !wrong++)
+                FAIL("thread %d record %ld: %d completions (accepted: %s)", i, k, calls,
+                     k < c[i].ok ? "yes" : "no");
+        }
+    CHECK_EQ_INT(wrong, 0);
+    CHECK_EQ_INT(atomic_load(&t.done), accepted);
+    printf("  close(0) after %ld records accepted: %ld acknowledged, %ld failed\n", accepted,
+           accepted - atomic_load(&t.failed), atomic_load(&t.failed));
+    kp_producer_destroy(p);
+    free(refs);
+    tracker_free(&t);
+    mockcluster_destroy(mc);
+}
+
+TEST_MAIN(TEST(test_codecs_and_levels), TEST(test_stored_batches), TEST(test_zstd_needs_produce_v7),
+          TEST(test_close_while_compressing))
