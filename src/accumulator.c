@@ -33,9 +33,11 @@
 #include "util.h"
 
 kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition) {
-    kp_tp_t *tp = calloc(1, sizeof(*tp));
+    size_t size = (sizeof(kp_tp_t) + KP_CACHE_LINE - 1) / KP_CACHE_LINE * KP_CACHE_LINE;
+    kp_tp_t *tp = aligned_alloc(KP_CACHE_LINE, size);
     if (!tp)
         return NULL;
+    memset(tp, 0, size);
     tp->topic = t;
     tp->partition = partition;
     tp->leader = -1;

@@ -72,14 +72,22 @@ struct kp_batch {
     size_t clen;
 };
 
-/* One partition of one topic. */
+/* One partition of one topic. Two groups of fields, on separate cache
+ * lines: what application threads write for every record (the lock and
+ * the deque), and what the I/O thread writes (its bookkeeping, completion
+ * counts). Sharing a line made every scan turn steal the appenders' line
+ * (perf: pthread_mutex_unlock at 7.6 % of the sending thread for 1 KB
+ * records). The struct is allocated 64-byte aligned (kp_tp_new). */
+#define KP_CACHE_LINE 64
 struct kp_tp {
     kp_topic_t *topic;
     int32_t partition;
     pthread_mutex_t lock; /* guards head/tail/appended and batch contents */
     kp_batch_t *head, *tail;
     int64_t appended;            /* records ever appended (lock) */
-    _Atomic int32_t queued;      /* batches not yet completed: the adaptive partitioner's load */
+
+    _Alignas(KP_CACHE_LINE) _Atomic int32_t queued; /* batches not yet completed:
+                                                      * the adaptive partitioner's load */
     /* since when (monotonic ms) a ready batch has found no broker to take
      * it; 0 while the partition is drained normally (written by the I/O
      * thread, read by partition.availability.timeout.ms) */

@@ -704,7 +704,10 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                 expired = b;
             }
             kp_batch_t *b = tp->head;
-            if (!b)
+            /* (stores only on a change: every write costs the partner
+             * thread a cache miss) */
+            int64_t stalled = atomic_load_explicit(&tp->stalled_since, memory_order_relaxed);
+            if (!b && stalled)
                 atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
             if (b) {
                 next = MIN(next, b->created_ms + dto);
@@ -718,10 +721,10 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                     ready_at = b->created_ms + p->conf.linger_ms;
                 /* idempotence: a new batch needs a producer id */
                 int need_pid = p->idempotent && b->base_seq < 0 && p->pid_state != KP_PID_READY;
-                int stalled = ready_at <= now && (!c || c->state != KP_CONN_READY);
-                if (!stalled)
+                int stalls = ready_at <= now && (!c || c->state != KP_CONN_READY);
+                if (!stalls && stalled)
                     atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
-                else if (!atomic_load_explicit(&tp->stalled_since, memory_order_relaxed))
+                else if (stalls && !stalled)
                     atomic_store_explicit(&tp->stalled_since, now, memory_order_relaxed);
                 if (tp->retrying && !tp->inflight && !b->sent_no)
                     tp->retrying = 0; /* every resend went through */
