@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "compress.h"
+#include "crc32c.h"
 #include "internal.h"
 #include "record_batch.h"
 #include "util.h"
@@ -166,6 +167,7 @@ kp_err_t kp_batch_compress(kp_producer_t *p, kp_compressor_t *c, kp_batch_t *b) 
     }
     b->cbuf = w.p;
     b->clen = w.len;
+    b->ccrc = kp_crc32c(0, w.p + KP_RB_HEADER_SIZE, w.len - KP_RB_HEADER_SIZE);
     /* the Java client's estimator: worse ratios are believed at once (at
      * least +5 %), better ones slowly (-0.5 % a batch); threads racing here
      * lose an update at worst */
@@ -258,6 +260,10 @@ static int try_append(kp_batch_t *b, const void *key, int32_t klen, const void *
     }
     b->len += kp_rb_write_body(b->buf + b->len, body, delta, b->count, key, klen, value, vlen,
                                hdrs, nhdrs, hklens);
+    if (b->len - b->crc_len >= KP_CRC_CHUNK) {
+        b->crc = kp_crc32c(b->crc, b->buf + b->crc_len, b->len - b->crc_len);
+        b->crc_len = b->len;
+    }
     b->count++;
     return 1;
 }
@@ -366,7 +372,7 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
         nb->tp = tp;
         nb->buf = buf;
         nb->cap = need;
-        nb->len = KP_RB_HEADER_SIZE;
+        nb->len = nb->crc_len = KP_RB_HEADER_SIZE;
         nb->created_ms = kp_mono_ms();
         nb->pid = -1;
         nb->epoch = -1;
@@ -459,6 +465,7 @@ static kp_batch_t *sub_batch(kp_producer_t *p, const kp_batch_t *b, const split_
             nb->max_ts = s->r[i].timestamp;
     }
     nb->count = to - from;
+    nb->crc_len = KP_RB_HEADER_SIZE;
     for (int32_t i = 0; i < b->nents; i++) {
         kp_rec_entry_t e = b->ents[i];
         if (e.index < from || e.index >= to)

@@ -50,13 +50,13 @@ uint32_t kp_crc32c_sw(uint32_t crc, const void *data, size_t len) {
     return ~crc;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
 /* ---- combining: the CRC register is linear over GF(2) -------------------
  * Running the register from state s over bytes B gives shift(s, |B|) xor
  * (the register run from 0 over B), where shift(s, n) multiplies s by
- * x^(8n) modulo the polynomial. With shift() for a fixed n as four 256-entry
- * tables, three independent pieces of n bytes can be computed side by side
- * and joined for the cost of two table shifts. */
+ * x^(8n) modulo the polynomial; the same holds for finished CRC values
+ * (kp_crc32c_combine, as zlib's crc32_combine). With shift() for a fixed n
+ * as four 256-entry tables, three independent pieces of n bytes can be
+ * computed side by side and joined for the cost of two table shifts. */
 
 /* a * b modulo the (reflected) polynomial; bit 31 is x^0. */
 static uint32_t multmodp(uint32_t a, uint32_t b) {
@@ -84,6 +84,11 @@ static uint32_t x8nmodp(size_t n) {
     return r;
 }
 
+uint32_t kp_crc32c_combine(uint32_t crc1, uint32_t crc2, size_t len2) {
+    return multmodp(x8nmodp(len2), crc1) ^ crc2;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
 static void shift_table(uint32_t t[4][256], size_t n) {
     uint32_t op = x8nmodp(n);
     for (int k = 0; k < 4; k++)

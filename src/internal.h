@@ -46,6 +46,14 @@ struct kp_batch {
     kp_tp_t *tp;
     uint8_t *buf; /* KP_RB_HEADER_SIZE header + records */
     size_t len, cap;
+    /* CRC-32C of the records up to crc_len, computed by the appending
+     * thread every KP_CRC_CHUNK bytes, while they are in its core's cache:
+     * the I/O thread then reads only the rest (less than a chunk), not the
+     * whole batch from another core's cache (perf: CRC at 13 % of the I/O
+     * thread for 1 KB records). In chunks, not per record: a call per
+     * 100-byte record cost more than the cache misses it saved. */
+    uint32_t crc;
+    size_t crc_len;
     int32_t count;
     int64_t base_ts, max_ts;
     int64_t created_ms; /* monotonic: linger and delivery deadline start */
@@ -70,6 +78,7 @@ struct kp_batch {
      * batch is first sent and reused by retries; NULL without compression */
     uint8_t *cbuf;
     size_t clen;
+    uint32_t ccrc; /* CRC-32C of the compressed records */
 };
 
 /* One partition of one topic. Two groups of fields, on separate cache
@@ -79,6 +88,7 @@ struct kp_batch {
  * (perf: pthread_mutex_unlock at 7.6 % of the sending thread for 1 KB
  * records). The struct is allocated 64-byte aligned (kp_tp_new). */
 #define KP_CACHE_LINE 64
+#define KP_CRC_CHUNK 4096 /* see kp_batch.crc */
 struct kp_tp {
     kp_topic_t *topic;
     int32_t partition;

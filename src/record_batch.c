@@ -96,6 +96,10 @@ size_t kp_rb_write_body(uint8_t *dst, size_t b, int64_t ts_delta, int32_t offset
 }
 
 void kp_rb_finalize(uint8_t *buf, size_t len, const kp_rb_header_t *h) {
+    kp_rb_finalize_crc(buf, len, h, kp_crc32c(0, buf + KP_RB_HEADER_SIZE, len - KP_RB_HEADER_SIZE));
+}
+
+void kp_rb_finalize_crc(uint8_t *buf, size_t len, const kp_rb_header_t *h, uint32_t records_crc) {
     kp_put_be64(buf + 0, 0);
     kp_put_be32(buf + 8, (uint32_t)(len - 12));
     kp_put_be32(buf + 12, (uint32_t)-1);
@@ -108,7 +112,8 @@ void kp_rb_finalize(uint8_t *buf, size_t len, const kp_rb_header_t *h) {
     kp_put_be16(buf + 51, (uint16_t)h->producer_epoch);
     kp_put_be32(buf + 53, (uint32_t)h->base_sequence);
     kp_put_be32(buf + 57, (uint32_t)h->record_count);
-    kp_put_be32(buf + 17, kp_crc32c(0, buf + 21, len - 21));
+    uint32_t head = kp_crc32c(0, buf + 21, KP_RB_HEADER_SIZE - 21);
+    kp_put_be32(buf + 17, kp_crc32c_combine(head, records_crc, len - KP_RB_HEADER_SIZE));
 }
 
 int kp_rb_decode(const uint8_t *buf, size_t len, kp_rb_header_t *hout, kp_rb_record_fn *fn,

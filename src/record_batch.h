@@ -49,6 +49,9 @@ size_t kp_rb_write_record(uint8_t *dst, int64_t ts_delta, int32_t offset_delta, 
 /* Fill the 61-byte header at buf (buf..buf+len is the whole batch, records
  * included) and compute the CRC-32C over attributes..end. */
 void kp_rb_finalize(uint8_t *buf, size_t len, const kp_rb_header_t *h);
+/* The same, given records_crc = CRC-32C of the records (buf + 61 .. end),
+ * kept while they were written: only the 40 header bytes are read. */
+void kp_rb_finalize_crc(uint8_t *buf, size_t len, const kp_rb_header_t *h, uint32_t records_crc);
 
 /* ---- decoding ---- */
 typedef struct kp_rb_record {

@@ -30,6 +30,7 @@
 
 #include "compress.h"
 #include "conn.h"
+#include "crc32c.h"
 #include "internal.h"
 #include "record_batch.h"
 #include "util.h"
@@ -197,7 +198,9 @@ static kp_req_t *build_produce(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, 
                                 b->base_seq};
             uint8_t *buf = b->cbuf ? b->cbuf : b->buf;
             size_t len = b->cbuf ? b->clen : b->len;
-            kp_rb_finalize(buf, len, &h);
+            uint32_t crc = b->cbuf ? b->ccrc
+                                   : kp_crc32c(b->crc, b->buf + b->crc_len, b->len - b->crc_len);
+            kp_rb_finalize_crc(buf, len, &h, crc);
             kp_produce_partition(&req->pb, b->tp->partition, buf, len);
         }
         kp_produce_topic_end(&req->pb);

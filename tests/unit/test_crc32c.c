@@ -203,7 +203,33 @@ static void test_hw_matches_sw(void)
     free(mem);
 }
 
+/* CRC(A || B) from CRC(A), CRC(B) and |B|, for every split of a buffer. */
+static void test_combine(void)
+{
+    uint8_t buf[3000];
+    uint64_t seed = 42;
+
+    fill_random(buf, sizeof(buf), &seed);
+    for (size_t len = 0; len <= sizeof(buf); len += len < 70 ? 1 : 97) {
+        uint32_t whole = ref_crc32c(0, buf, len);
+        for (size_t cut = 0; cut <= len; cut += cut < 20 ? 1 : 31) {
+            uint32_t c = kp_crc32c_combine(kp_crc32c(0, buf, cut), kp_crc32c(0, buf + cut, len - cut),
+                                           len - cut);
+            if (!CHECK_EQ_U64(c, whole)) {
+                fprintf(stderr, "    len %zu cut %zu\n", len, cut);
+                return;
+            }
+        }
+    }
+    /* a long empty-of-data B: 1 MiB of zeros */
+    uint8_t *z = calloc(1, 1 << 20);
+    REQUIRE_NOT_NULL(z);
+    CHECK_EQ_U64(kp_crc32c_combine(kp_crc32c(0, "123456789", 9), kp_crc32c(0, z, 1 << 20), 1 << 20),
+                 kp_crc32c(kp_crc32c(0, "123456789", 9), z, 1 << 20));
+    free(z);
+}
+
 TEST_MAIN(TEST(test_concurrent_first_use), TEST(test_vectors_dispatch),
           TEST(test_vectors_software), TEST(test_vectors_reference),
           TEST(test_incremental_dispatch), TEST(test_incremental_software),
-          TEST(test_hw_matches_sw))
+          TEST(test_hw_matches_sw), TEST(test_combine))
