@@ -3,6 +3,8 @@
  *   encode   a 100-byte record sized and written into a batch buffer
  *   crc32c   the instruction-based CRC against the table one (MB/s)
  *   murmur2  the keyed partitioner's hash of a 16-byte key
+ *   clock    a record timestamp: clock_gettime(CLOCK_REALTIME) against
+ *            kp_wall_ms() (TSC-checked per-thread cache)
  * Each figure is the best of 5 runs (nanoseconds per operation or MB/s);
  * the point is comparing before/after an optimisation on one machine.
  *   build/bench/micro
@@ -12,6 +14,7 @@
 #include <time.h>
 
 #include "crc32c.h"
+#include "util.h"
 #include "kprod/kprod.h"
 #include "record_batch.h"
 
@@ -67,6 +70,29 @@ static double murmur_ns(void) {
     return (now_s() - t0) * 1e9 / n;
 }
 
+static double clock_ns(void) {
+    const int n = 5000000;
+    int64_t s = 0;
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s += ts.tv_nsec;
+    }
+    sink += (uint64_t)s;
+    return (now_s() - t0) * 1e9 / n;
+}
+
+static double wall_ms_ns(void) {
+    const int n = 5000000;
+    int64_t s = 0;
+    double t0 = now_s();
+    for (int i = 0; i < n; i++)
+        s += kp_wall_ms();
+    sink += (uint64_t)s;
+    return (now_s() - t0) * 1e9 / n;
+}
+
 static double best(double (*f)(void), int lower_is_better) {
     double b = f();
     for (int i = 1; i < 5; i++) {
@@ -86,5 +112,7 @@ int main(void) {
            kp_crc32c_hw_available() ? "" : " (no SSE4.2: table)");
     printf("crc32c table:        %.0f MB/s\n", best(crc_sw, 0));
     printf("murmur2 16 B key:    %.1f ns\n", best(murmur_ns, 1));
+    printf("clock_gettime:       %.1f ns\n", best(clock_ns, 1));
+    printf("kp_wall_ms:          %.1f ns\n", best(wall_ms_ns, 1));
     return 0;
 }

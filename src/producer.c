@@ -178,15 +178,19 @@ static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name) {
     if (t)
         return t;
     t = calloc(1, sizeof(*t));
-    if (!t || !(t->name = kp_strdup(name)) || kp_ptab_push(&p->topics, t)) {
-        if (t)
-            free(t->name);
-        free(t);
-        return NULL;
-    }
+    if (!t || !(t->name = kp_strdup(name)))
+        goto fail;
+    /* complete before it is published: readers take no lock */
     atomic_init(&t->sticky, UINT64_MAX);
     atomic_init(&t->ratio_milli, 1000);
+    if (kp_ptab_push(&p->topics, t))
+        goto fail;
     return t;
+fail:
+    if (t)
+        free(t->name);
+    free(t);
+    return NULL;
 }
 
 /* Wait (topics_lock held) until the topic has metadata and, for an explicit
@@ -238,7 +242,7 @@ static uint64_t sticky_weight(const kp_producer_t *p, const kp_tp_t *tp, int32_t
 static int32_t next_sticky(const kp_producer_t *p, void *const *tps, int32_t npart) {
     /* per thread: no shared state to fight over (the pick needs no
      * quality beyond spreading) */
-    static _Thread_local uint64_t rng;
+    static KP_TLS uint64_t rng;
     uint64_t r = kp_rand(&rng) >> 11;
     if (!p->conf.partitioner_adaptive || npart < 2)
         return (int32_t)(r % (uint64_t)npart);

@@ -901,7 +901,7 @@ static void drain_wake(kp_producer_t *p) {
     atomic_store(&p->wake_pending, 0);
 }
 
-static _Thread_local const kp_producer_t *io_thread_of;
+static KP_TLS const kp_producer_t *io_thread_of;
 
 int kp_in_io_thread(const kp_producer_t *p) { return io_thread_of == p; }
 

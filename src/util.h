@@ -8,6 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Thread-local storage read on the send path (per record): the
+ * initial-exec model makes it one instruction from a shared library too,
+ * instead of a __tls_get_addr() call; the few bytes come from the static
+ * TLS space glibc keeps spare for libraries, also when dlopen()ed. */
+#if defined(__GNUC__)
+#define KP_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define KP_TLS _Thread_local
+#endif
+
 char *kp_strdup(const char *s);
 char *kp_strndup(const char *s, size_t n);
 /* snprintf into an error buffer that may be NULL. */
