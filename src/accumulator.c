@@ -395,10 +395,10 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
         tp->tail->closed = 1; /* ready at once: nobody waits for more records */
         *new_batch = 1;
     }
-    if (err == KP_OK) {
-        tp->appended++;
-        atomic_fetch_add(&p->outstanding, 1);
-    }
+    if (err == KP_OK) /* one writer (we hold the lock): a store, not an atomic increment */
+        atomic_store_explicit(&tp->appended,
+                              atomic_load_explicit(&tp->appended, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     pthread_mutex_unlock(&tp->lock);
     if (to_compress)
         compress_closed(p, tp, to_compress);

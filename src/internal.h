@@ -92,9 +92,11 @@ struct kp_batch {
 struct kp_tp {
     kp_topic_t *topic;
     int32_t partition;
-    pthread_mutex_t lock; /* guards head/tail/appended and batch contents */
+    pthread_mutex_t lock; /* guards head/tail and batch contents */
     kp_batch_t *head, *tail;
-    int64_t appended;            /* records ever appended (lock) */
+    /* records ever appended: written under lock (a plain store, no atomic
+     * read-modify-write per record), read without it by kp_pending() */
+    _Atomic int64_t appended;
 
     _Alignas(KP_CACHE_LINE) _Atomic int32_t queued; /* batches not yet completed:
                                                       * the adaptive partitioner's load */
@@ -180,7 +182,6 @@ struct kp_producer {
     /* completion bookkeeping */
     pthread_mutex_t done_lock;
     pthread_cond_t done_cond;
-    _Atomic int64_t outstanding; /* records appended and not completed */
     int done_waiters;            /* done_lock */
 
     /* control */
@@ -240,6 +241,12 @@ enum { KP_PID_NONE = 0, KP_PID_REQUESTING, KP_PID_READY };
 void kp_log(kp_producer_t *p, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void kp_wake(kp_producer_t *p);
+/* Records appended and not yet completed (every partition's appended -
+ * completed; without locks: exact once no append is under way). */
+int64_t kp_pending(const kp_producer_t *p);
+/* Once `closing` is set: wait for appends still under way (each holds its
+ * partition's lock; after this their records are counted by kp_pending). */
+void kp_wait_appends(kp_producer_t *p);
 /* Complete every record of a batch and free it (I/O thread). */
 void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                        int64_t log_append_time, kp_persisted_t persisted);

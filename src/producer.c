@@ -150,7 +150,6 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
     atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);
     kp_acc_release(p, b);
     atomic_fetch_add(&tp->completed, n);
-    atomic_fetch_sub(&p->outstanding, n);
     pthread_mutex_lock(&p->done_lock);
     if (p->done_waiters)
         pthread_cond_broadcast(&p->done_cond);
@@ -581,14 +580,35 @@ static int marks_done(flush_mark_t *m, size_t n) {
     return 1;
 }
 
+int64_t kp_pending(const kp_producer_t *p) {
+    int64_t n = 0;
+    void *const *ts, *const *tps;
+    for (size_t ti = 0, nt = kp_topics(p, &ts); ti < nt; ti++)
+        for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
+            kp_tp_t *tp = tps[pi];
+            n += atomic_load(&tp->appended) - atomic_load(&tp->completed);
+        }
+    return n;
+}
+
+void kp_wait_appends(kp_producer_t *p) {
+    void *const *ts, *const *tps;
+    for (size_t ti = 0, nt = kp_topics(p, &ts); ti < nt; ti++)
+        for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
+            kp_tp_t *tp = tps[pi];
+            pthread_mutex_lock(&tp->lock);
+            pthread_mutex_unlock(&tp->lock);
+        }
+}
+
 /* Wait until every mark is reached (marks NULL: until nothing is
- * outstanding) or the deadline. */
+ * pending) or the deadline. */
 static kp_err_t wait_done(kp_producer_t *p, flush_mark_t *marks, size_t n, int64_t timeout_ms) {
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : kp_mono_ms() + timeout_ms;
     kp_err_t err = KP_OK;
     pthread_mutex_lock(&p->done_lock);
     p->done_waiters++;
-    while (marks ? !marks_done(marks, n) : atomic_load(&p->outstanding) > 0)
+    while (marks ? !marks_done(marks, n) : kp_pending(p) > 0)
         if (kp_cond_wait_until(&p->done_cond, &p->done_lock, deadline)) {
             err = KP_ERR_TIMED_OUT;
             break;
@@ -612,7 +632,7 @@ kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
         for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
             kp_tp_t *tp = tps[pi];
             pthread_mutex_lock(&tp->lock);
-            int64_t target = tp->appended;
+            int64_t target = atomic_load_explicit(&tp->appended, memory_order_relaxed);
             pthread_mutex_unlock(&tp->lock);
             if (atomic_load(&tp->completed) >= target)
                 continue;
@@ -656,10 +676,22 @@ kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms) {
     pthread_cond_broadcast(&p->md_cond);
     pthread_mutex_unlock(&p->topics_lock);
     kp_wake(p);
-    kp_err_t err = wait_done(p, NULL, 0, timeout_ms);
+    /* until nothing is pending, also counting appends that were under way
+     * when `closing` was set */
+    int64_t deadline = timeout_ms < 0 ? -1 : kp_mono_ms() + timeout_ms;
+    kp_err_t err;
+    for (;;) {
+        int64_t left = deadline < 0 ? -1 : deadline - kp_mono_ms(); /* -1: no limit */
+        err = wait_done(p, NULL, 0, deadline >= 0 && left < 0 ? 0 : left);
+        if (err)
+            break;
+        kp_wait_appends(p);
+        if (!kp_pending(p))
+            break;
+    }
     if (err) {
         kp_log(p, 4, "close: %lld records still pending after %lld ms; failing them",
-               (long long)atomic_load(&p->outstanding), (long long)timeout_ms);
+               (long long)kp_pending(p), (long long)timeout_ms);
         atomic_store(&p->force_close, 1);
         kp_wake(p);
     }

@@ -853,19 +853,13 @@ static int fail_everything(kp_producer_t *p) {
     return !left;
 }
 
-/* Closing and nothing left? Taking every partition lock once makes sure no
- * append that started before `closing` was set is still under way. */
+/* Closing and nothing left (also of appends under way when `closing` was
+ * set)? */
 static int drained(kp_producer_t *p) {
-    if (atomic_load(&p->outstanding) != 0)
+    if (kp_pending(p) != 0)
         return 0;
-    void *const *ts, *const *tps;
-    for (size_t ti = 0, nt = kp_topics(p, &ts); ti < nt; ti++)
-        for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
-            kp_tp_t *tp = tps[pi];
-            pthread_mutex_lock(&tp->lock);
-            pthread_mutex_unlock(&tp->lock);
-        }
-    return atomic_load(&p->outstanding) == 0;
+    kp_wait_appends(p);
+    return kp_pending(p) == 0;
 }
 
 static void retire_conns(kp_producer_t *p) {
