@@ -98,8 +98,8 @@ static kp_err_t pool_alloc(kp_producer_t *p, size_t size, int64_t *deadline, int
     if (err == KP_OK) {
         p->pool_avail -= (int64_t)size;
         uint8_t *buf = NULL;
-        if (size == (size_t)p->conf.batch_size && p->nfree > 0)
-            buf = p->free_bufs[--p->nfree];
+        if (size == (size_t)p->conf.batch_size)
+            buf = kp_stack_pop(&p->free_bufs);
         pthread_mutex_unlock(&p->pool_lock);
         if (!buf)
             buf = malloc(size);
@@ -119,20 +119,10 @@ static kp_err_t pool_alloc(kp_producer_t *p, size_t size, int64_t *deadline, int
 static void pool_free(kp_producer_t *p, uint8_t *buf, size_t size) {
     pthread_mutex_lock(&p->pool_lock);
     p->pool_avail += (int64_t)size;
-    if (size == (size_t)p->conf.batch_size && (int64_t)p->nfree * (int64_t)size < p->conf.buffer_memory) {
-        if (p->nfree == p->free_cap) {
-            int cap = p->free_cap ? p->free_cap * 2 : 16;
-            uint8_t **nb = realloc(p->free_bufs, (size_t)cap * sizeof(*nb));
-            if (nb) {
-                p->free_bufs = nb;
-                p->free_cap = cap;
-            }
-        }
-        if (p->nfree < p->free_cap) {
-            p->free_bufs[p->nfree++] = buf;
-            buf = NULL;
-        }
-    }
+    if (size == (size_t)p->conf.batch_size &&
+        (int64_t)p->free_bufs.n * (int64_t)size < p->conf.buffer_memory &&
+        !kp_stack_push(&p->free_bufs, buf))
+        buf = NULL;
     if (p->pool_waiters)
         pthread_cond_broadcast(&p->pool_cond);
     pthread_mutex_unlock(&p->pool_lock);
@@ -140,11 +130,11 @@ static void pool_free(kp_producer_t *p, uint8_t *buf, size_t size) {
 }
 
 void kp_acc_pool_destroy(kp_producer_t *p) {
-    for (int i = 0; i < p->nfree; i++)
-        free(p->free_bufs[i]);
-    free(p->free_bufs);
-    p->free_bufs = NULL;
-    p->nfree = 0;
+    void *buf;
+    while ((buf = kp_stack_pop(&p->free_bufs)))
+        free(buf);
+    free(p->free_bufs.v);
+    p->free_bufs = (kp_stack_t){0};
 }
 
 void kp_acc_release(kp_producer_t *p, kp_batch_t *b) {
@@ -192,7 +182,7 @@ kp_err_t kp_batch_compress(kp_producer_t *p, kp_compressor_t *c, kp_batch_t *b) 
  * stays NULL and the I/O thread tries again when it sends the batch. */
 static void compress_closed(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
     pthread_mutex_lock(&p->cpool_lock);
-    kp_compressor_t *c = p->ncpool ? p->cpool[--p->ncpool] : NULL;
+    kp_compressor_t *c = kp_stack_pop(&p->cpool);
     pthread_mutex_unlock(&p->cpool_lock);
     if (!c)
         c = kp_compressor_new(p->codec, p->codec_level);
@@ -205,28 +195,18 @@ static void compress_closed(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
     if (!c)
         return;
     pthread_mutex_lock(&p->cpool_lock);
-    if (p->ncpool == p->cpool_cap) {
-        int cap = p->cpool_cap ? p->cpool_cap * 2 : 4;
-        kp_compressor_t **n = realloc(p->cpool, (size_t)cap * sizeof(*n));
-        if (n) {
-            p->cpool = n;
-            p->cpool_cap = cap;
-        }
-    }
-    if (p->ncpool < p->cpool_cap) {
-        p->cpool[p->ncpool++] = c;
+    if (!kp_stack_push(&p->cpool, c))
         c = NULL;
-    }
     pthread_mutex_unlock(&p->cpool_lock);
     kp_compressor_free(c);
 }
 
 void kp_acc_compressors_destroy(kp_producer_t *p) {
-    for (int i = 0; i < p->ncpool; i++)
-        kp_compressor_free(p->cpool[i]);
-    free(p->cpool);
-    p->cpool = NULL;
-    p->ncpool = 0;
+    kp_compressor_t *c;
+    while ((c = kp_stack_pop(&p->cpool)))
+        kp_compressor_free(c);
+    free(p->cpool.v);
+    p->cpool = (kp_stack_t){0};
 }
 
 /* Uncompressed bytes a new batch may hold. With compression, batch.size

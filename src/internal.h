@@ -175,8 +175,7 @@ struct kp_producer {
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
     int64_t pool_avail;
-    uint8_t **free_bufs; /* buffers of batch.size bytes, reusable */
-    int nfree, free_cap;
+    kp_stack_t free_bufs; /* buffers of batch.size bytes, reusable */
     int pool_waiters;
 
     /* completion bookkeeping */
@@ -221,8 +220,7 @@ struct kp_producer {
     int codec, codec_level;
     /* idle compressors for application threads (cpool_lock) */
     pthread_mutex_t cpool_lock;
-    struct kp_compressor **cpool;
-    int ncpool, cpool_cap;
+    kp_stack_t cpool;
     _Atomic uint64_t tx_bytes;        /* bytes written to brokers */
     int retire_boot;    /* bootstrap connections are no longer needed */
     kp_conn_t *retired; /* connections to destroy at the top of the loop */

@@ -125,6 +125,19 @@ int64_t kp_backoff(int64_t base, int64_t max, int attempts, uint64_t *rng) {
     return kp_jitter(v, rng);
 }
 
+int kp_stack_push(kp_stack_t *s, void *x) {
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 16;
+        void **nv = realloc(s->v, (size_t)cap * sizeof(*nv));
+        if (!nv)
+            return -1;
+        s->v = nv;
+        s->cap = cap;
+    }
+    s->v[s->n++] = x;
+    return 0;
+}
+
 int kp_ptab_push(kp_ptab_t *_Atomic *pt, void *x) {
     kp_ptab_t *t = atomic_load_explicit(pt, memory_order_relaxed); /* we are the writer */
     size_t n = t ? atomic_load_explicit(&t->n, memory_order_relaxed) : 0;

@@ -43,6 +43,15 @@ int64_t kp_jitter(int64_t value, uint64_t *rng);
 /* Exponential backoff: base * 2^attempts capped at max, with jitter. */
 int64_t kp_backoff(int64_t base, int64_t max, int attempts, uint64_t *rng);
 
+/* A stack of pointers (free lists). Push keeps x unless the stack cannot
+ * grow (-1: the caller still owns x). Empty it with pop, then free(v). */
+typedef struct kp_stack {
+    void **v;
+    int n, cap;
+} kp_stack_t;
+int kp_stack_push(kp_stack_t *s, void *x);
+static inline void *kp_stack_pop(kp_stack_t *s) { return s->n ? s->v[--s->n] : NULL; }
+
 /* kp_ptab — a table of pointers that readers walk without a lock while one
  * writer at a time (holding the owner's lock) appends. Why: the topic list
  * and each topic's partition list are read for every record sent and
