@@ -1327,17 +1327,56 @@ static void test_metadata_odd_partitions(void) {
 
 /* ---------------------------------------------------------------- in flight */
 
-/* Several batches of one partition in flight (max.in.flight 5, batches of
- * a few records), and the broker fails some with NOT_LEADER_OR_FOLLOWER:
- * it then rejects the batches behind each failed one with
- * OUT_OF_ORDER_SEQUENCE_NUMBER (their sequence leaves a gap), as Kafka
- * does. kprod must resend them all, in their first order, under their
- * sequence numbers: every record acknowledged once, at the offset equal to
- * its send order, the log exactly N long. */
-static void test_inflight_retries_keep_order(void) {
+/* Send N records, batches of a few records, up to 5 in flight; the fake
+ * broker's schedule is already set. Checks that every record was
+ * acknowledged once, at the offset equal to its send order, and the log is
+ * exactly N long. */
+static void run_inflight(fake_broker_t *fb, const char *what) {
     enum { N = 3000 };
     static const char *const extra[] = {"batch.size", "200", "max.in.flight.requests.per.connection",
                                         "5", NULL};
+    logcap_t lc;
+    atomic_init(&lc.lines, 0);
+    atomic_init(&lc.disconnects, 0);
+    kp_producer_t *p = producer_with(fb, &lc, "20000", extra);
+    if (!p)
+        return;
+    tracker_t t;
+    tracker_init(&t, N);
+    slot_ref_t *refs = calloc(N, sizeof(*refs));
+    REQUIRE_NOT_NULL(refs);
+    for (size_t i = 0; i < N; i++) {
+        refs[i] = (slot_ref_t){&t, i};
+        if (!CHECK_OK(send_value(p, "rec", i, &refs[i])))
+            atomic_fetch_add(&t.done, 1);
+    }
+    if (!tracker_wait(&t, 20000))
+        FAIL("%s: %ld of %d records completed", what, atomic_load(&t.done), N);
+    CHECK_EQ_INT(atomic_load(&t.failed), 0);
+    for (size_t i = 0; i < N; i++)
+        if (atomic_load(&t.d[i].calls) != 1 || t.d[i].err != KP_OK ||
+            t.d[i].offset != (int64_t)i) {
+            FAIL("%s: record %zu: %d calls, %s, offset %lld", what, i,
+                 atomic_load(&t.d[i].calls), kp_err_name(t.d[i].err), (long long)t.d[i].offset);
+            break;
+        }
+    CHECK_OK(kp_close(p, 10000));
+    kp_producer_destroy(p);
+    CHECK_EQ_INT(fb_log_end(fb), N);
+    printf("  %-44s %d refused as out of order, %d resends recognised, %d disconnections, log "
+           "%lld records in order\n",
+           what, fb_get(fb, &fb->out_of_order), fb_get(fb, &fb->duplicates),
+           atomic_load(&lc.disconnects), (long long)fb_log_end(fb));
+    free(refs);
+    tracker_free(&t);
+}
+
+/* Several batches of one partition in flight, and the broker fails some
+ * with NOT_LEADER_OR_FOLLOWER: it then refuses the batches behind each
+ * failed one with OUT_OF_ORDER_SEQUENCE_NUMBER (their sequence leaves a
+ * gap), as Kafka does. kprod must resend them all, in their first order,
+ * under their sequence numbers. */
+static void test_inflight_retries_keep_order(void) {
     static const struct {
         int skip, count;
     } plans[] = {{20, 1}, {40, 3}, {60, 10}};
@@ -1350,54 +1389,46 @@ static void test_inflight_retries_keep_order(void) {
         fb->perr_skip = plans[pl].skip;
         fb->perr_count = plans[pl].count;
         pthread_mutex_unlock(&fb->lock);
-        logcap_t lc;
-        atomic_init(&lc.lines, 0);
-        atomic_init(&lc.disconnects, 0);
-        kp_producer_t *p = producer_with(fb, &lc, "20000", extra);
-        if (!p) {
-            fb_stop(fb);
-            return;
-        }
-        tracker_t t;
-        tracker_init(&t, N);
-        slot_ref_t *refs = calloc(N, sizeof(*refs));
-        REQUIRE_NOT_NULL(refs);
-        for (size_t i = 0; i < N; i++) {
-            refs[i] = (slot_ref_t){&t, i};
-            if (!CHECK_OK(send_value(p, "rec", i, &refs[i])))
-                atomic_fetch_add(&t.done, 1);
-        }
-        if (!tracker_wait(&t, 20000))
-            FAIL("%ld of %d records completed", atomic_load(&t.done), N);
-        CHECK_EQ_INT(atomic_load(&t.failed), 0);
-        for (size_t i = 0; i < N; i++)
-            if (atomic_load(&t.d[i].calls) != 1 || t.d[i].err != KP_OK ||
-                t.d[i].offset != (int64_t)i) {
-                FAIL("record %zu: %d calls, %s, offset %lld", i, atomic_load(&t.d[i].calls),
-                     kp_err_name(t.d[i].err), (long long)t.d[i].offset);
-                break;
-            }
-        CHECK_OK(kp_close(p, 10000));
-        kp_producer_destroy(p);
-        int ooo = fb_get(fb, &fb->out_of_order);
+        char what[64];
+        snprintf(what, sizeof(what), "%d NOT_LEADER_OR_FOLLOWER after %d batches",
+                 plans[pl].count, plans[pl].skip);
+        run_inflight(fb, what);
         CHECK_EQ_INT(fb_get(fb, &fb->perr_injected), plans[pl].count);
-        CHECK_EQ_INT(fb_log_end(fb), N);
-        refused += ooo;
-        printf("  %d NOT_LEADER_OR_FOLLOWER after %d batches: %d batches behind refused as out "
-               "of order and resent, %d resends recognised, log %lld records in order\n",
-               plans[pl].count, plans[pl].skip, ooo, fb_get(fb, &fb->duplicates),
-               (long long)fb_log_end(fb));
-        free(refs);
-        tracker_free(&t);
+        refused += fb_get(fb, &fb->out_of_order);
         fb_stop(fb);
     }
     /* batches were in flight behind the failed ones: the broker refused
-     * them, and kprod sent them again (above: in order, once) */
+     * them, and kprod sent them again (in order, once: run_inflight) */
     CHECK(refused > 0);
+}
+
+/* Several batches in flight and the answer to one is lost (the connection
+ * breaks in the middle of it, or it is garbage): the broker may have
+ * written that batch and the ones behind it. kprod resends them all under
+ * their sequences; the broker recognises what it has (its last five
+ * batches, Kafka's window, which is why five is the most in flight) and
+ * answers with the first offsets: each record once, in order. */
+static void test_inflight_lost_answers(void) {
+    static const fault_t faults[] = {F_CLOSE_MID_FRAME, F_GARBAGE_FRAME, F_TRUNCATED};
+    int resends = 0;
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+        fake_broker_t *fb = fb_start();
+        REQUIRE_NOT_NULL(fb);
+        fb_set_fault(fb, faults[i], API_PRODUCE, 30, 2);
+        char what[64];
+        snprintf(what, sizeof(what), "2 Produce answers lost (%s)", fault_names[faults[i]]);
+        run_inflight(fb, what);
+        CHECK_EQ_INT(fb_get(fb, &fb->injected), 2);
+        resends += fb_get(fb, &fb->duplicates);
+        fb_stop(fb);
+    }
+    /* batches written but not acknowledged were sent again, recognised */
+    CHECK(resends > 0);
 }
 
 TEST_MAIN(TEST(test_apiversions_faults), TEST(test_metadata_faults), TEST(test_initpid_faults),
           TEST(test_initpid_garbage_fatal), TEST(test_produce_faults),
           TEST(test_any_response_faults), TEST(test_faults_forever_time_out),
           TEST(test_metadata_odd_partitions), TEST(test_partition_growth_picked_up),
-          TEST(test_metadata_refresh_coalesced), TEST(test_inflight_retries_keep_order))
+          TEST(test_metadata_refresh_coalesced), TEST(test_inflight_retries_keep_order),
+          TEST(test_inflight_lost_answers))
