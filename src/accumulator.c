@@ -129,6 +129,17 @@ static void pool_free(kp_producer_t *p, uint8_t *buf, size_t size) {
     free(buf);
 }
 
+/* Charge (n > 0) or give back (n < 0) bytes held outside the pool's
+ * buffers: compressed copies. Never waits: a charge may take the pool
+ * below zero for a while (appends then wait). */
+static void pool_adjust(kp_producer_t *p, int64_t n) {
+    pthread_mutex_lock(&p->pool_lock);
+    p->pool_avail -= n;
+    if (n < 0 && p->pool_waiters)
+        pthread_cond_broadcast(&p->pool_cond);
+    pthread_mutex_unlock(&p->pool_lock);
+}
+
 void kp_acc_pool_destroy(kp_producer_t *p) {
     void *buf;
     while ((buf = kp_stack_pop(&p->free_bufs)))
@@ -140,13 +151,14 @@ void kp_acc_pool_destroy(kp_producer_t *p) {
 void kp_acc_release(kp_producer_t *p, kp_batch_t *b) {
     if (b->buf)
         pool_free(p, b->buf, b->cap);
+    if (b->cbuf)
+        pool_adjust(p, -(int64_t)b->clen);
     free(b->ents);
     free(b->cbuf);
     free(b);
 }
 
 kp_err_t kp_batch_compress(kp_producer_t *p, kp_compressor_t *c, kp_batch_t *b) {
-    (void)p;
     kp_wbuf_t w;
     kp_wbuf_init(&w, KP_RB_HEADER_SIZE + (b->len - KP_RB_HEADER_SIZE) / 2 + 64);
     kp_wbuf_reserve(&w, KP_RB_HEADER_SIZE);
@@ -155,15 +167,26 @@ kp_err_t kp_batch_compress(kp_producer_t *p, kp_compressor_t *c, kp_batch_t *b) 
         kp_wbuf_free(&w);
         return err;
     }
-    b->cbuf = w.p;
+    /* shrink to fit: the capacity grew by doubling, and buffer.memory
+     * counts clen */
+    uint8_t *fit = realloc(w.p, w.len);
+    b->cbuf = fit ? fit : w.p;
     b->clen = w.len;
-    b->ccrc = kp_crc32c(0, w.p + KP_RB_HEADER_SIZE, w.len - KP_RB_HEADER_SIZE);
+    b->ccrc = kp_crc32c(0, b->cbuf + KP_RB_HEADER_SIZE, b->clen - KP_RB_HEADER_SIZE);
+    /* From now on the batch holds its compressed form only, and that is
+     * what buffer.memory counts (as in the Java client, whose buffers hold
+     * compressed bytes): the uncompressed buffer goes back to the pool. A
+     * split (MESSAGE_TOO_LARGE) decompresses. */
+    pool_adjust(p, (int64_t)b->clen);
+    pool_free(p, b->buf, b->cap);
+    b->buf = NULL;
+    b->cap = 0;
     /* the Java client's estimator: worse ratios are believed at once (at
      * least +5 %), better ones slowly (-0.5 % a batch); threads racing here
      * lose an update at worst */
     kp_topic_t *t = b->tp->topic;
     int32_t est = atomic_load_explicit(&t->ratio_milli, memory_order_relaxed);
-    int32_t seen = (int32_t)((w.len - KP_RB_HEADER_SIZE) * 1000 /
+    int32_t seen = (int32_t)((b->clen - KP_RB_HEADER_SIZE) * 1000 /
                              (b->len > KP_RB_HEADER_SIZE ? b->len - KP_RB_HEADER_SIZE : 1));
     if (seen > est)
         est = seen > est + 50 ? seen : est + 50;
@@ -462,19 +485,35 @@ static kp_batch_t *sub_batch(kp_producer_t *p, const kp_batch_t *b, const split_
 int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t **second) {
     if (b->count < 2)
         return -1;
-    /* b->buf holds the uncompressed records; give it a valid header so
-     * the decoder (which checks the CRC) reads it back */
+    /* The uncompressed records: b->buf, or (compressed batch) a
+     * decompressed copy. Give them a valid header so that the decoder
+     * (which checks the CRC) reads them back. */
+    kp_wbuf_t w = {0};
+    uint8_t *recs = b->buf;
+    if (!recs) {
+        kp_wbuf_init(&w, b->len);
+        kp_wbuf_reserve(&w, KP_RB_HEADER_SIZE);
+        if (w.err || kp_decompress(p->codec, b->cbuf + KP_RB_HEADER_SIZE,
+                                   b->clen - KP_RB_HEADER_SIZE, &w, b->len) ||
+            w.len != b->len) {
+            kp_wbuf_free(&w);
+            return -1;
+        }
+        recs = w.p;
+    }
     kp_rb_header_t h = {0, b->count, b->base_ts, b->max_ts, -1, -1, -1};
-    kp_rb_finalize(b->buf, b->len, &h);
+    kp_rb_finalize(recs, b->len, &h);
     split_recs_t s = {malloc((size_t)b->count * sizeof(kp_rb_record_t)), 0};
-    if (!s.r || kp_rb_decode(b->buf, b->len, NULL, collect, &s) || s.n != b->count) {
+    if (!s.r || kp_rb_decode(recs, b->len, NULL, collect, &s) || s.n != b->count) {
         free(s.r);
+        kp_wbuf_free(&w);
         return -1;
     }
     int32_t half = s.n / 2;
     *first = sub_batch(p, b, &s, 0, half);
     *second = *first ? sub_batch(p, b, &s, half, s.n) : NULL;
     free(s.r);
+    kp_wbuf_free(&w);
     if (!*second) {
         if (*first)
             kp_acc_release(p, *first);

@@ -655,7 +655,7 @@ static int drain_add(drain_list_t *d, kp_batch_t *b) {
         d->cap = ncap;
     }
     d->bs[d->n++] = b;
-    d->bytes += b->len;
+    d->bytes += b->cbuf ? b->clen : b->len;
     return 0;
 }
 
@@ -746,7 +746,8 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
                 } else if (c->nreqs < p->conf.max_in_flight) {
                     drain_list_t *d = drain_for(&lists, &nlists, &lcap, c);
                     if (d && !d->full &&
-                        (d->n == 0 || d->bytes + b->len <= (size_t)p->conf.max_request_size)) {
+                        (d->n == 0 || d->bytes + (b->cbuf ? b->clen : b->len) <=
+                                          (size_t)p->conf.max_request_size)) {
                         if (!drain_add(d, b)) {
                             tp->head = b->next;
                             if (!tp->head)

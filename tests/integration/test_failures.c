@@ -238,13 +238,16 @@ static void test_close_timeout_purges(void) {
 
 /* MESSAGE_TOO_LARGE for a batch of several records: the batch is split
  * (again if need be) and every record still arrives once, in order, with
- * its callback; a single record too large fails with the broker's error. */
-static void test_split_on_message_too_large(void) {
+ * its callback; a single record too large fails with the broker's error.
+ * Compressed too: a compressed batch keeps only its compressed form, which
+ * the split decompresses. */
+static void split_on_message_too_large(const char *codec) {
     mockcluster_t *mc = mockcluster_start(1, TOPIC, 1);
     REQUIRE_NOT_NULL(mc);
     const char *boot = mockcluster_bootstraps(mc);
     kp_producer_t *p = make_producer(boot, "linger.ms", "600000", "delivery.timeout.ms",
-                                     "900000", "retry.backoff.ms", "1", NULL);
+                                     "900000", "retry.backoff.ms", "1", "compression.type",
+                                     codec, NULL);
     REQUIRE_NOT_NULL(p);
     kp_record_t r = rec("k", "warm-up");
     CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
@@ -287,6 +290,14 @@ static void test_split_on_message_too_large(void) {
     mockcluster_destroy(mc);
 }
 
+static void test_split_on_message_too_large(void) {
+    split_on_message_too_large("none");
+    /* (one codec is enough for the decompressing split; zstd's read-back
+     * by librdkafka's consumer shows TSan false reports from inside an
+     * uninstrumented libzstd whose stacks cannot be unwound to a name) */
+    split_on_message_too_large("lz4");
+}
+
 static long rss_kb(void) {
     long pages = 0, resident = 0;
     FILE *f = fopen("/proc/self/statm", "r");
@@ -301,29 +312,40 @@ static long rss_kb(void) {
 /* A broker outage: sends fill buffer.memory, then block max.block.ms and
  * fail with KP_ERR_BUFFER_EXHAUSTED; resident memory grows by no more than
  * buffer.memory plus a small constant; when the broker returns, everything
- * accepted is delivered. */
-static void test_outage_memory_bounded(void) {
+ * accepted is delivered. Compressed (zstd, values of 16 letters: about half
+ * their size), buffer.memory counts the compressed batches, as in the Java
+ * client: more records than it could hold uncompressed, and still the
+ * same bound on memory. */
+static void outage_memory_bounded(const char *codec) {
     mockcluster_t *mc = mockcluster_start(1, TOPIC, 4);
     REQUIRE_NOT_NULL(mc);
     const char *boot = mockcluster_bootstraps(mc);
     const long budget = 8L << 20;
+    int compressed = strcmp(codec, "none") != 0;
     kp_producer_t *p = make_producer(boot, "buffer.memory", "8388608", "max.block.ms", "300",
-                                     "linger.ms", "0", "reconnect.backoff.max.ms", "100", NULL);
+                                     "linger.ms", "0", "reconnect.backoff.max.ms", "100",
+                                     "compression.type", codec, NULL);
     REQUIRE_NOT_NULL(p);
     kp_record_t r = rec(NULL, "before");
     CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
     rd_kafka_mock_broker_set_down(mockcluster_handle(mc), 1);
-    enum { MAX = 20000 };
+    enum { MAX = 40000 };
     tracker_t t;
     tracker_init(&t, MAX);
     slot_ref_t *refs = calloc(MAX, sizeof(*refs));
     char value[1024];
     memset(value, 'm', sizeof(value));
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
     long rss0 = rss_kb();
     size_t accepted = 0;
     kp_err_t e = KP_OK;
     int64_t blocked = 0;
     while (accepted < MAX) {
+        if (compressed)
+            for (size_t i = 0; i < sizeof(value); i++) {
+                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                value[i] = (char)('a' + (rng >> 60));
+            }
         kp_record_t big = {.topic = TOPIC, .partition = KP_PARTITION_ANY, .value = value,
                            .value_len = sizeof(value)};
         refs[accepted] = (slot_ref_t){&t, accepted};
@@ -336,19 +358,29 @@ static void test_outage_memory_bounded(void) {
         accepted++;
     }
     long grown_kb = rss_kb() - rss0;
-    printf("accepted %zu records of 1 KiB before %s after blocking %lld ms; RSS grew %ld KiB "
-           "(buffer.memory %ld KiB)\n",
-           accepted, kp_err_name(e), (long long)blocked, grown_kb, budget / 1024);
+    printf("%s: accepted %zu records of 1 KiB before %s after blocking %lld ms; RSS grew %ld "
+           "KiB (buffer.memory %ld KiB)\n",
+           codec, accepted, kp_err_name(e), (long long)blocked, grown_kb, budget / 1024);
     CHECK_EQ_ERR(e, KP_ERR_BUFFER_EXHAUSTED);
     CHECK_GE_INT(blocked, 290);
     CHECK_LT_INT(blocked, 3000);
-    /* the pool was used up: about buffer.memory of 1 KiB records */
-    CHECK_GT_INT((long)accepted * 1024, budget / 2);
-    CHECK_LE_INT((long)accepted * 1024, budget);
-#ifndef __SANITIZE_THREAD__
-    /* (ThreadSanitizer's shadow memory multiplies resident memory: the
-     * bound is checked in the plain and ASan builds) */
+    /* the pool was used up: about buffer.memory of 1 KiB records, or
+     * (compressed) of their compressed form */
+    if (compressed) {
+        CHECK_GT_INT((long)accepted * 1024, budget * 5 / 4);
+    } else {
+        CHECK_GT_INT((long)accepted * 1024, budget / 2);
+        CHECK_LE_INT((long)accepted * 1024, budget);
+    }
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
     CHECK_LE_INT(grown_kb, budget / 1024 + 4096);
+#elif !defined(__SANITIZE_THREAD__)
+    /* (ThreadSanitizer's shadow memory multiplies resident memory; ASan's
+     * quarantine keeps freed blocks resident, and the compressed path frees
+     * each batch's uncompressed buffer: the bound is checked in the plain
+     * build, and uncompressed in the ASan build too) */
+    if (!compressed)
+        CHECK_LE_INT(grown_kb, budget / 1024 + 4096);
 #endif
     rd_kafka_mock_broker_set_up(mockcluster_handle(mc), 1);
     t.n = accepted;
@@ -360,6 +392,11 @@ static void test_outage_memory_bounded(void) {
     free(refs);
     tracker_free(&t);
     mockcluster_destroy(mc);
+}
+
+static void test_outage_memory_bounded(void) {
+    outage_memory_bounded("none");
+    outage_memory_bounded("zstd");
 }
 
 TEST_MAIN(TEST(test_retriable_errors_retried), TEST(test_non_retriable_error),
