@@ -359,7 +359,11 @@ static void do_write(kp_producer_t *p, kp_conn_t *c) {
             skip = 0;
             n++;
         }
-        ssize_t w = writev(c->fd, local, n);
+        /* sendmsg with MSG_NOSIGNAL, not writev: a broker that closed the
+         * connection must cost an error here, not a SIGPIPE that kills the
+         * application (caught by test_malformed with requests pipelined) */
+        struct msghdr msg = {.msg_iov = local, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
