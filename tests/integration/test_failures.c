@@ -328,6 +328,18 @@ static void outage_memory_bounded(const char *codec) {
     REQUIRE_NOT_NULL(p);
     kp_record_t r = rec(NULL, "before");
     CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
+    if (compressed) {
+        /* fill a few batches first, so that this thread's compression
+         * context exists before memory is measured: the bound is about
+         * buffered records, not a codec's one-time working memory */
+        char warm[1024];
+        memset(warm, 'w', sizeof(warm));
+        kp_record_t w = {.topic = TOPIC, .partition = KP_PARTITION_ANY, .value = warm,
+                         .value_len = sizeof(warm)};
+        for (int i = 0; i < 200; i++)
+            CHECK_OK(kp_send(p, &w, NULL, NULL));
+        CHECK_OK(kp_flush(p, 10000));
+    }
     rd_kafka_mock_broker_set_down(mockcluster_handle(mc), 1);
     enum { MAX = 40000 };
     tracker_t t;
@@ -373,7 +385,14 @@ static void outage_memory_bounded(const char *codec) {
         CHECK_LE_INT((long)accepted * 1024, budget);
     }
 #if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
-    CHECK_LE_INT(grown_kb, budget / 1024 + 4096);
+    /* compressed: 2 MiB more slack for what buffer.memory does not count
+     * and grows with the (doubled) record count — the completion entries
+     * of 15,000 records — and for the allocator keeping freed buffers of
+     * the varying sizes compressed batches have; still well under what
+     * the records would take uncompressed */
+    CHECK_LE_INT(grown_kb, budget / 1024 + (compressed ? 6144 : 4096));
+    if (compressed)
+        CHECK_LT_INT(grown_kb, (long)accepted);
 #elif !defined(__SANITIZE_THREAD__)
     /* (ThreadSanitizer's shadow memory multiplies resident memory; ASan's
      * quarantine keeps freed blocks resident, and the compressed path frees
