@@ -5,7 +5,10 @@
  *   app threads   kp_send(): the topic and partition tables (read without a
  *                 lock; a new topic is added under topics_lock), a
  *                 partition's deque (tp->lock: the one lock a record
- *                 takes), the memory pool (pool_lock, per batch)
+ *                 takes), the memory pool (pool_lock, per batch); a batch
+ *                 the thread filled is compressed by it outside every lock
+ *                 (b->compressing keeps the I/O thread away), with a
+ *                 compressor from the pool (cpool_lock, taken alone)
  *   I/O thread    everything under "sender-owned": connections, brokers,
  *                 metadata state, in-flight requests. Nobody else reads it.
  *

@@ -14,9 +14,15 @@
  *   3. requests are written (iovecs over the batch buffers: no copy);
  *   4. poll() for sockets, the wake-up eventfd and the nearest deadline.
  *
- * Order: a partition has at most one batch in flight, and a batch that is
- * retried goes back to the head of its deque, so records of a partition are
- * written and completed in send order even across retries.
+ * Order: a partition has up to max.in.flight.requests.per.connection
+ * batches in flight, one per request, all on its leader's one connection,
+ * whose answers come back in order. A batch that comes back for a retry
+ * goes back to its deque in the order it was first sent (requeue), and
+ * while any is waiting the partition resends one at a time; with
+ * idempotence the broker refuses what would overtake (sequence numbers), so
+ * records of a partition are written and completed in send order even
+ * across retries (without idempotence, as in Java, only with one in
+ * flight).
  *
  * Completions (callbacks, futures) run here, never under a lock.
  */
@@ -310,8 +316,9 @@ static void metadata_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
  * sequence space belongs to one (id, epoch), and a partition adopts the
  * producer's current (id, epoch), starting again at sequence 0, when it
  * next sends a new batch — which only happens with nothing of it in flight
- * or waiting for a retry (the head-of-line rule), so no partition's
- * outstanding sequences are ever disturbed.
+ * under the old id (may_send_more) and nothing waiting for a retry (the
+ * head-of-line rule), so no partition's outstanding sequences are ever
+ * disturbed.
  *
  * When a partition's sequences can no longer be trusted — a sequenced
  * batch failed for good (a gap), or the broker answered
