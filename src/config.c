@@ -75,7 +75,8 @@ static const struct prop props[] = {
     LONG("retry.backoff.max.ms", "1000", 0, I64MAX, retry_backoff_max_ms,
          "Maximum wait between retries"),
     INT("max.in.flight.requests.per.connection", "5", 1, I32MAX, max_in_flight,
-        "Maximum unacknowledged requests per broker connection"),
+        "Maximum unacknowledged requests per broker connection, and so batches in flight per "
+        "partition"),
     LONG("metadata.max.age.ms", "300000", 0, I64MAX, metadata_max_age_ms,
          "Period after which metadata is refreshed even without a reason"),
     LONG("metadata.max.idle.ms", "300000", 5000, I64MAX, metadata_max_idle_ms,
