@@ -136,12 +136,20 @@ static void test_non_retriable_error(void) {
     mockcluster_destroy(mc);
 }
 
-/* The partition leader moves while records flow: kprod follows it. */
+/* The partition leader moves while records flow: kprod follows it. One
+ * batch in flight: the leader moves three times within a round trip here,
+ * so a batch refused by broker 1 while it was not the leader can be
+ * followed by one that reaches it after it is the leader again; Kafka
+ * refuses that one as OUT_OF_ORDER_SEQUENCE_NUMBER, librdkafka's mock
+ * (which does not check idempotent sequences) stores it ahead (seen once
+ * in a CI run). Several in flight: test_malformed's sequence-checking
+ * broker. */
 static void test_leader_move(void) {
     mockcluster_t *mc = mockcluster_start(3, TOPIC, 1);
     REQUIRE_NOT_NULL(mc);
     const char *boot = mockcluster_bootstraps(mc);
-    kp_producer_t *p = make_producer(boot, "linger.ms", "1", "retry.backoff.ms", "20", NULL);
+    kp_producer_t *p = make_producer(boot, "linger.ms", "1", "retry.backoff.ms", "20",
+                                     "max.in.flight.requests.per.connection", "1", NULL);
     REQUIRE_NOT_NULL(p);
     enum { N = 3000 };
     tracker_t t;
