@@ -273,14 +273,10 @@ static int try_append(kp_batch_t *b, const void *key, int32_t klen, const void *
 
 /* Append a completion entry (the array doubles: amortised, per batch). */
 static kp_err_t push_entry(kp_batch_t *b, kp_rec_entry_t e) {
-    if (b->nents == b->ents_cap) {
-        int32_t cap = b->ents_cap ? b->ents_cap * 2 : 8;
-        kp_rec_entry_t *ne = realloc(b->ents, (size_t)cap * sizeof(*ne));
-        if (!ne)
-            return KP_ERR_NOMEM;
-        b->ents = ne;
-        b->ents_cap = cap;
-    }
+    kp_rec_entry_t *ne = kp_grow(b->ents, b->nents, &b->ents_cap, sizeof(*ne), 8);
+    if (!ne)
+        return KP_ERR_NOMEM;
+    b->ents = ne;
     b->ents[b->nents++] = e;
     return KP_OK;
 }

@@ -76,7 +76,7 @@ struct kp_batch {
      * batch coming back for a retry goes back in this order (sender) */
     int64_t sent_no;
     kp_rec_entry_t *ents;
-    int32_t nents, ents_cap;
+    int nents, ents_cap;
     /* compressed form (header + compressed records), made once when the
      * batch is first sent and reused by retries; NULL without compression */
     uint8_t *cbuf;

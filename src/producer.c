@@ -625,7 +625,7 @@ kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
         return KP_ERR_IN_CALLBACK;
     /* What was appended before this call, per partition. */
     flush_mark_t *marks = NULL;
-    size_t n = 0, cap = 0;
+    int n = 0, cap = 0;
     void *const *ts, *const *tps;
     size_t nt = kp_topics(p, &ts);
     for (size_t ti = 0; ti < nt; ti++)
@@ -636,15 +636,12 @@ kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
             pthread_mutex_unlock(&tp->lock);
             if (atomic_load(&tp->completed) >= target)
                 continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                flush_mark_t *nm = realloc(marks, cap * sizeof(*nm));
-                if (!nm) {
-                    free(marks);
-                    return KP_ERR_NOMEM;
-                }
-                marks = nm;
+            flush_mark_t *nm = kp_grow(marks, n, &cap, sizeof(*nm), 16);
+            if (!nm) {
+                free(marks);
+                return KP_ERR_NOMEM;
             }
+            marks = nm;
             marks[n++] = (flush_mark_t){tp, target};
         }
     if (!n)

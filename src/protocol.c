@@ -282,16 +282,12 @@ int kp_initpid_resp(kp_rbuf_t *r, int16_t ver, kp_initpid_resp_t *out) {
 static void seg_push(kp_produce_builder_t *b, const uint8_t *ext, size_t off, size_t len) {
     if (b->err)
         return;
-    if (b->nsegs == b->cap) {
-        int cap = b->cap ? b->cap * 2 : 16;
-        kp_seg_t *s = realloc(b->segs, (size_t)cap * sizeof(*s));
-        if (!s) {
-            b->err = 1;
-            return;
-        }
-        b->segs = s;
-        b->cap = cap;
+    kp_seg_t *s = kp_grow(b->segs, b->nsegs, &b->cap, sizeof(*s), 16);
+    if (!s) {
+        b->err = 1;
+        return;
     }
+    b->segs = s;
     b->segs[b->nsegs++] = (kp_seg_t){ext, off, len};
 }
 

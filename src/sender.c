@@ -427,14 +427,10 @@ static kp_err_t update_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
         }
         return KP_OK;
     }
-    if (p->nbrokers == p->brokers_cap) {
-        int cap = p->brokers_cap ? p->brokers_cap * 2 : 8;
-        kp_broker_t *nb = realloc(p->brokers, (size_t)cap * sizeof(*nb));
-        if (!nb)
-            return KP_ERR_NOMEM;
-        p->brokers = nb;
-        p->brokers_cap = cap;
-    }
+    kp_broker_t *nb = kp_grow(p->brokers, p->nbrokers, &p->brokers_cap, sizeof(*nb), 8);
+    if (!nb)
+        return KP_ERR_NOMEM;
+    p->brokers = nb;
     kp_conn_t *c = kp_conn_new(mb->node_id, mb->host, mb->port);
     if (!c)
         return KP_ERR_NOMEM;
@@ -638,14 +634,10 @@ static drain_list_t *drain_for(drain_list_t **lists, int *nlists, int *cap, kp_c
     for (int i = 0; i < *nlists; i++)
         if ((*lists)[i].conn == c)
             return &(*lists)[i];
-    if (*nlists == *cap) {
-        int ncap = *cap ? *cap * 2 : 8;
-        drain_list_t *nl = realloc(*lists, (size_t)ncap * sizeof(*nl));
-        if (!nl)
-            return NULL;
-        *lists = nl;
-        *cap = ncap;
-    }
+    drain_list_t *nl = kp_grow(*lists, *nlists, cap, sizeof(*nl), 8);
+    if (!nl)
+        return NULL;
+    *lists = nl;
     drain_list_t *d = &(*lists)[(*nlists)++];
     memset(d, 0, sizeof(*d));
     d->conn = c;
@@ -653,14 +645,10 @@ static drain_list_t *drain_for(drain_list_t **lists, int *nlists, int *cap, kp_c
 }
 
 static int drain_add(drain_list_t *d, kp_batch_t *b) {
-    if (d->n == d->cap) {
-        int ncap = d->cap ? d->cap * 2 : 16;
-        kp_batch_t **nb = realloc(d->bs, (size_t)ncap * sizeof(*nb));
-        if (!nb)
-            return -1;
-        d->bs = nb;
-        d->cap = ncap;
-    }
+    kp_batch_t **nb = kp_grow(d->bs, d->n, &d->cap, sizeof(*nb), 16);
+    if (!nb)
+        return -1;
+    d->bs = nb;
     d->bs[d->n++] = b;
     d->bytes += b->cbuf ? b->clen : b->len;
     return 0;

@@ -125,15 +125,21 @@ int64_t kp_backoff(int64_t base, int64_t max, int attempts, uint64_t *rng) {
     return kp_jitter(v, rng);
 }
 
+void *kp_grow(void *items, int n, int *cap, size_t elem, int first) {
+    if (n < *cap)
+        return items;
+    int ncap = *cap ? *cap * 2 : first;
+    void *p = realloc(items, (size_t)ncap * elem);
+    if (p)
+        *cap = ncap;
+    return p;
+}
+
 int kp_stack_push(kp_stack_t *s, void *x) {
-    if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 16;
-        void **nv = realloc(s->v, (size_t)cap * sizeof(*nv));
-        if (!nv)
-            return -1;
-        s->v = nv;
-        s->cap = cap;
-    }
+    void **v = kp_grow(s->v, s->n, &s->cap, sizeof(*v), 16);
+    if (!v)
+        return -1;
+    s->v = v;
     s->v[s->n++] = x;
     return 0;
 }

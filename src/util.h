@@ -43,6 +43,12 @@ int64_t kp_jitter(int64_t value, uint64_t *rng);
 /* Exponential backoff: base * 2^attempts capped at max, with jitter. */
 int64_t kp_backoff(int64_t base, int64_t max, int attempts, uint64_t *rng);
 
+/* Room for one more element in a growable array of *cap elements of elem
+ * bytes, n of them in use: items itself while n < *cap, else the array
+ * reallocated to twice the size (first elements at first) with *cap
+ * updated. NULL when out of memory (items and *cap unchanged). */
+void *kp_grow(void *items, int n, int *cap, size_t elem, int first);
+
 /* A stack of pointers (free lists). Push keeps x unless the stack cannot
  * grow (-1: the caller still owns x). Empty it with pop, then free(v). */
 typedef struct kp_stack {
