@@ -768,11 +768,13 @@ static void log_cb(int level, const char *msg, void *opaque) {
         fprintf(stderr, "  %lld kprod[%d] %s\n", (long long)(test_now_ms() % 100000), level, msg);
 }
 
-/* A producer for the fake broker; `extra` (NULL-terminated pairs) adds or
- * overrides properties. */
+/* A producer for the fake broker, logging into lc (counts from zero);
+ * `extra` (NULL-terminated pairs) adds or overrides properties. */
 static kp_producer_t *producer_with(const fake_broker_t *fb, logcap_t *lc, const char *dto,
                                     const char *const *extra) {
     char boot[64], err[512];
+    atomic_init(&lc->lines, 0);
+    atomic_init(&lc->disconnects, 0);
     snprintf(boot, sizeof(boot), "127.0.0.1:%d", fb->port);
     const char *props[][2] = {
         {"bootstrap.servers", boot},
@@ -825,6 +827,17 @@ static kp_err_t send_value(kp_producer_t *p, const char *prefix, size_t i, slot_
     return kp_send(p, &r, tracker_cb, ref);
 }
 
+/* Records prefix-000000 .. prefix-(n-1), each tracked in refs[i] (a send
+ * kp_send refuses never calls back: it counts as done). */
+static void send_values(kp_producer_t *p, tracker_t *t, slot_ref_t *refs, size_t n,
+                        const char *prefix) {
+    for (size_t i = 0; i < n; i++) {
+        refs[i] = (slot_ref_t){t, i};
+        if (!CHECK_OK(send_value(p, prefix, i, &refs[i])))
+            atomic_fetch_add(&t->done, 1);
+    }
+}
+
 /* ---------------------------------------------------------------- recovery */
 
 typedef struct drops_arg {
@@ -854,8 +867,6 @@ static void run_recovery(fault_t f, int api, int count) {
     REQUIRE_NOT_NULL(fb);
     fb_set_fault(fb, f, api, 0, count);
     logcap_t lc;
-    atomic_init(&lc.lines, 0);
-    atomic_init(&lc.disconnects, 0);
     kp_producer_t *p = producer_for(fb, &lc, "10000");
     if (!p) {
         fb_stop(fb);
@@ -864,11 +875,7 @@ static void run_recovery(fault_t f, int api, int count) {
     tracker_t t;
     tracker_init(&t, N);
     slot_ref_t refs[N];
-    for (size_t i = 0; i < N; i++) {
-        refs[i] = (slot_ref_t){&t, i};
-        if (!CHECK_OK(send_value(p, "rec", i, &refs[i])))
-            atomic_fetch_add(&t.done, 1); /* never calls back */
-    }
+    send_values(p, &t, refs, N, "rec");
     if (!tracker_wait(&t, 15000))
         FAIL("%s/%s: %ld of %d records completed", an, fn, atomic_load(&t.done), N);
     int64_t took = test_now_ms() - t0;
@@ -967,8 +974,6 @@ static void test_initpid_garbage_fatal(void) {
     REQUIRE_NOT_NULL(fb);
     fb_set_fault(fb, F_GARBAGE, API_INITPID, 0, 1);
     logcap_t lc;
-    atomic_init(&lc.lines, 0);
-    atomic_init(&lc.disconnects, 0);
     kp_producer_t *p = producer_for(fb, &lc, "2000");
     if (!p) {
         fb_stop(fb);
@@ -1029,8 +1034,6 @@ static void test_any_response_faults(void) {
         REQUIRE_NOT_NULL(fb);
         fb_set_fault(fb, fs[i], API_ANY, 3, 4);
         logcap_t lc;
-        atomic_init(&lc.lines, 0);
-        atomic_init(&lc.disconnects, 0);
         kp_producer_t *p = producer_for(fb, &lc, "10000");
         if (!p) {
             fb_stop(fb);
@@ -1039,11 +1042,7 @@ static void test_any_response_faults(void) {
         tracker_t t;
         tracker_init(&t, N);
         slot_ref_t refs[N];
-        for (size_t k = 0; k < N; k++) {
-            refs[k] = (slot_ref_t){&t, k};
-            if (!CHECK_OK(send_value(p, "any", k, &refs[k])))
-                atomic_fetch_add(&t.done, 1);
-        }
+        send_values(p, &t, refs, N, "any");
         CHECK(tracker_wait(&t, 15000));
         CHECK_EQ_INT(atomic_load(&t.failed), 0);
         for (size_t k = 0; k < N; k++) {
@@ -1103,8 +1102,6 @@ static void test_faults_forever_time_out(void) {
     for (int i = 0; i < NC && ok; i++) {
         forever_case_t *c = &cs[i];
         c->f = fs[i];
-        atomic_init(&c->lc.lines, 0);
-        atomic_init(&c->lc.disconnects, 0);
         c->fb = fb_start();
         c->p = c->fb ? producer_for(c->fb, &c->lc, dto) : NULL;
         ok = c->p != NULL;
@@ -1121,11 +1118,7 @@ static void test_faults_forever_time_out(void) {
         c->appended_before = fb_log_end(c->fb);
         tracker_init(&c->t, N);
         c->t0 = test_now_ms();
-        for (size_t k = 0; k < N; k++) {
-            c->refs[k] = (slot_ref_t){&c->t, k};
-            if (!CHECK_OK(send_value(c->p, "lost", k, &c->refs[k])))
-                atomic_fetch_add(&c->t.done, 1);
-        }
+        send_values(c->p, &c->t, c->refs, N, "lost");
     }
     for (int i = 0; i < NC && ok; i++) {
         forever_case_t *c = &cs[i];
@@ -1377,8 +1370,6 @@ static void run_inflight(fake_broker_t *fb, const char *what) {
     static const char *const extra[] = {"batch.size", "200", "max.in.flight.requests.per.connection",
                                         "5", NULL};
     logcap_t lc;
-    atomic_init(&lc.lines, 0);
-    atomic_init(&lc.disconnects, 0);
     kp_producer_t *p = producer_with(fb, &lc, "20000", extra);
     if (!p)
         return;
@@ -1386,11 +1377,7 @@ static void run_inflight(fake_broker_t *fb, const char *what) {
     tracker_init(&t, N);
     slot_ref_t *refs = calloc(N, sizeof(*refs));
     REQUIRE_NOT_NULL(refs);
-    for (size_t i = 0; i < N; i++) {
-        refs[i] = (slot_ref_t){&t, i};
-        if (!CHECK_OK(send_value(p, "rec", i, &refs[i])))
-            atomic_fetch_add(&t.done, 1);
-    }
+    send_values(p, &t, refs, N, "rec");
     if (!tracker_wait(&t, 20000))
         FAIL("%s: %ld of %d records completed", what, atomic_load(&t.done), N);
     CHECK_EQ_INT(atomic_load(&t.failed), 0);
