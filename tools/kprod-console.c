@@ -68,6 +68,8 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "long_opt.h"
+
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
@@ -299,14 +301,9 @@ static int parse_args(int argc, char **argv, struct options *opt)
             return usage_error("unexpected argument '%s'", arg);
 
         /* --name=value or --name value */
-        const char *value = NULL;
-        size_t name_len = strlen(arg);
-        const char *eq = strchr(arg, '=');
-        if (eq != NULL) {
-            name_len = (size_t)(eq - arg);
-            value = eq + 1;
-        }
-#define IS(name) (name_len == strlen(name) && strncmp(arg, name, name_len) == 0)
+        size_t name_len;
+        const char *value = long_opt_split(arg, &name_len);
+#define IS(name) long_opt_is(arg, name_len, name)
         if (!IS("--bootstrap-server") && !IS("--topic") && !IS("--producer-property") &&
             !IS("--producer.config") && !IS("--property"))
             return usage_error("unknown option '%s'", arg);

@@ -72,6 +72,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "long_opt.h"
+
 #ifndef KPERF_PROG
 #define KPERF_PROG "kprod-perf"
 #endif
@@ -605,14 +607,9 @@ static int parse_args(int argc, char **argv)
         }
         if (strncmp(arg, "--", 2) != 0)
             return usage_error("unexpected argument '%s'", arg);
-        const char *value = NULL;
-        size_t name_len = strlen(arg);
-        const char *eq = strchr(arg, '=');
-        if (eq) {
-            name_len = (size_t)(eq - arg);
-            value = eq + 1;
-        }
-#define IS(name) (name_len == strlen(name) && !strncmp(arg, name, name_len))
+        size_t name_len;
+        const char *value = long_opt_split(arg, &name_len);
+#define IS(name) long_opt_is(arg, name_len, name)
         if (IS("--print-metrics")) {
             if (value)
                 return usage_error("--print-metrics takes no value%s", "");
