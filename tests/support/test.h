@@ -248,6 +248,25 @@ static inline int test_eq_err_(const char *file, int line, const char *as, const
 
 /* ---- time and waiting --------------------------------------------------- */
 
+/* xorshift64*: deterministic pseudo-random numbers for test data. */
+static inline uint64_t test_rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* n pseudo-random bytes from the generator state *s. */
+static inline void test_fill_random(uint8_t *p, size_t n, uint64_t *s)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(test_rng_next(s) >> 56);
+}
+
 /* Monotonic milliseconds. */
 static inline int64_t test_now_ms(void)
 {

@@ -38,21 +38,9 @@
 
 /* ---- data ------------------------------------------------------------------ */
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 static void fill_random(uint8_t *p, size_t n, uint64_t seed)
 {
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(rng_next(&seed) >> 56);
+    test_fill_random(p, n, &seed);
 }
 
 /* Log-like text: words, numbers and punctuation, as record values often are. */
@@ -68,7 +56,7 @@ static void fill_text(uint8_t *p, size_t n, uint64_t seed)
     size_t i = 0;
 
     while (i < n) {
-        uint64_t r = rng_next(&seed);
+        uint64_t r = test_rng_next(&seed);
         char num[24];
         const char *w;
         if (r % 7 == 0) {

@@ -26,23 +26,6 @@ static uint32_t ref_crc32c(uint32_t crc, const void *data, size_t len)
     return ~crc;
 }
 
-/* xorshift64*: deterministic pseudo-random bytes. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static void fill_random(uint8_t *p, size_t n, uint64_t *s)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(rng_next(s) >> 56);
-}
 
 /* ---- first use from many threads at once (run first) -------------------------- */
 
@@ -112,7 +95,7 @@ static void check_incremental(crc_fn *fn)
     uint64_t seed = 0x1234567887654321ULL;
     uint32_t whole;
 
-    fill_random(buf, sizeof(buf), &seed);
+    test_fill_random(buf, sizeof(buf), &seed);
     whole = ref_crc32c(0, buf, sizeof(buf));
     CHECK_EQ_U64(fn(0, buf, sizeof(buf)), whole);
     for (size_t i = 0; i <= sizeof(buf); i++) {
@@ -161,14 +144,14 @@ static void test_hw_matches_sw(void)
 
     REQUIRE_NOT_NULL(mem);
     fprintf(stderr, "# hardware crc32c %savailable\n", kp_crc32c_hw_available() ? "" : "not ");
-    fill_random(mem, MAXLEN + ALIGN, &seed);
+    test_fill_random(mem, MAXLEN + ALIGN, &seed);
 
     /* every length up to 300 at every alignment 0..15 */
     for (size_t len = 0; len <= 300; len++)
         for (size_t a = 0; a < ALIGN; a++) {
             const uint8_t *p = mem + a;
             uint32_t want = ref_crc32c(0, p, len);
-            uint32_t init = (uint32_t)rng_next(&seed);
+            uint32_t init = (uint32_t)test_rng_next(&seed);
             uint32_t hw = kp_crc32c(0, p, len);
             uint32_t sw = kp_crc32c_sw(0, p, len);
 
@@ -209,7 +192,7 @@ static void test_combine(void)
     uint8_t buf[3000];
     uint64_t seed = 42;
 
-    fill_random(buf, sizeof(buf), &seed);
+    test_fill_random(buf, sizeof(buf), &seed);
     for (size_t len = 0; len <= sizeof(buf); len += len < 70 ? 1 : 97) {
         uint32_t whole = ref_crc32c(0, buf, len);
         for (size_t cut = 0; cut <= len; cut += cut < 20 ? 1 : 31) {
