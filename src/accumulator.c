@@ -208,7 +208,7 @@ static void compress_closed(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
     kp_compressor_t *c = kp_stack_pop(&p->cpool);
     pthread_mutex_unlock(&p->cpool_lock);
     if (!c)
-        c = kp_compressor_new(p->codec, p->codec_level);
+        c = kp_compressor_new(p->conf.compression_type, p->codec_level);
     if (c)
         kp_batch_compress(p, c, b);
     pthread_mutex_lock(&tp->lock);
@@ -489,7 +489,7 @@ int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t
     if (!recs) {
         kp_wbuf_init(&w, b->len);
         kp_wbuf_reserve(&w, KP_RB_HEADER_SIZE);
-        if (w.err || kp_decompress(p->codec, b->cbuf + KP_RB_HEADER_SIZE,
+        if (w.err || kp_decompress(p->conf.compression_type, b->cbuf + KP_RB_HEADER_SIZE,
                                    b->clen - KP_RB_HEADER_SIZE, &w, b->len) ||
             w.len != b->len) {
             kp_wbuf_free(&w);

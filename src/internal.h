@@ -220,7 +220,7 @@ struct kp_producer {
     int pid_attempts;
     _Atomic int fatal_err; /* non-zero: the producer cannot continue */
     struct kp_compressor *compressor; /* the I/O thread's; NULL: compression.type=none */
-    int codec, codec_level;
+    int codec_level; /* of conf.compression_type, for application threads' compressors */
     /* idle compressors for application threads (cpool_lock) */
     pthread_mutex_t cpool_lock;
     kp_stack_t cpool;

@@ -865,7 +865,6 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
                     : codec == KP_CODEC_LZ4  ? p->conf.lz4_level
                     : codec == KP_CODEC_ZSTD ? p->conf.zstd_level
                                              : KP_CODEC_LEVEL_DEFAULT;
-        p->codec = codec;
         p->codec_level = level;
         p->compressor = kp_compressor_new(codec, level);
         if (!p->compressor) {

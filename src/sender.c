@@ -199,9 +199,8 @@ static kp_req_t *build_produce(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, 
         kp_produce_topic(&req->pb, bs[i]->tp->topic->name, j - i);
         for (int k = i; k < j; k++) {
             kp_batch_t *b = bs[k];
-            int16_t codec = p->compressor ? (int16_t)kp_compressor_codec(p->compressor) : 0;
-            kp_rb_header_t h = {codec, b->count, b->base_ts, b->max_ts, b->pid, b->epoch,
-                                b->base_seq};
+            kp_rb_header_t h = {(int16_t)p->conf.compression_type, b->count, b->base_ts,
+                                b->max_ts, b->pid, b->epoch, b->base_seq};
             uint8_t *buf = b->cbuf ? b->cbuf : b->buf;
             size_t len = b->cbuf ? b->clen : b->len;
             uint32_t crc = b->cbuf ? b->ccrc
@@ -615,7 +614,7 @@ void kp_sender_on_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
 static kp_err_t prepare_batch(kp_producer_t *p, kp_conn_t *c, kp_batch_t *b) {
     if (!p->compressor)
         return KP_OK;
-    if (p->codec == KP_CODEC_ZSTD && c->ver[KP_API_PRODUCE] < 7)
+    if (p->conf.compression_type == KP_CODEC_ZSTD && c->ver[KP_API_PRODUCE] < 7)
         return 76; /* UNSUPPORTED_COMPRESSION_TYPE */
     return b->cbuf ? KP_OK : kp_batch_compress(p, p->compressor, b);
 }
