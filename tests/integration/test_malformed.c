@@ -897,18 +897,16 @@ static void run_recovery(fault_t f, int api, int count) {
         FAIL("%s/%s: injected %d of %d faults", an, fn, injected, count);
     /* Each connection that got a fault was dropped, and kprod said so.
      * (Random bytes may happen to decode, and odd partitions are
-     * well-formed: those need not drop it. Two faulty answers to requests
-     * in flight together on one connection cost it once: the second is
-     * never read.) A duplicate answer comes when nothing waits for
-     * one: kprod closes that connection when it reads it (and logs it) or
+     * well-formed: those need not drop it. Two faulty answers on one
+     * connection cost it once: a request written before kprod read the
+     * first may get the second.) A duplicate answer comes when nothing
+     * waits for one: kprod closes that connection when it reads it (and logs it) or
      * when it retires it unread (a bootstrap connection: silently) — it
      * must not keep it. */
-    drops_arg_t da = {&lc, fb, injected};
-    if (f != F_AFTER_ANSWER)
-        da.want = fb_get(fb, &fb->faulted_conns);
+    drops_arg_t da = {&lc, fb, fb_get(fb, &fb->faulted_conns)};
     if (f == F_AFTER_ANSWER) {
         if (!wait_until(dup_conns_closed, &da, 5000))
-            FAIL("%s/%s: %d connections got a duplicate answer, %d closed", an, fn, injected,
+            FAIL("%s/%s: %d connections got a duplicate answer, %d closed", an, fn, da.want,
                  fb_get(fb, &fb->dup_closed));
     } else if (f != F_GARBAGE && f != F_PARTITION_HUGE && f != F_NO_PARTITIONS) {
         if (!wait_until(drops_logged, &da, 5000))
