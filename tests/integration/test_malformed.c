@@ -218,9 +218,9 @@ typedef struct fake_broker {
     int dup_closed;   /* connections that got a duplicate answer, closed by kprod */
     /* the log of t-0: idempotent per producer id */
     int64_t log_end;
-    uint8_t *log;     /* the batches written to t-0, end to end, to look */
-    size_t log_bytes; /* records up in (values are stored as they are) */
-    size_t log_cap;
+    /* the batches written to t-0, end to end (fb_wrote looks for values) */
+    uint8_t *log;
+    size_t log_bytes, log_cap;
     int32_t pids; /* InitProducerId answered so far: ids 1000, 1001, ... */
     int partitions; /* how many partitions Metadata lists for t (log kept for t-0 only) */
     int unknown_sent; /* Produce partitions answered UNKNOWN_TOPIC_OR_PARTITION */
