@@ -242,6 +242,8 @@ enum { KP_PID_NONE = 0, KP_PID_REQUESTING, KP_PID_READY };
 void kp_log(kp_producer_t *p, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void kp_wake(kp_producer_t *p);
+/* The topic of that name, or NULL; no lock (kp_ptab). */
+kp_topic_t *kp_topic_find(const kp_producer_t *p, const char *name);
 /* Records appended and not yet completed (every partition's appended -
  * completed; without locks: exact once no append is under way). */
 int64_t kp_pending(const kp_producer_t *p);

@@ -158,9 +158,8 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
 
 /* ---------------------------------------------------------------- topics */
 
-/* The topic, or NULL; no lock (kp_ptab). A linear walk: producers send to
- * a handful of topics. */
-static kp_topic_t *topic_find(const kp_producer_t *p, const char *name) {
+/* A linear walk: producers send to a handful of topics. */
+kp_topic_t *kp_topic_find(const kp_producer_t *p, const char *name) {
     void *const *ts;
     size_t n = kp_topics(p, &ts);
     for (size_t i = 0; i < n; i++) {
@@ -173,7 +172,7 @@ static kp_topic_t *topic_find(const kp_producer_t *p, const char *name) {
 
 /* The topic, added if new (topics_lock held). */
 static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name) {
-    kp_topic_t *t = topic_find(p, name);
+    kp_topic_t *t = kp_topic_find(p, name);
     if (t)
         return t;
     t = calloc(1, sizeof(*t));
@@ -443,7 +442,7 @@ static kp_err_t send_record(kp_producer_t *p, const kp_record_t *rec, kp_callbac
 
     /* No lock to find the partition (kp_ptab, atomics); topics_lock only
      * for a topic not seen before or without metadata yet. */
-    kp_topic_t *t = topic_find(p, rec->topic);
+    kp_topic_t *t = kp_topic_find(p, rec->topic);
     void *const *tps = NULL;
     int32_t npart = t ? kp_topic_parts(t, &tps) : 0;
     if (!npart || rec->partition >= npart) {

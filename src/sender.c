@@ -437,16 +437,6 @@ static kp_err_t update_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
     return KP_OK;
 }
 
-static kp_topic_t *find_topic(kp_producer_t *p, const char *name) {
-    void *const *ts;
-    for (size_t i = 0, n = kp_topics(p, &ts); i < n; i++) {
-        kp_topic_t *t = ts[i];
-        if (!strcmp(t->name, name))
-            return t;
-    }
-    return NULL;
-}
-
 /* Grow a topic's partition table to n (partitions never disappear; topics_lock). */
 static int grow_partitions(kp_topic_t *t, int32_t n) {
     void *const *tps;
@@ -477,7 +467,7 @@ static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rb
     pthread_mutex_lock(&p->topics_lock);
     for (int32_t i = 0; i < m.ntopics; i++) {
         kp_md_topic_t *mt = &m.topics[i];
-        kp_topic_t *t = find_topic(p, mt->name);
+        kp_topic_t *t = kp_topic_find(p, mt->name);
         if (!t)
             continue;
         if (mt->err) {
