@@ -247,9 +247,9 @@ kp_topic_t *kp_topic_find(const kp_producer_t *p, const char *name);
 /* Records appended and not yet completed (every partition's appended -
  * completed; without locks: exact once no append is under way). */
 int64_t kp_pending(const kp_producer_t *p);
-/* Once `closing` is set: wait for appends still under way (each holds its
- * partition's lock; after this their records are counted by kp_pending). */
-void kp_wait_appends(kp_producer_t *p);
+/* Once `closing` is set: is nothing pending, also of the appends that were
+ * under way when it was set? */
+int kp_drained(const kp_producer_t *p);
 /* Complete every record of a batch and free it (I/O thread). */
 void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                        int64_t log_append_time, kp_persisted_t persisted);

@@ -590,7 +590,11 @@ int64_t kp_pending(const kp_producer_t *p) {
     return n;
 }
 
-void kp_wait_appends(kp_producer_t *p) {
+int kp_drained(const kp_producer_t *p) {
+    if (kp_pending(p))
+        return 0;
+    /* an append under way holds its partition's lock: wait it out, after
+     * which its record is counted */
     void *const *ts, *const *tps;
     for (size_t ti = 0, nt = kp_topics(p, &ts); ti < nt; ti++)
         for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
@@ -598,6 +602,7 @@ void kp_wait_appends(kp_producer_t *p) {
             pthread_mutex_lock(&tp->lock);
             pthread_mutex_unlock(&tp->lock);
         }
+    return !kp_pending(p);
 }
 
 /* Wait until every mark is reached (marks NULL: until nothing is
@@ -679,10 +684,7 @@ kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms) {
     for (;;) {
         int64_t left = deadline < 0 ? -1 : deadline - kp_mono_ms(); /* -1: no limit */
         err = wait_done(p, NULL, 0, deadline >= 0 && left < 0 ? 0 : left);
-        if (err)
-            break;
-        kp_wait_appends(p);
-        if (!kp_pending(p))
+        if (err || kp_drained(p))
             break;
     }
     if (err) {

@@ -838,15 +838,6 @@ static int fail_everything(kp_producer_t *p) {
     return !left;
 }
 
-/* Closing and nothing left (also of appends under way when `closing` was
- * set)? */
-static int drained(kp_producer_t *p) {
-    if (kp_pending(p) != 0)
-        return 0;
-    kp_wait_appends(p);
-    return kp_pending(p) == 0;
-}
-
 static void retire_conns(kp_producer_t *p) {
     while (p->retired) {
         kp_conn_t *c = p->retired;
@@ -902,7 +893,7 @@ void *kp_sender_main(void *arg) {
                 drain_wake(p);
             continue;
         }
-        if (atomic_load(&p->closing) && drained(p))
+        if (atomic_load(&p->closing) && kp_drained(p))
             break;
         int64_t next = INT64_MAX;
         /* A produce can only go where metadata says; when we know nothing
