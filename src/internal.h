@@ -77,8 +77,10 @@ struct kp_batch {
     int64_t sent_no;
     kp_rec_entry_t *ents;
     int nents, ents_cap;
-    /* compressed form (header + compressed records), made once when the
-     * batch is first sent and reused by retries; NULL without compression */
+    /* compressed form (header + compressed records), made once — by the
+     * application thread that filled the batch, else by the I/O thread
+     * when first sent — and reused by retries; then buf is NULL (back in
+     * the pool). NULL without compression. */
     uint8_t *cbuf;
     size_t clen;
     uint32_t ccrc; /* CRC-32C of the compressed records */
@@ -137,8 +139,8 @@ struct kp_topic {
     _Atomic uint64_t sticky;
     _Atomic uint32_t rr_next; /* round-robin partitioner */
     /* compressed/uncompressed size, in thousandths, as the Java client's
-     * CompressionRatioEstimator: written by the I/O thread after each
-     * compressed batch, read when a new batch is sized */
+     * CompressionRatioEstimator: written by whichever thread compressed a
+     * batch (kp_batch_compress), read when a new batch is sized */
     _Atomic int32_t ratio_milli;
 };
 
