@@ -362,10 +362,8 @@ static void outage_memory_bounded(const char *codec) {
     int64_t blocked = 0;
     while (accepted < MAX) {
         if (compressed)
-            for (size_t i = 0; i < sizeof(value); i++) {
-                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-                value[i] = (char)('a' + (rng >> 60));
-            }
+            for (size_t i = 0; i < sizeof(value); i++)
+                value[i] = (char)('a' + (test_rng_next(&rng) >> 60));
         kp_record_t big = {.topic = TOPIC, .partition = KP_PARTITION_ANY, .value = value,
                            .value_len = sizeof(value)};
         refs[accepted] = (slot_ref_t){&t, accepted};
