@@ -218,9 +218,7 @@ typedef struct fake_broker {
     int dup_closed;   /* connections that got a duplicate answer, closed by kprod */
     /* the log of t-0: idempotent per producer id */
     int64_t log_end;
-    /* the batches written to t-0, end to end (fb_wrote looks for values) */
-    uint8_t *log;
-    size_t log_bytes, log_cap;
+    wb_t log; /* the batches written to t-0, end to end (fb_wrote looks for values) */
     int32_t pids; /* InitProducerId answered so far: ids 1000, 1001, ... */
     int partitions; /* how many partitions Metadata lists for t (log kept for t-0 only) */
     int unknown_sent; /* Produce partitions answered UNKNOWN_TOPIC_OR_PARTITION */
@@ -294,7 +292,7 @@ static int64_t fb_log_end(fake_broker_t *fb) {
 /* Has the broker written a record with this value (to t-0, uncompressed)? */
 static int fb_wrote(fake_broker_t *fb, const char *value) {
     pthread_mutex_lock(&fb->lock);
-    int r = fb->log_bytes && memmem(fb->log, fb->log_bytes, value, strlen(value)) != NULL;
+    int r = fb->log.len && memmem(fb->log.p, fb->log.len, value, strlen(value)) != NULL;
     pthread_mutex_unlock(&fb->lock);
     return r;
 }
@@ -384,14 +382,7 @@ static int16_t fb_append(fake_broker_t *fb, const uint8_t *batch, size_t len, in
     }
     *base = fb->log_end;
     fb->log_end += count;
-    if (fb->log_cap - fb->log_bytes < len) {
-        fb->log_cap = (fb->log_cap + len) * 2;
-        fb->log = realloc(fb->log, fb->log_cap);
-        if (!fb->log)
-            abort();
-    }
-    memcpy(fb->log + fb->log_bytes, batch, len);
-    fb->log_bytes += len;
+    wb_put(&fb->log, batch, len);
 out:
     if (err == 45 && !fb->out_of_order++) {
         fb->first_ooo_ms = test_now_ms();
@@ -773,7 +764,7 @@ static void fb_stop(fake_broker_t *fb) {
     close(fb->wake[0]);
     close(fb->wake[1]);
     pthread_mutex_destroy(&fb->lock);
-    free(fb->log);
+    free(fb->log.p);
     free(fb);
 }
 
