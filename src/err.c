@@ -2,11 +2,13 @@
  * err — the one error model: names, messages and the retriable classifier.
  *
  * Local errors are negative (kprod's own); positive codes are Kafka's, with
- * the names of org.apache.kafka.common.protocol.Errors. Retriability
+ * the names of org.apache.kafka.common.protocol.Errors. Kafka's only
+ * negative code, UNKNOWN_SERVER_ERROR (-1), has a local code of its own
+ * (kp_err_from_kafka maps it when a response is decoded). Retriability
  * follows the Java exception hierarchy (RetriableException and its
  * InvalidMetadataException subclass); see producer-anchors §5.4.
  */
-#include "kprod/kprod.h"
+#include "err.h"
 
 #include <stddef.h>
 
@@ -45,6 +47,10 @@ static const struct err_desc local_errs[] = {
     {KP_ERR_NOT_IMPLEMENTED, "_NOT_IMPLEMENTED", "Feature not implemented in this build", 0},
     {KP_ERR_PURGED_CLOSE, "_PURGED_CLOSE", "Record still pending when close() timed out", 0},
     {KP_ERR_IO, "_IO", "File or system I/O error", 0},
+    /* Kafka's -1, under Java's name and text; not retriable, as in Java
+     * (UnknownServerException is not a RetriableException). */
+    {KP_ERR_UNKNOWN_SERVER_ERROR, "UNKNOWN_SERVER_ERROR",
+     "The server experienced an unexpected error when processing the request", 0},
 };
 
 /* Kafka error codes a Produce, Metadata or ApiVersions response can carry
@@ -129,17 +135,29 @@ static const struct err_desc *find(kp_err_t err) {
     return NULL;
 }
 
+/* Codes in neither table: a local code from a newer kprod, or a Kafka code
+ * newer than this table. Their names are not any known error's name (in
+ * particular not UNKNOWN_SERVER_ERROR, which is one specific code). */
 const char *kp_err_name(kp_err_t err) {
     const struct err_desc *d = find(err);
-    return d ? d->name : ((int)err < 0 ? "_UNKNOWN_LOCAL_ERROR" : "UNKNOWN_SERVER_ERROR");
+    return d ? d->name : ((int)err < 0 ? "_UNKNOWN_LOCAL_ERROR" : "_UNKNOWN_KAFKA_ERROR");
 }
 
 const char *kp_err_str(kp_err_t err) {
     const struct err_desc *d = find(err);
-    return d ? d->msg : "Unknown error code";
+    if (d)
+        return d->msg;
+    return (int)err < 0 ? "Unknown local error code"
+                        : "Kafka error code unknown to this version of kprod";
 }
 
 int kp_err_is_retriable(kp_err_t err) {
     const struct err_desc *d = find(err);
     return d ? d->retriable : 0;
+}
+
+kp_err_t kp_err_from_kafka(int16_t code) {
+    /* Kafka defines no negative code but -1; any other is as unexpected and
+     * gets the same treatment instead of passing for a local error. */
+    return code < 0 ? KP_ERR_UNKNOWN_SERVER_ERROR : (kp_err_t)code;
 }

@@ -12,12 +12,17 @@
  *                      RecordErrors and ErrorMessage
  * The flexible versions (ApiVersions 3+, Metadata 9+, Produce 9+) are coded
  * below behind the per-version flex switch and enabled by raising the caps.
+ *
+ * Every ErrorCode field goes through kp_err_from_kafka() as it is read, so
+ * a broker's UNKNOWN_SERVER_ERROR (-1) never reaches the sender as kprod's
+ * own KP_ERR_UNKNOWN (also -1).
  */
 #include "protocol.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "kprod/kprod.h"
 #include "util.h"
 
@@ -106,7 +111,7 @@ void kp_apiversions_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *c
 int kp_apiversions_resp(kp_rbuf_t *r, int16_t ver, kp_api_range_t *ranges) {
     for (int i = 0; i < KP_API_COUNT; i++)
         ranges[i].min = ranges[i].max = -1;
-    int16_t err = kp_r_i16(r);
+    kp_err_t err = kp_err_from_kafka(kp_r_i16(r));
     int32_t n = kp_r_arraylen(r, 6);
     for (int32_t i = 0; i < n && !r->err; i++) {
         int16_t key = kp_r_i16(r), mn = kp_r_i16(r), mx = kp_r_i16(r);
@@ -209,7 +214,7 @@ int kp_metadata_resp(kp_rbuf_t *r, int16_t ver, kp_md_resp_t *m) {
     }
     for (int32_t i = 0; i < nt && !r->err; i++) {
         kp_md_topic_t *t = &m->topics[i];
-        t->err = kp_r_i16(r);
+        t->err = (int16_t)kp_err_from_kafka(kp_r_i16(r));
         t->name = dup_str(r);
         if (ver >= 10)
             kp_r_skip(r, 16);
@@ -224,7 +229,7 @@ int kp_metadata_resp(kp_rbuf_t *r, int16_t ver, kp_md_resp_t *m) {
         }
         for (int32_t j = 0; j < np && !r->err; j++) {
             kp_md_partition_t *p = &t->partitions[j];
-            p->err = kp_r_i16(r);
+            p->err = (int16_t)kp_err_from_kafka(kp_r_i16(r));
             p->partition = kp_r_i32(r);
             p->leader = kp_r_i32(r);
             p->leader_epoch = ver >= 7 ? kp_r_i32(r) : -1;
@@ -270,7 +275,7 @@ void kp_initpid_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *clien
 int kp_initpid_resp(kp_rbuf_t *r, int16_t ver, kp_initpid_resp_t *out) {
     (void)ver;
     (void)kp_r_i32(r); /* throttle */
-    out->err = kp_r_i16(r);
+    out->err = (int16_t)kp_err_from_kafka(kp_r_i16(r));
     out->pid = kp_r_i64(r);
     out->epoch = kp_r_i16(r);
     kp_r_skip_tags(r);
@@ -380,7 +385,7 @@ int kp_produce_resp(kp_rbuf_t *r, int16_t ver, kp_produce_resp_t *pr) {
         for (int32_t j = 0; j < np && !r->err; j++) {
             kp_produce_presp_t *p = &t->parts[j];
             p->partition = kp_r_i32(r);
-            p->err = kp_r_i16(r);
+            p->err = (int16_t)kp_err_from_kafka(kp_r_i16(r));
             p->base_offset = kp_r_i64(r);
             p->log_append_time = ver >= 2 ? kp_r_i64(r) : -1;
             p->log_start_offset = ver >= 5 ? kp_r_i64(r) : -1;

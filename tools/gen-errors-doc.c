@@ -13,13 +13,21 @@
 
 #include <kprod/kprod.h>
 
-static void row(FILE *f, int code) {
+/* One table row; codes in neither of err.c's tables (the fallback names)
+ * are skipped. code_text overrides the code column. */
+static void row_as(FILE *f, int code, const char *code_text) {
     const char *name = kp_err_name((kp_err_t)code);
-    if (!strcmp(name, "_UNKNOWN_LOCAL_ERROR") || !strcmp(name, "UNKNOWN_SERVER_ERROR"))
+    if (!strcmp(name, "_UNKNOWN_LOCAL_ERROR") || !strcmp(name, "_UNKNOWN_KAFKA_ERROR"))
         return;
-    fprintf(f, "| %d | `%s` | %s | %s |\n", code, name,
+    if (code_text)
+        fprintf(f, "| %s ", code_text);
+    else
+        fprintf(f, "| %d ", code);
+    fprintf(f, "| `%s` | %s | %s |\n", name,
             kp_err_is_retriable((kp_err_t)code) ? "yes" : "no", kp_err_str((kp_err_t)code));
 }
+
+static void row(FILE *f, int code) { row_as(f, code, NULL); }
 
 static char *render(size_t *len) {
     char *buf = NULL;
@@ -41,10 +49,21 @@ static char *render(size_t *len) {
             "written anyway: `KP_NOT_PERSISTED` (safe to resend), `KP_POSSIBLY_PERSISTED` (sent\n"
             "without an answer: resending may duplicate) or `KP_PERSISTED`.\n\n"
             "## kprod's own errors\n\n| code | name | retriable | meaning |\n|---|---|---|---|\n");
+    /* KP_ERR_UNKNOWN_SERVER_ERROR is Kafka's error under a local code: it is
+     * listed with Kafka's. */
     for (int code = 0; code >= -100; code--)
-        row(f, code);
+        if (code != KP_ERR_UNKNOWN_SERVER_ERROR)
+            row(f, code);
     fprintf(f, "\n## Kafka errors a producer can see\n\n"
-               "| code | name | retriable | meaning |\n|---|---|---|---|\n");
+               "Kafka's `UNKNOWN_SERVER_ERROR` is -1 on the wire, which is kprod's own\n"
+               "`_UNKNOWN`; kprod reports it as %d (`KP_ERR_UNKNOWN_SERVER_ERROR`), so no\n"
+               "broker's code can pass for a local error. A code this table does not list is\n"
+               "passed through as it is, named `_UNKNOWN_KAFKA_ERROR`.\n\n"
+               "| code | name | retriable | meaning |\n|---|---|---|---|\n",
+            (int)KP_ERR_UNKNOWN_SERVER_ERROR);
+    char wire[64];
+    snprintf(wire, sizeof(wire), "%d (-1 on the wire)", (int)KP_ERR_UNKNOWN_SERVER_ERROR);
+    row_as(f, KP_ERR_UNKNOWN_SERVER_ERROR, wire);
     for (int code = 1; code <= 200; code++)
         row(f, code);
     fprintf(f, "\nSpecial handling: `DUPLICATE_SEQUENCE_NUMBER` (46) completes the record as\n"

@@ -14,6 +14,9 @@
  * Errors
  *   One error type, kp_err_t: 0 is success, negative values are local
  *   errors, positive values are Kafka broker error codes passed through.
+ *   Kafka's one negative code, UNKNOWN_SERVER_ERROR (-1 on the wire), would
+ *   collide with the local range, so kprod reports it as the local code
+ *   KP_ERR_UNKNOWN_SERVER_ERROR (named "UNKNOWN_SERVER_ERROR", as in Java).
  *   kp_err_name() and kp_err_str() describe any code.
  *
  * Completion contract
@@ -71,6 +74,9 @@ typedef enum kp_err {
     KP_ERR_NOT_IMPLEMENTED = -18,    /* a feature this build does not have */
     KP_ERR_PURGED_CLOSE = -19,       /* still pending when close() timed out */
     KP_ERR_IO = -20,                 /* file or system I/O error */
+    KP_ERR_UNKNOWN_SERVER_ERROR = -21, /* Kafka's UNKNOWN_SERVER_ERROR (-1 on the wire): the
+                                        * broker failed unexpectedly. Given its own local code
+                                        * because the wire value -1 is KP_ERR_UNKNOWN. */
 } kp_err_t;
 
 /* Short symbolic name, e.g. "NOT_LEADER_OR_FOLLOWER". Never NULL. */

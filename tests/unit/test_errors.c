@@ -7,6 +7,11 @@
  */
 #include "test.h"
 
+#include "err.h"
+
+/* The last local code: loops over "every local error" run 0 .. LAST_LOCAL. */
+#define LAST_LOCAL KP_ERR_UNKNOWN_SERVER_ERROR
+
 typedef struct {
     int code;
     const char *name;
@@ -89,7 +94,7 @@ static void test_kafka_names_and_retriable(void)
 
 static void test_unknown_codes(void)
 {
-    static const int codes[] = {9999, 32767, 121, 1000, -9999, -21, -1000000};
+    static const int codes[] = {9999, 32767, 121, 1000, -9999, -22, -1000000};
 
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         kp_err_t e = (kp_err_t)codes[i];
@@ -103,30 +108,30 @@ static void test_unknown_codes(void)
         /* an unknown code is never reported under a known error's name */
         for (size_t k = 0; k < NKAFKA; k++)
             CHECK(strcmp(n, kafka_errs[k].name) != 0);
-        for (int l = KP_OK; l >= KP_ERR_IO; l--)
+        for (int l = KP_OK; l >= LAST_LOCAL; l--)
             CHECK(strcmp(n, kp_err_name((kp_err_t)l)) != 0);
     }
 }
 
-/* Every local error (0 .. KP_ERR_IO) has its own non-empty name and a
+/* Every local error (0 .. LAST_LOCAL) has its own non-empty name and a
  * description; names are distinct from each other and from Kafka's. */
 static void test_local_errors_distinct(void)
 {
-    for (int a = KP_OK; a >= KP_ERR_IO; a--) {
+    for (int a = KP_OK; a >= LAST_LOCAL; a--) {
         const char *na = kp_err_name((kp_err_t)a), *sa = kp_err_str((kp_err_t)a);
 
         REQUIRE_NOT_NULL(na);
         REQUIRE_NOT_NULL(sa);
         CHECK_GT_INT(strlen(na), 0);
         CHECK_GT_INT(strlen(sa), 0);
-        for (int b = a - 1; b >= KP_ERR_IO; b--)
+        for (int b = a - 1; b >= LAST_LOCAL; b--)
             if (!CHECK(strcmp(na, kp_err_name((kp_err_t)b)) != 0))
                 fprintf(stderr, "    %d and %d are both %s\n", a, b, na);
         for (size_t k = 0; k < NKAFKA; k++)
             CHECK(strcmp(na, kafka_errs[k].name) != 0);
     }
     /* the unknown-local fallback is not any local error's name */
-    for (int a = KP_OK; a >= KP_ERR_IO; a--)
+    for (int a = KP_OK; a >= LAST_LOCAL; a--)
         CHECK(strcmp(kp_err_name((kp_err_t)a), kp_err_name((kp_err_t)-9999)) != 0);
 }
 
@@ -157,6 +162,38 @@ static void test_kafka_names_distinct(void)
     }
 }
 
+/* Issue 10, defect 8: a broker's UNKNOWN_SERVER_ERROR (-1) was reported as
+ * kprod's own _UNKNOWN ("Unexpected internal error"). It has a local code
+ * of its own, with Java's name and text, and is not retriable (Java's
+ * UnknownServerException is not a RetriableException). */
+static void test_unknown_server_error(void)
+{
+    kp_err_t e = kp_err_from_kafka(-1);
+
+    CHECK_EQ_ERR(e, KP_ERR_UNKNOWN_SERVER_ERROR);
+    CHECK(e != KP_ERR_UNKNOWN);
+    CHECK_EQ_STR(kp_err_name(e), "UNKNOWN_SERVER_ERROR");
+    CHECK_EQ_STR(kp_err_str(e),
+                 "The server experienced an unexpected error when processing the request");
+    CHECK(!kp_err_is_retriable(e));
+    /* kprod's own -1 keeps its name */
+    CHECK_EQ_STR(kp_err_name(KP_ERR_UNKNOWN), "_UNKNOWN");
+
+    /* no wire value lands on another local code: other negatives (Kafka has
+     * none) are as unexpected; 0 and positives pass through unchanged */
+    for (int c = INT16_MIN; c < 0; c++)
+        if (!CHECK_EQ_ERR(kp_err_from_kafka((int16_t)c), KP_ERR_UNKNOWN_SERVER_ERROR))
+            break;
+    for (int c = 0; c <= INT16_MAX; c++)
+        if (!CHECK_EQ_INT(kp_err_from_kafka((int16_t)c), c))
+            break;
+
+    /* a Kafka code not in the table is not called UNKNOWN_SERVER_ERROR:
+     * that name is one specific code now */
+    CHECK(strcmp(kp_err_name((kp_err_t)9999), "UNKNOWN_SERVER_ERROR") != 0);
+    CHECK(strcmp(kp_err_name((kp_err_t)-9999), "UNKNOWN_SERVER_ERROR") != 0);
+}
+
 TEST_MAIN(TEST(test_named_examples), TEST(test_kafka_names_and_retriable),
           TEST(test_unknown_codes), TEST(test_local_errors_distinct), TEST(test_local_retriable),
-          TEST(test_kafka_names_distinct))
+          TEST(test_kafka_names_distinct), TEST(test_unknown_server_error))

@@ -1151,6 +1151,96 @@ static void test_produce_response_truncated(void)
     }
 }
 
+/* ---- Kafka's UNKNOWN_SERVER_ERROR (-1) --------------------------------------------- */
+
+/* Issue 10, defect 8: the broker's -1 decoded as kprod's own -1 (_UNKNOWN,
+ * "Unexpected internal error"). Every decoder maps it to
+ * KP_ERR_UNKNOWN_SERVER_ERROR, named as Java names it. */
+static void check_unknown_server_error(int code, const char *what, int ver)
+{
+    if (!CHECK_EQ_ERR(code, KP_ERR_UNKNOWN_SERVER_ERROR))
+        fprintf(stderr, "    %s v%d\n", what, ver);
+    CHECK_EQ_STR(kp_err_name((kp_err_t)code), "UNKNOWN_SERVER_ERROR");
+}
+
+static void test_unknown_server_error_decoded(void)
+{
+    /* Produce: partition ErrorCode -1 */
+    for (int16_t ver = 3; ver <= 8; ver++) {
+        bb_t b = {{0}, 0};
+        kp_produce_resp_t pr;
+        kp_rbuf_t r;
+
+        bb_i32(&b, 1);
+        bb_str(&b, "a");
+        bb_i32(&b, 1);
+        bb_i32(&b, 0), bb_i16(&b, -1), bb_i64(&b, -1);
+        bb_i64(&b, -1);
+        if (ver >= 5)
+            bb_i64(&b, -1);
+        if (ver >= 8)
+            bb_i32(&b, 0), bb_str(&b, "boom");
+        bb_i32(&b, 0);
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        if (!CHECK_EQ_INT(kp_produce_resp(&r, ver, &pr), 0))
+            continue;
+        if (CHECK_EQ_INT(pr.ntopics, 1) && CHECK_EQ_INT(pr.topics[0].nparts, 1))
+            check_unknown_server_error(pr.topics[0].parts[0].err, "Produce", ver);
+        kp_produce_resp_free(&pr);
+    }
+
+    /* Metadata v1: topic ErrorCode -1, and a partition's */
+    {
+        bb_t b = {{0}, 0};
+        kp_md_resp_t m;
+        kp_rbuf_t r;
+
+        bb_i32(&b, 1);
+        bb_i32(&b, 1), bb_str(&b, "h1"), bb_i32(&b, 9092), bb_str(&b, NULL);
+        bb_i32(&b, 1);
+        bb_i32(&b, 2);
+        bb_i16(&b, -1), bb_str(&b, "broken"), bb_i8(&b, 0), bb_i32(&b, 0);
+        bb_i16(&b, 0), bb_str(&b, "t1"), bb_i8(&b, 0);
+        bb_i32(&b, 1);
+        bb_i16(&b, -1), bb_i32(&b, 0), bb_i32(&b, 1), bb_i32(&b, 0), bb_i32(&b, 0);
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        if (CHECK_EQ_INT(kp_metadata_resp(&r, 1, &m), 0)) {
+            if (CHECK_EQ_INT(m.ntopics, 2)) {
+                check_unknown_server_error(m.topics[0].err, "Metadata topic", 1);
+                CHECK_EQ_INT(m.topics[1].err, 0);
+                if (CHECK_EQ_INT(m.topics[1].npartitions, 1))
+                    check_unknown_server_error(m.topics[1].partitions[0].err,
+                                               "Metadata partition", 1);
+            }
+            kp_metadata_resp_free(&m);
+        }
+    }
+
+    /* InitProducerId v0..v1 */
+    for (int16_t ver = 0; ver <= 1; ver++) {
+        bb_t b = {{0}, 0};
+        kp_initpid_resp_t res;
+        kp_rbuf_t r;
+
+        bb_i32(&b, 0), bb_i16(&b, -1), bb_i64(&b, -1), bb_i16(&b, -1);
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        if (CHECK_EQ_INT(kp_initpid_resp(&r, ver, &res), 0))
+            check_unknown_server_error(res.err, "InitProducerId", ver);
+    }
+
+    /* ApiVersions: the broker's -1 is no longer the decoder's "malformed" */
+    for (int16_t ver = 0; ver <= 2; ver++) {
+        bb_t b = {{0}, 0};
+        kp_api_range_t ranges[KP_API_COUNT];
+        kp_rbuf_t r;
+
+        bb_i16(&b, -1);
+        bb_i32(&b, 0);
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        check_unknown_server_error(kp_apiversions_resp(&r, ver, ranges), "ApiVersions", ver);
+    }
+}
+
 TEST_MAIN(TEST(test_version_ranges), TEST(test_pick), TEST(test_response_header),
           TEST(test_apiversions_request), TEST(test_apiversions_response),
           TEST(test_apiversions_unsupported_version), TEST(test_apiversions_response_flexible),
@@ -1163,4 +1253,4 @@ TEST_MAIN(TEST(test_version_ranges), TEST(test_pick), TEST(test_response_header)
           TEST(test_produce_request_v3_v8), TEST(test_produce_request_transactional_id),
           TEST(test_produce_request_v9), TEST(test_produce_request_large_batch_not_copied),
           TEST(test_produce_response_v3_v8), TEST(test_produce_response_v9_flexible),
-          TEST(test_produce_response_truncated))
+          TEST(test_produce_response_truncated), TEST(test_unknown_server_error_decoded))
