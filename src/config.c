@@ -11,11 +11,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "compress.h"
 #include "util.h"
@@ -583,98 +586,349 @@ kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
     return KP_OK;
 }
 
-/* ---- .properties files ---- */
+/* ---- .properties files ----
+ *
+ * java.util.Properties.load's grammar, byte for byte (its LineReader and
+ * loadConvert): natural lines end at \n, \r or \r\n; leading space, \t and
+ * \f are skipped; blank lines and lines whose first other character is '#'
+ * or '!' are comments (a comment never continues); an odd number of trailing
+ * backslashes joins the next natural line with its leading whitespace
+ * removed; the key ends at the first unescaped '=', ':' or whitespace, then
+ * whitespace, at most one '=' or ':', and whitespace again separate it from
+ * the value. Escapes: \t \n \r \f, \uXXXX (exactly four hex digits), and
+ * \x = x for any other x.
+ *
+ * Where C strings force a difference: the bytes are taken as they are
+ * (UTF-8, as Properties.load(Reader)), \uXXXX is written as UTF-8 and a
+ * surrogate pair \uD8xx\uDCxx as the one code point it stands for. A lone
+ * surrogate, \u0000 and a NUL byte anywhere in the text are errors: none can
+ * be part of a C string, and silently cutting or replacing a value would
+ * load something else than what the file says. */
 
-/* Read one logical line (joining backslash continuations; a comment line
- * never continues, as java.util.Properties); returns NULL at EOF. *nlines
- * counts the physical lines read. The caller frees. */
-static char *read_logical_line(FILE *f, int *nlines) {
-    char *out = NULL, *line = NULL;
-    size_t outlen = 0, cap = 0;
-    int cont = 1, first = 1;
-    while (cont) {
-        ssize_t n = getline(&line, &cap, f);
-        if (n < 0) {
-            if (first) {
-                free(line);
-                return NULL;
-            }
-            break;
-        }
-        (*nlines)++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = 0;
-        char *l = line;
-        if (!first)
-            while (*l == ' ' || *l == '\t' || *l == '\f')
-                l++, n--;
-        /* an odd number of trailing backslashes continues the line */
-        size_t bs = 0;
-        while (bs < (size_t)n && l[n - 1 - bs] == '\\')
-            bs++;
-        cont = (bs % 2) == 1;
-        if (first) {
-            const char *q = l;
-            while (*q == ' ' || *q == '\t' || *q == '\f')
-                q++;
-            if (*q == '#' || *q == '!')
-                cont = 0;
-        }
-        if (cont)
-            l[--n] = 0;
-        char *no = realloc(out, outlen + (size_t)n + 1);
-        if (!no) {
-            free(out);
-            free(line);
-            return NULL;
-        }
-        out = no;
-        memcpy(out + outlen, l, (size_t)n + 1);
-        outlen += (size_t)n;
-        first = 0;
-    }
-    free(line);
-    return out;
+/* A cursor over the text and the logical line being assembled. */
+struct preader {
+    const unsigned char *p, *end;
+    int line;           /* physical line of the next byte, from 1 */
+    unsigned char prev; /* the byte before p, for \r\n */
+    int skip_lf;        /* the last line ended with \r: a \n right after is its end too */
+    char *buf;          /* the logical line; room for the whole text + 1 */
+    int start;          /* physical line where the logical line starts (0: not yet) */
+};
+
+/* Take one byte, counting line ends (\r\n counts once). */
+static unsigned char take(struct preader *r, int *line) {
+    unsigned char c = *r->p++;
+    *line = r->line;
+    if (c == '\r' || (c == '\n' && r->prev != '\r'))
+        r->line++;
+    r->prev = c;
+    return c;
 }
 
-/* Unescape in place: \t \n \r \f \\ \uXXXX (BMP, UTF-8 encoded), \x -> x. */
-static void unescape(char *s) {
-    char *d = s;
-    while (*s) {
-        if (*s != '\\' || !s[1]) {
-            *d++ = *s++;
+enum { RL_EOF = 0, RL_LINE = 1, RL_NUL = -1 };
+
+/* Skip the rest of a comment; RL_EOF when the text ends in it. */
+static int skip_comment(struct preader *r, int *nul_line) {
+    while (r->p < r->end) {
+        int line;
+        unsigned char c = take(r, &line);
+        if (!c) {
+            *nul_line = line;
+            return RL_NUL;
+        }
+        if (c == '\r' || c == '\n')
+            return RL_LINE;
+    }
+    return RL_EOF;
+}
+
+/* Java's LineReader.readLine: the next logical line into r->buf (*n bytes,
+ * continuation backslashes removed, not unescaped). RL_NUL names the
+ * physical line of a NUL byte in *nul_line. */
+static int read_logical_line(struct preader *r, size_t *n, int *nul_line) {
+    size_t len = 0;
+    int skip_ws = 1, appended = 0, bs = 0;
+    r->start = 0;
+    while (r->p < r->end) {
+        int line;
+        unsigned char c = take(r, &line);
+        if (!c) {
+            *nul_line = line;
+            return RL_NUL;
+        }
+        if (r->skip_lf) {
+            r->skip_lf = 0;
+            if (c == '\n')
+                continue;
+        }
+        if (skip_ws) {
+            if (c == ' ' || c == '\t' || c == '\f')
+                continue;
+            /* blank lines between entries, but not after a continuation */
+            if (!appended && (c == '\r' || c == '\n'))
+                continue;
+            skip_ws = appended = 0;
+        }
+        if (len == 0 && (c == '#' || c == '!')) {
+            int rc = skip_comment(r, nul_line);
+            if (rc != RL_LINE)
+                return rc;
+            skip_ws = 1;
             continue;
         }
-        s++;
-        char c = *s++;
-        switch (c) {
-        case 't': *d++ = '\t'; break;
-        case 'n': *d++ = '\n'; break;
-        case 'r': *d++ = '\r'; break;
-        case 'f': *d++ = '\f'; break;
-        case 'u': {
-            unsigned cp = 0;
-            int k;
-            for (k = 0; k < 4 && isxdigit((unsigned char)s[k]); k++)
-                cp = cp * 16 + (unsigned)(isdigit((unsigned char)s[k]) ? s[k] - '0'
-                                                                        : (tolower(s[k]) - 'a' + 10));
-            s += k;
-            if (cp < 0x80) {
-                *d++ = (char)cp;
-            } else if (cp < 0x800) {
-                *d++ = (char)(0xC0 | (cp >> 6));
-                *d++ = (char)(0x80 | (cp & 0x3F));
-            } else {
-                *d++ = (char)(0xE0 | (cp >> 12));
-                *d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-                *d++ = (char)(0x80 | (cp & 0x3F));
-            }
-            break;
+        if (c != '\n' && c != '\r') {
+            if (!r->start)
+                r->start = line;
+            r->buf[len++] = (char)c;
+            bs = c == '\\' ? !bs : 0;
+            continue;
         }
-        default: *d++ = c; break;
+        if (len == 0) {
+            skip_ws = 1;
+            continue;
         }
+        if (bs && r->p < r->end) {
+            /* continued: drop the backslash, skip the next line's indent */
+            len--;
+            skip_ws = appended = 1;
+            bs = 0;
+            if (c == '\r' && *r->p == '\n')
+                take(r, &line);
+            continue;
+        }
+        r->skip_lf = c == '\r';
+        *n = bs ? len - 1 : len; /* a backslash ending the text is dropped */
+        return RL_LINE;
+    }
+    if (len == 0)
+        return RL_EOF;
+    *n = bs ? len - 1 : len;
+    return RL_LINE;
+}
+
+static int hex4(const char *s, unsigned *cp) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = (unsigned char)s[i];
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
+        v = v * 16 + d;
+    }
+    *cp = v;
+    return 0;
+}
+
+static char *put_utf8(char *d, unsigned cp) {
+    if (cp < 0x80) {
+        *d++ = (char)cp;
+    } else if (cp < 0x800) {
+        *d++ = (char)(0xC0 | (cp >> 6));
+        *d++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *d++ = (char)(0xE0 | (cp >> 12));
+        *d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *d++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *d++ = (char)(0xF0 | (cp >> 18));
+        *d++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *d++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *d++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return d;
+}
+
+/* Decode the \uXXXX at s (s[0..1] = "\u", n bytes available) into *cp,
+ * joining a surrogate pair; returns the bytes used, or 0 with *why set.
+ * Java's own check fails on fewer than four hex digits; NUL and lone
+ * surrogates are kprod's (see the comment at the top of this part). */
+static size_t decode_u(const char *s, size_t n, unsigned *cp, const char **why) {
+    if (n < 6 || hex4(s + 2, cp)) {
+        *why = "";
+        return 0;
+    }
+    if (*cp == 0) {
+        *why = " (\\u0000 cannot be part of a property: values are C strings)";
+        return 0;
+    }
+    if (*cp >= 0xDC00 && *cp <= 0xDFFF) {
+        *why = " (a low surrogate \\uDC00-\\uDFFF without a high surrogate before it)";
+        return 0;
+    }
+    if (*cp < 0xD800 || *cp > 0xDBFF)
+        return 6;
+    unsigned lo;
+    if (n < 12 || s[6] != '\\' || s[7] != 'u' || hex4(s + 8, &lo) || lo < 0xDC00 ||
+        lo > 0xDFFF) {
+        *why = " (a high surrogate \\uD800-\\uDBFF without a low surrogate \\uDC00-\\uDFFF "
+               "after it)";
+        return 0;
+    }
+    *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
+    return 12;
+}
+
+/* Java's loadConvert, in place over s[0..n), NUL-terminating the result
+ * (which is never longer: \uXXXX is 6 bytes, its UTF-8 at most 3; a pair is
+ * 12 for 4). Returns 0, or -1 with *why set for a malformed \u escape. */
+static int unescape(char *s, size_t n, const char **why) {
+    char *d = s;
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] != '\\' || i + 1 == n) {
+            /* the line reader never leaves a lone final backslash; keep it if
+             * it ever did rather than read past the end */
+            *d++ = s[i++];
+            continue;
+        }
+        char c = s[i + 1];
+        if (c == 'u') {
+            unsigned cp;
+            size_t used = decode_u(s + i, n - i, &cp, why);
+            if (!used)
+                return -1;
+            d = put_utf8(d, cp);
+            i += used;
+            continue;
+        }
+        *d++ = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 'f' ? '\f' : c;
+        i += 2;
     }
     *d = 0;
+    return 0;
+}
+
+/* Split a logical line into key and value (Java's load0) and unescape both
+ * in place: *key and *val point into line (or *val to ""). */
+static int split_entry(char *line, size_t n, char **key, char **val, const char **why) {
+    size_t klen = 0, vstart = n;
+    int has_sep = 0, bs = 0;
+    for (; klen < n; klen++) {
+        char c = line[klen];
+        if (!bs && (c == '=' || c == ':')) {
+            vstart = klen + 1;
+            has_sep = 1;
+            break;
+        }
+        if (!bs && (c == ' ' || c == '\t' || c == '\f')) {
+            vstart = klen + 1;
+            break;
+        }
+        bs = c == '\\' ? !bs : 0;
+    }
+    for (; vstart < n; vstart++) {
+        char c = line[vstart];
+        if (c == ' ' || c == '\t' || c == '\f')
+            continue;
+        if (has_sep || (c != '=' && c != ':'))
+            break;
+        has_sep = 1;
+    }
+    /* The key's text ends before vstart unless the line is all key (then
+     * the value is empty): unescaping the key cannot reach the value. */
+    *key = line;
+    *val = vstart < n ? line + vstart : "";
+    if (unescape(*key, klen, why))
+        return -1;
+    if (vstart < n && unescape(*val, n - vstart, why))
+        return -1;
+    return 0;
+}
+
+kp_err_t kp_config_load_buf(kp_config_t *conf, const char *buf, size_t len, const char *origin,
+                            char *errstr, size_t errstr_size) {
+    if (!conf || (!buf && len)) {
+        kp_errf(errstr, errstr_size, "kp_config_load_buf: NULL argument");
+        return KP_ERR_INVALID_ARG;
+    }
+    if (!origin)
+        origin = "(properties)";
+    struct preader r = {(const unsigned char *)buf, (const unsigned char *)buf + len, 1, 0, 0,
+                        malloc(len + 1), 0};
+    if (!r.buf) {
+        kp_errf(errstr, errstr_size, "Out of memory");
+        return KP_ERR_NOMEM;
+    }
+    kp_err_t err = KP_OK;
+    size_t n;
+    int rc = RL_EOF, nul_line = 0;
+    while (!err && (rc = read_logical_line(&r, &n, &nul_line)) == RL_LINE) {
+        char *key, *val;
+        const char *why = "";
+        if (split_entry(r.buf, n, &key, &val, &why)) {
+            kp_errf(errstr, errstr_size, "%s:%d: Malformed \\uxxxx encoding.%s", origin, r.start,
+                    why);
+            err = KP_ERR_INVALID_CONFIG;
+            break;
+        }
+        char sub[400];
+        err = kp_config_set(conf, key, val, sub, sizeof(sub));
+        if (err)
+            kp_errf(errstr, errstr_size, "%s:%d: %s", origin, r.start, sub);
+    }
+    if (!err && rc == RL_NUL) {
+        kp_errf(errstr, errstr_size,
+                "%s:%d: NUL byte: a properties file is text (is it UTF-16? save it as UTF-8)",
+                origin, nul_line);
+        err = KP_ERR_INVALID_CONFIG;
+    }
+    free(r.buf);
+    return err;
+}
+
+/* Read a whole file: a regular file or a pipe (a shell's <(...)); anything
+ * else, or a failing read, is KP_ERR_IO naming the path and the reason. */
+static kp_err_t read_file(const char *path, char **out, size_t *outlen, char *errstr,
+                          size_t errstr_size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    const char *why = NULL;
+    if (fd < 0 || fstat(fd, &st)) {
+        why = strerror(errno);
+    } else if (S_ISDIR(st.st_mode)) {
+        why = "it is a directory";
+    } else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        why = "not a regular file";
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    while (!why) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 4096;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                why = "out of memory";
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            why = strerror(errno);
+        else if (got == 0)
+            break;
+        else
+            len += (size_t)got;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (why) {
+        free(buf);
+        kp_errf(errstr, errstr_size, "Cannot read properties file '%s': %s", path, why);
+        return KP_ERR_IO;
+    }
+    *out = buf;
+    *outlen = len;
+    return KP_OK;
 }
 
 kp_err_t kp_config_load_file(kp_config_t *conf, const char *path, char *errstr,
@@ -683,59 +937,13 @@ kp_err_t kp_config_load_file(kp_config_t *conf, const char *path, char *errstr,
         kp_errf(errstr, errstr_size, "kp_config_load_file: NULL argument");
         return KP_ERR_INVALID_ARG;
     }
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        kp_errf(errstr, errstr_size, "Cannot read properties file '%s': %s", path,
-                strerror(errno));
-        return KP_ERR_IO;
-    }
-    kp_err_t err = KP_OK;
-    char *line;
-    int lineno = 0, next_line = 1;
-    while (err == KP_OK && (line = read_logical_line(f, &lineno))) {
-        int at = next_line; /* where this logical line starts */
-        next_line = lineno + 1;
-        char *s = line;
-        while (*s == ' ' || *s == '\t' || *s == '\f')
-            s++;
-        if (!*s || *s == '#' || *s == '!') {
-            free(line);
-            continue;
-        }
-        /* key ends at the first unescaped '=', ':' or whitespace */
-        char *k = s;
-        while (*s && !(*s == '=' || *s == ':' || *s == ' ' || *s == '\t' || *s == '\f')) {
-            if (*s == '\\' && s[1])
-                s++;
-            s++;
-        }
-        char *kend = s;
-        while (*s == ' ' || *s == '\t' || *s == '\f')
-            s++;
-        if (*s == '=' || *s == ':')
-            s++;
-        while (*s == ' ' || *s == '\t' || *s == '\f')
-            s++;
-        char save = *kend;
-        *kend = 0;
-        char *key = kp_strdup(k);
-        *kend = save;
-        char *val = kp_strdup(s);
-        if (!key || !val) {
-            err = KP_ERR_NOMEM;
-        } else {
-            unescape(key);
-            unescape(val);
-            char sub[400];
-            err = kp_config_set(conf, key, val, sub, sizeof(sub));
-            if (err)
-                kp_errf(errstr, errstr_size, "%s:%d: %s", path, at, sub);
-        }
-        free(key);
-        free(val);
-        free(line);
-    }
-    fclose(f);
+    char *buf;
+    size_t len;
+    kp_err_t err = read_file(path, &buf, &len, errstr, errstr_size);
+    if (err)
+        return err;
+    err = kp_config_load_buf(conf, buf, len, path, errstr, errstr_size);
+    free(buf);
     return err;
 }
 

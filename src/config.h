@@ -5,6 +5,7 @@
 #ifndef KP_CONFIG_H
 #define KP_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kprod/kprod.h"
@@ -87,6 +88,16 @@ void kp_conf_free(kp_conf_t *c);
  * postProcessParsedConfig): returns KP_OK or writes errstr. May adjust
  * derived values (e.g. an implicit delivery.timeout.ms). */
 kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size);
+
+/* Load java.util.Properties text from buf[0..len) — any bytes, NUL
+ * included; nothing is read outside it. origin names the text in error
+ * messages ("origin:line: ..."; NULL: "(properties)"). Every entry goes
+ * through kp_config_set(); the first failing one stops the load (entries
+ * before it stay set). KP_ERR_INVALID_CONFIG for a bad entry, a malformed
+ * \uXXXX escape or a NUL byte; KP_ERR_NOMEM. kp_config_load_file reads
+ * the file and calls this; fuzz targets call it directly. */
+kp_err_t kp_config_load_buf(kp_config_t *conf, const char *buf, size_t len, const char *origin,
+                            char *errstr, size_t errstr_size);
 
 /* The table, for the documentation generator and tests. */
 typedef struct kp_prop_info {
