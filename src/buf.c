@@ -4,6 +4,7 @@
  */
 #include "buf.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 void kp_wbuf_init(kp_wbuf_t *w, size_t cap) {
@@ -26,6 +27,12 @@ void kp_wbuf_free(kp_wbuf_t *w) {
 uint8_t *kp_wbuf_reserve(kp_wbuf_t *w, size_t n) {
     if (w->err)
         return NULL;
+    /* len + n must not wrap, nor the doubling below (it would loop
+     * forever once cap wrapped to 0) */
+    if (n > SIZE_MAX / 2 - w->len) {
+        w->err = 1;
+        return NULL;
+    }
     if (w->len + n > w->cap) {
         size_t cap = w->cap ? w->cap : 64;
         while (cap < w->len + n)
@@ -44,6 +51,10 @@ uint8_t *kp_wbuf_reserve(kp_wbuf_t *w, size_t n) {
 }
 
 void kp_w_bytes_raw(kp_wbuf_t *w, const void *p, size_t n) {
+    if (!p && n) { /* nothing to copy from: the request would be garbage */
+        w->err = 1;
+        return;
+    }
     uint8_t *d = kp_wbuf_reserve(w, n);
     if (d && n)
         memcpy(d, p, n);
@@ -84,6 +95,15 @@ void kp_w_strn(kp_wbuf_t *w, const char *s, size_t n) {
             kp_w_i16(w, -1);
         return;
     }
+    /* Kafka strings hold at most 32,767 bytes in both forms (the classic
+     * length is an int16; Java's generated code refuses longer compact
+     * strings too). A longer one fails the request: written, its length
+     * would wrap (32,768 reads as null, 65,536 as empty) and the broker
+     * would misparse everything after it. */
+    if (n > KP_STR_MAX) {
+        w->err = 1;
+        return;
+    }
     if (w->flex)
         kp_w_uvarint(w, (uint64_t)n + 1);
     else
@@ -94,6 +114,13 @@ void kp_w_strn(kp_wbuf_t *w, const char *s, size_t n) {
 void kp_w_str(kp_wbuf_t *w, const char *s) { kp_w_strn(w, s, s ? strlen(s) : 0); }
 
 void kp_w_arraylen(kp_wbuf_t *w, int32_t n) {
+    /* -1 is null; any other negative is a count that wrapped on its way
+     * here (a size_t cast to int32_t): refuse it rather than send a null
+     * or a wrong count */
+    if (n < -1) {
+        w->err = 1;
+        return;
+    }
     if (w->flex)
         kp_w_uvarint(w, n < 0 ? 0 : (uint64_t)n + 1);
     else
@@ -101,6 +128,16 @@ void kp_w_arraylen(kp_wbuf_t *w, int32_t n) {
 }
 
 void kp_w_byteslen(kp_wbuf_t *w, int32_t n) { kp_w_arraylen(w, n); }
+
+void kp_w_arraylen_sz(kp_wbuf_t *w, size_t n) {
+    if (n > INT32_MAX) {
+        w->err = 1;
+        return;
+    }
+    kp_w_arraylen(w, (int32_t)n);
+}
+
+void kp_w_byteslen_sz(kp_wbuf_t *w, size_t n) { kp_w_arraylen_sz(w, n); }
 
 void kp_w_tags(kp_wbuf_t *w) {
     if (w->flex)

@@ -9,10 +9,14 @@
  * or buffer's `flex` flag, so a codec switches form per request version
  * instead of being rewritten.
  *
- * Errors: the write buffer records allocation failure in a sticky `err`
- * flag; the read cursor records running past the end (or an absurd length)
- * in a sticky `err` flag. Codecs check the flag once at the end, so decoding
- * a truncated or malformed response never reads out of bounds.
+ * Errors: the write buffer records allocation failure, and any length its
+ * field cannot hold (a string over 32,767 bytes, a count or byte length
+ * over INT32_MAX or below -1), in a sticky `err` flag: a writer never wraps
+ * a length, so an encoder either builds a well-formed request or fails
+ * (kp_req_seal, kp_produce_finish). The read cursor records running past
+ * the end (or an absurd length) in a sticky `err` flag. Codecs check the
+ * flag once at the end, so decoding a truncated or malformed response never
+ * reads out of bounds.
  */
 #ifndef KP_BUF_H
 #define KP_BUF_H
@@ -21,10 +25,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The longest Kafka string, classic (int16 length) or compact. */
+#define KP_STR_MAX 32767
+
 typedef struct kp_wbuf {
     uint8_t *p;
     size_t len, cap;
-    int err;  /* sticky: an allocation failed */
+    int err;  /* sticky: an allocation failed or a length did not fit its field */
     int flex; /* write the flexible (compact + tagged) forms */
 } kp_wbuf_t;
 
@@ -32,6 +39,7 @@ void kp_wbuf_init(kp_wbuf_t *w, size_t cap);
 void kp_wbuf_free(kp_wbuf_t *w);
 /* Make room for n more bytes; returns a pointer to them or NULL (err set). */
 uint8_t *kp_wbuf_reserve(kp_wbuf_t *w, size_t n);
+/* raw bytes; p NULL with n > 0 sets err */
 void kp_w_bytes_raw(kp_wbuf_t *w, const void *p, size_t n);
 void kp_w_i8(kp_wbuf_t *w, int8_t v);
 void kp_w_i16(kp_wbuf_t *w, int16_t v);
@@ -39,13 +47,19 @@ void kp_w_i32(kp_wbuf_t *w, int32_t v);
 void kp_w_i64(kp_wbuf_t *w, int64_t v);
 void kp_w_uvarint(kp_wbuf_t *w, uint64_t v);
 void kp_w_varint(kp_wbuf_t *w, int64_t v); /* zigzag */
-/* string / nullable string (s NULL = null) in classic or compact form */
+/* string / nullable string (s NULL = null) in classic or compact form;
+ * longer than KP_STR_MAX sets err and writes nothing */
 void kp_w_str(kp_wbuf_t *w, const char *s);
 void kp_w_strn(kp_wbuf_t *w, const char *s, size_t n);
-/* array length (n < 0 = null array) */
+/* array length (-1 = null array; below -1 sets err and writes nothing) */
 void kp_w_arraylen(kp_wbuf_t *w, int32_t n);
-/* bytes length prefix (n < 0 = null) */
+/* bytes length prefix (-1 = null; below -1 sets err) */
 void kp_w_byteslen(kp_wbuf_t *w, int32_t n);
+/* The same for a count or length held in a size_t: above INT32_MAX (the
+ * int32 field, and what Kafka reads a compact length into) sets err instead
+ * of wrapping into a negative or smaller length. */
+void kp_w_arraylen_sz(kp_wbuf_t *w, size_t n);
+void kp_w_byteslen_sz(kp_wbuf_t *w, size_t n);
 /* empty tagged-field section: only written in flexible versions */
 void kp_w_tags(kp_wbuf_t *w);
 /* overwrite 4 bytes at off with a big-endian int32 */

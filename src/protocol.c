@@ -81,6 +81,14 @@ void kp_proto_begin(kp_wbuf_t *w, int16_t api, int16_t ver, int32_t corrid,
 }
 
 void kp_proto_end(kp_wbuf_t *w, size_t extra) {
+    if (w->err)
+        return;
+    /* The Size field is an int32: a request that does not fit fails to
+     * build instead of going out with a wrapped size. */
+    if (extra > (size_t)INT32_MAX || w->len - 4 > (size_t)INT32_MAX - extra) {
+        w->err = 1;
+        return;
+    }
     kp_wbuf_put_i32(w, 0, (int32_t)(w->len - 4 + extra));
 }
 
@@ -133,7 +141,7 @@ int kp_apiversions_resp(kp_rbuf_t *r, int16_t ver, kp_api_range_t *ranges) {
 void kp_metadata_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *client_id,
                      const char *const *topics, size_t ntopics, int allow_auto_create) {
     kp_proto_begin(w, KP_API_METADATA, ver, corrid, client_id);
-    kp_w_arraylen(w, (int32_t)ntopics);
+    kp_w_arraylen_sz(w, ntopics);
     for (size_t i = 0; i < ntopics; i++) {
         if (ver >= 10)
             kp_w_bytes_raw(w, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16); /* TopicId: zero */
@@ -324,7 +332,7 @@ void kp_produce_topic(kp_produce_builder_t *b, const char *topic, int32_t nparti
 void kp_produce_partition(kp_produce_builder_t *b, int32_t partition, const uint8_t *batch,
                           size_t len) {
     kp_w_i32(&b->w, partition);
-    kp_w_byteslen(&b->w, (int32_t)len);
+    kp_w_byteslen_sz(&b->w, len);
     seg_frame(b);
     seg_push(b, batch, 0, len);
     b->ext_bytes += len;
@@ -336,9 +344,10 @@ void kp_produce_topic_end(kp_produce_builder_t *b) { kp_w_tags(&b->w); }
 struct iovec *kp_produce_finish(kp_produce_builder_t *b, int *niov) {
     kp_w_tags(&b->w); /* request tagged fields */
     seg_frame(b);
+    /* before the check: the size can be what does not fit */
+    kp_proto_end(&b->w, b->ext_bytes);
     if (b->w.err || b->err)
         return NULL;
-    kp_proto_end(&b->w, b->ext_bytes);
     struct iovec *iov = malloc((size_t)b->nsegs * sizeof(*iov));
     if (!iov)
         return NULL;

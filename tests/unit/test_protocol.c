@@ -1241,6 +1241,119 @@ static void test_unknown_server_error_decoded(void)
     }
 }
 
+/* ---- requests that cannot be encoded (issue 10, defect 3) --------------------------- */
+
+/* A topic name or client.id over 32,767 bytes was written with a wrapped
+ * int16 length, and the broker misread the whole request. Now the request
+ * fails to build (w.err set: kp_req_seal refuses it; kp_produce_finish
+ * returns NULL); 32,767 bytes still build. */
+static void test_requests_with_oversized_strings(void)
+{
+    enum { MAXS = 32767 };
+    char *s = malloc(MAXS + 2);
+    const char *topics[1];
+    kp_wbuf_t w;
+
+    REQUIRE_NOT_NULL(s);
+    memset(s, 't', MAXS + 1);
+    s[MAXS + 1] = 0; /* 32,768 bytes */
+    for (int len = MAXS; len <= MAXS + 1; len++) {
+        int bad = len > MAXS;
+        s[len] = 0;
+        topics[0] = s;
+
+        /* client.id in the request header */
+        kp_wbuf_init(&w, 0);
+        kp_apiversions_req(&w, 2, 1, s);
+        CHECK_EQ_INT(w.err, bad);
+        if (!bad) /* Size covers header (2+2+4+2+len) */
+            CHECK_EQ_U64(kp_get_be32(w.p), 10 + (uint64_t)len);
+        kp_wbuf_free(&w);
+
+        /* a topic in a Metadata request, classic and flexible */
+        for (int16_t ver = 1; ver <= 9; ver += 8) {
+            kp_wbuf_init(&w, 0);
+            kp_metadata_req(&w, ver, 1, "kp", topics, 1, 1);
+            if (!CHECK_EQ_INT(w.err, bad))
+                fprintf(stderr, "    Metadata v%d, topic of %d bytes\n", ver, len);
+            kp_wbuf_free(&w);
+        }
+
+        /* InitProducerId's transactional id */
+        kp_wbuf_init(&w, 0);
+        kp_initpid_req(&w, 0, 1, "kp", s, 60000, -1, -1);
+        CHECK_EQ_INT(w.err, bad);
+        kp_wbuf_free(&w);
+
+        /* Produce: the topic, the client id, the transactional id */
+        for (int which = 0; which < 3; which++) {
+            static const uint8_t batch[4] = {1, 2, 3, 4};
+            kp_produce_builder_t pb;
+            struct iovec *iov;
+            int niov = 0;
+
+            kp_produce_begin(&pb, 8, 1, which == 1 ? s : "kp", 1, 1000, which == 2 ? s : NULL,
+                             1);
+            kp_produce_topic(&pb, which == 0 ? s : "t", 1);
+            kp_produce_partition(&pb, 0, batch, sizeof(batch));
+            kp_produce_topic_end(&pb);
+            iov = kp_produce_finish(&pb, &niov);
+            if (bad)
+                CHECK_NULL(iov);
+            else
+                CHECK_NOT_NULL(iov);
+            free(iov);
+            kp_produce_builder_free(&pb);
+        }
+        s[len] = 't';
+    }
+    free(s);
+}
+
+/* A batch length or a request size that an int32 cannot hold fails the
+ * Produce request instead of wrapping. The builder references batches
+ * without reading them, so no gigabytes are needed: the lengths are what
+ * is checked. */
+static void test_produce_request_oversized(void)
+{
+    static const uint8_t batch[4] = {0};
+    kp_produce_builder_t pb;
+    struct iovec *iov;
+    int niov = 0;
+
+    /* one batch over INT32_MAX bytes */
+    kp_produce_begin(&pb, 8, 1, "kp", 1, 1000, NULL, 1);
+    kp_produce_topic(&pb, "t", 1);
+    kp_produce_partition(&pb, 0, batch, (size_t)INT32_MAX + 1);
+    kp_produce_topic_end(&pb);
+    iov = kp_produce_finish(&pb, &niov);
+    CHECK_NULL(iov);
+    free(iov);
+    kp_produce_builder_free(&pb);
+
+    /* two batches that fit alone, not together: the Size field would wrap */
+    kp_produce_begin(&pb, 8, 1, "kp", 1, 1000, NULL, 1);
+    kp_produce_topic(&pb, "t", 2);
+    kp_produce_partition(&pb, 0, batch, (size_t)1 << 30);
+    kp_produce_partition(&pb, 1, batch, (size_t)1 << 30);
+    kp_produce_topic_end(&pb);
+    iov = kp_produce_finish(&pb, &niov);
+    CHECK_NULL(iov);
+    free(iov);
+    kp_produce_builder_free(&pb);
+
+    /* just under: 2 GiB - 1 in all still builds */
+    kp_produce_begin(&pb, 8, 1, "kp", 1, 1000, NULL, 1);
+    kp_produce_topic(&pb, "t", 1);
+    kp_produce_partition(&pb, 0, batch, (size_t)INT32_MAX - 64);
+    kp_produce_topic_end(&pb);
+    iov = kp_produce_finish(&pb, &niov);
+    if (CHECK_NOT_NULL(iov))
+        CHECK_EQ_U64(kp_get_be32(iov[0].iov_base), pb.w.len - 4 + (uint64_t)INT32_MAX - 64);
+    free(iov);
+    kp_produce_builder_free(&pb);
+}
+
 TEST_MAIN(TEST(test_version_ranges), TEST(test_pick), TEST(test_response_header),
           TEST(test_apiversions_request), TEST(test_apiversions_response),
           TEST(test_apiversions_unsupported_version), TEST(test_apiversions_response_flexible),
@@ -1253,4 +1366,5 @@ TEST_MAIN(TEST(test_version_ranges), TEST(test_pick), TEST(test_response_header)
           TEST(test_produce_request_v3_v8), TEST(test_produce_request_transactional_id),
           TEST(test_produce_request_v9), TEST(test_produce_request_large_batch_not_copied),
           TEST(test_produce_response_v3_v8), TEST(test_produce_response_v9_flexible),
-          TEST(test_produce_response_truncated), TEST(test_unknown_server_error_decoded))
+          TEST(test_produce_response_truncated), TEST(test_unknown_server_error_decoded),
+          TEST(test_requests_with_oversized_strings), TEST(test_produce_request_oversized))

@@ -764,10 +764,170 @@ static void test_arraylen_absurd(void)
     CHECK_EQ_INT(r.err, 1);
 }
 
+/* ---- lengths that do not fit their field (issue 10, defect 3) --------------- */
+
+/* A topic name or client.id of 32,768 bytes went out with a wrapped int16
+ * length (0x8000 = null) and every later request was malformed. A writer
+ * never wraps a length: it sets the sticky err flag and writes nothing. */
+static void test_string_length_limits(void)
+{
+    enum { BIG = 70000 };
+    char *s = malloc(BIG + 1);
+    kp_wbuf_t w;
+    kp_rbuf_t r;
+    const char *rs;
+
+    REQUIRE_NOT_NULL(s);
+    memset(s, 'n', BIG);
+    s[BIG] = 0;
+    CHECK_EQ_INT(KP_STR_MAX, 32767);
+    for (int flex = 0; flex <= 1; flex++) {
+        /* 32,767 bytes: the longest string, written and read back whole */
+        WB_START(w, flex);
+        kp_w_strn(&w, s, 32767);
+        CHECK_EQ_INT(w.err, 0);
+        CHECK_EQ_INT(w.len, (flex ? 3 : 2) + 32767);
+        if (flex) { /* uvarint 32768 = 0x80 0x80 0x02 */
+            CHECK_EQ_INT(w.p[0], 0x80), CHECK_EQ_INT(w.p[1], 0x80), CHECK_EQ_INT(w.p[2], 0x02);
+        } else {
+            CHECK_EQ_INT(w.p[0], 0x7f), CHECK_EQ_INT(w.p[1], 0xff);
+        }
+        kp_rbuf_init(&r, w.p, w.len, flex);
+        CHECK_EQ_INT(kp_r_str(&r, &rs), 32767);
+        CHECK_EQ_INT(r.err, 0);
+        kp_wbuf_free(&w);
+
+        /* 32,768 (int16 would wrap to null), 65,536 (to empty), 70,000:
+         * err set, nothing written, and the flag sticks */
+        static const size_t bad[] = {32768, 65535, 65536, BIG};
+        for (size_t i = 0; i < NVEC(bad); i++) {
+            WB_START(w, flex);
+            kp_w_i8(&w, 7);
+            kp_w_strn(&w, s, bad[i]);
+            if (!CHECK_EQ_INT(w.err, 1))
+                fprintf(stderr, "    %zu bytes, flex %d\n", bad[i], flex);
+            CHECK_EQ_INT(w.len, 1); /* no length, no bytes */
+            kp_w_str(&w, "x");
+            kp_w_i32(&w, 1);
+            CHECK_EQ_INT(w.len, 1);
+            CHECK_EQ_INT(w.err, 1);
+            kp_wbuf_free(&w);
+        }
+        /* kp_w_str measures with strlen: the same limit */
+        WB_START(w, flex);
+        kp_w_str(&w, s);
+        CHECK_EQ_INT(w.err, 1);
+        CHECK_EQ_INT(w.len, 0);
+        kp_wbuf_free(&w);
+        s[32767] = 0;
+        WB_START(w, flex);
+        kp_w_str(&w, s);
+        CHECK_EQ_INT(w.err, 0);
+        kp_wbuf_free(&w);
+        s[32767] = 'n';
+    }
+    free(s);
+}
+
+/* Array counts and bytes lengths: -1 is null; another negative or a size_t
+ * above INT32_MAX (what a cast would wrap) fails instead. */
+static void test_count_length_limits(void)
+{
+    kp_wbuf_t w;
+
+    for (int flex = 0; flex <= 1; flex++) {
+        /* the extremes that fit */
+        WB_START(w, flex);
+        kp_w_arraylen(&w, INT32_MAX);
+        kp_w_byteslen(&w, INT32_MAX);
+        kp_w_arraylen_sz(&w, INT32_MAX);
+        kp_w_byteslen_sz(&w, (size_t)INT32_MAX);
+        kp_w_arraylen(&w, -1);
+        kp_w_byteslen(&w, -1);
+        kp_w_arraylen_sz(&w, 0);
+        CHECK_EQ_INT(w.err, 0);
+        if (flex) {
+            /* uvarint(INT32_MAX + 1) = 80 80 80 80 08, four times; null 00, twice; 0 -> 01 */
+            static const uint8_t max[] = {0x80, 0x80, 0x80, 0x80, 0x08};
+            REQUIRE_EQ_INT(w.len, 4 * 5 + 3);
+            for (int i = 0; i < 4; i++)
+                CHECK_EQ_MEM(w.p + 5 * i, 5, max, 5);
+            CHECK_EQ_INT(w.p[20], 0x00), CHECK_EQ_INT(w.p[21], 0x00), CHECK_EQ_INT(w.p[22], 0x01);
+        } else {
+            static const uint8_t want[] = {0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff,
+                                           0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff,
+                                           0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                           0x00, 0x00, 0x00, 0x00};
+            CHECK_EQ_MEM(w.p, w.len, want, sizeof(want));
+        }
+        kp_wbuf_free(&w);
+
+        /* one past: INT32_MAX + 1 as a size_t, and the negatives a cast of
+         * a large size_t gives */
+        static const int32_t neg[] = {-2, INT32_MIN};
+        for (size_t i = 0; i < NVEC(neg); i++) {
+            WB_START(w, flex);
+            kp_w_arraylen(&w, neg[i]);
+            CHECK_EQ_INT(w.err, 1);
+            CHECK_EQ_INT(w.len, 0);
+            kp_wbuf_free(&w);
+            WB_START(w, flex);
+            kp_w_byteslen(&w, neg[i]);
+            CHECK_EQ_INT(w.err, 1);
+            CHECK_EQ_INT(w.len, 0);
+            kp_wbuf_free(&w);
+        }
+        static const size_t big[] = {(size_t)INT32_MAX + 1, (size_t)UINT32_MAX,
+                                     (size_t)UINT32_MAX + 1, SIZE_MAX};
+        for (size_t i = 0; i < NVEC(big); i++) {
+            WB_START(w, flex);
+            kp_w_arraylen_sz(&w, big[i]);
+            CHECK_EQ_INT(w.err, 1);
+            CHECK_EQ_INT(w.len, 0);
+            kp_wbuf_free(&w);
+            WB_START(w, flex);
+            kp_w_byteslen_sz(&w, big[i]);
+            CHECK_EQ_INT(w.err, 1);
+            CHECK_EQ_INT(w.len, 0);
+            kp_wbuf_free(&w);
+        }
+    }
+}
+
+/* Raw writes: a size that would wrap len (or the doubling of cap) fails
+ * instead of looping or writing past the buffer; NULL source with bytes to
+ * copy fails. */
+static void test_raw_write_limits(void)
+{
+    kp_wbuf_t w;
+
+    WB_START(w, 0);
+    kp_w_i32(&w, 1);
+    CHECK_NULL(kp_wbuf_reserve(&w, SIZE_MAX));
+    CHECK_EQ_INT(w.err, 1);
+    CHECK_EQ_INT(w.len, 4);
+    kp_wbuf_free(&w);
+
+    WB_START(w, 0);
+    CHECK_NULL(kp_wbuf_reserve(&w, SIZE_MAX / 2 + 1));
+    CHECK_EQ_INT(w.err, 1);
+    kp_wbuf_free(&w);
+
+    WB_START(w, 0);
+    kp_w_bytes_raw(&w, NULL, 0); /* nothing to copy: fine */
+    CHECK_EQ_INT(w.err, 0);
+    kp_w_bytes_raw(&w, NULL, 3);
+    CHECK_EQ_INT(w.err, 1);
+    CHECK_EQ_INT(w.len, 0);
+    kp_wbuf_free(&w);
+}
+
 TEST_MAIN(TEST(test_varint_vectors), TEST(test_uvarint_vectors), TEST(test_varint_size_boundaries),
           TEST(test_varint_round_trip), TEST(test_varint_overlong), TEST(test_fixed_ints),
           TEST(test_wbuf_growth_and_patch), TEST(test_strings_classic),
           TEST(test_strings_compact), TEST(test_flex_switch_per_call), TEST(test_arrays),
           TEST(test_bytes), TEST(test_tags_write), TEST(test_tags_skip),
           TEST(test_truncation_every_prefix_classic), TEST(test_truncation_every_prefix_flex),
-          TEST(test_sticky_error), TEST(test_lengths_beyond_buffer), TEST(test_arraylen_absurd))
+          TEST(test_sticky_error), TEST(test_lengths_beyond_buffer), TEST(test_arraylen_absurd),
+          TEST(test_string_length_limits), TEST(test_count_length_limits),
+          TEST(test_raw_write_limits))
