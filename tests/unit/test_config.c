@@ -6,6 +6,7 @@
  */
 #include "test.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -23,13 +24,13 @@ __attribute__((noinline)) static void check_contains_(const char *file, int line
 
 #define CHECK_CONTAINS(s, sub) check_contains_(__FILE__, __LINE__, (s), (sub))
 
-/* Write content to a new temporary file; returns its path (free it). */
-static char *write_temp(const char *content)
+/* Write len bytes of content to a new temporary file; returns its path
+ * (free it). */
+static char *write_temp_n(const char *content, size_t len)
 {
     const char *dir = getenv("TMPDIR");
     char *path = malloc(4096);
     int fd;
-    size_t len = strlen(content);
 
     if (!path)
         return NULL;
@@ -48,6 +49,8 @@ static char *write_temp(const char *content)
     close(fd);
     return path;
 }
+
+static char *write_temp(const char *content) { return write_temp_n(content, strlen(content)); }
 
 /* ---- defaults ------------------------------------------------------------------ */
 
@@ -387,9 +390,11 @@ static void test_properties_comment_not_continued(void)
     free(path);
 }
 
-static void check_bad_file(const char *content, int line, const char *mention)
+/* A file of len bytes fails to load with KP_ERR_INVALID_CONFIG, and the
+ * message says "<path>:<line>:" and mentions `mention`. */
+static void check_bad_bytes(const char *content, size_t len, int line, const char *mention)
 {
-    char *path = write_temp(content);
+    char *path = write_temp_n(content, len);
     kp_config_t *conf = kp_config_new();
     char err[ERRSZ] = "", where[4200];
 
@@ -402,6 +407,11 @@ static void check_bad_file(const char *content, int line, const char *mention)
     kp_config_destroy(conf);
     unlink(path);
     free(path);
+}
+
+static void check_bad_file(const char *content, int line, const char *mention)
+{
+    check_bad_bytes(content, strlen(content), line, mention);
 }
 
 static void test_properties_bad_line(void)
@@ -429,6 +439,179 @@ static void test_properties_missing_file(void)
     CHECK_EQ_ERR(kp_config_load_file(conf, path, err, sizeof(err)), KP_ERR_IO);
     CHECK_CONTAINS(err, path);
     CHECK_EQ_ERR(kp_config_load_file(conf, NULL, err, sizeof(err)), KP_ERR_INVALID_ARG);
+    kp_config_destroy(conf);
+}
+
+/* What is not a readable file is KP_ERR_IO naming the path and why, never
+ * an empty success (issue 10, defect 10: a directory loaded as empty). */
+static void check_io_error(const char *path, const char *why)
+{
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+
+    REQUIRE_NOT_NULL(conf);
+    CHECK_EQ_ERR(kp_config_load_file(conf, path, err, sizeof(err)), KP_ERR_IO);
+    CHECK_CONTAINS(err, path);
+    CHECK_CONTAINS(err, why);
+    kp_config_destroy(conf);
+}
+
+static void test_properties_not_a_file(void)
+{
+    const char *dir = getenv("TMPDIR");
+
+    check_io_error(dir && *dir ? dir : "/tmp", "directory");
+    check_io_error("/", "directory");
+    check_io_error("/nonexistent-dir-kprod/none.properties", "No such file");
+    check_io_error("/dev/null/x.properties", "Not a directory");
+}
+
+/* A file that exists but cannot be read. chmod 000 does not stop root (the
+ * suite runs as root in CI), so that case runs only for other users; the
+ * read failure itself is covered for everyone by /proc/self/mem, a regular
+ * file that opens and then fails to read at offset 0 (EIO). */
+static void test_properties_unreadable(void)
+{
+    char *path = write_temp("linger.ms=1\n");
+
+    REQUIRE_NOT_NULL(path);
+    if (geteuid() != 0) {
+        CHECK_EQ_INT(chmod(path, 0), 0);
+        check_io_error(path, "Permission denied");
+    } else {
+        printf("     (chmod 000 case skipped: root reads any file; /proc/self/mem covers it)\n");
+    }
+    unlink(path);
+    free(path);
+    if (access("/proc/self/mem", F_OK) == 0)
+        check_io_error("/proc/self/mem", "Input/output error");
+}
+
+/* Java's "Malformed \uxxxx encoding." with the line, not a value cut at a
+ * NUL (defect 10): too few hex digits, a non-hex digit, \u at the end. */
+static void test_properties_bad_unicode_escape(void)
+{
+    check_bad_file("linger.ms=1\nclient.id=a\\uZZZZb\n", 2, "Malformed \\uxxxx encoding.");
+    check_bad_file("client.id=\\u00g1\n", 1, "Malformed \\uxxxx encoding.");
+    check_bad_file("linger.ms=1\n\nclient.id=ab\\u\n", 3, "Malformed \\uxxxx encoding.");
+    check_bad_file("client.id=ab\\u12", 1, "Malformed \\uxxxx encoding.");
+    check_bad_file("# c\nclient.id=ab\\u", 2, "Malformed \\uxxxx encoding.");
+    check_bad_file("client\\u004=x\n", 1, "Malformed \\uxxxx encoding.");
+    /* \u0000 and lone surrogates cannot be C strings / UTF-8: errors too */
+    check_bad_file("client.id=a\\u0000b\n", 1, "\\u0000");
+    check_bad_file("client.id=a\\uD83Db\n", 1, "surrogate");
+    check_bad_file("client.id=a\\uDE00\n", 1, "surrogate");
+    check_bad_file("client.id=a\\uD83D\\u0041\n", 1, "surrogate");
+    /* the line of the entry, after a continued line */
+    check_bad_file("bootstrap.servers=a:1,\\\n b:2\r\nclient.id=\\u00", 3, "Malformed");
+}
+
+/* \uXXXX becomes UTF-8 (values are C strings); a surrogate pair one code
+ * point; other bytes are taken as they are. */
+static void test_properties_unicode_to_utf8(void)
+{
+    char *path = write_temp("client.id=caf\\u00e9 \\u20AC\\uD83D\\uDE00 \xc3\xa9\\u0041\n"
+                            "bootstrap.servers=h\\u00E9:1\n");
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+
+    REQUIRE_NOT_NULL(path);
+    REQUIRE_NOT_NULL(conf);
+    if (!CHECK_OK(kp_config_load_file(conf, path, err, sizeof(err))))
+        fprintf(stderr, "    %s\n", err);
+    CHECK_EQ_STR(kp_config_get(conf, "client.id"),
+                 "caf\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80 \xc3\xa9"
+                 "A");
+    CHECK_EQ_STR(kp_config_get(conf, "bootstrap.servers"), "h\xc3\xa9:1");
+    kp_config_destroy(conf);
+    unlink(path);
+    free(path);
+}
+
+/* A NUL byte cannot be part of a C string: the load fails naming its line
+ * (it used to cut the line there and load the rest). */
+static void test_properties_nul_byte(void)
+{
+    static const char in_value[] = "linger.ms=1\nclient.id=ab\0cd\nbatch.size=2\n";
+    static const char in_comment[] = "# x\n\n# a\0b\nlinger.ms=1\n";
+    static const char in_key[] = "linger.ms=1\r\nlinger\0.ms=2\n";
+    static const char utf16[] = "l\0i\0n\0g\0e\0r\0";
+
+    check_bad_bytes(in_value, sizeof(in_value) - 1, 2, "NUL byte");
+    check_bad_bytes(in_comment, sizeof(in_comment) - 1, 3, "NUL byte");
+    check_bad_bytes(in_key, sizeof(in_key) - 1, 2, "NUL byte");
+    check_bad_bytes(utf16, sizeof(utf16) - 1, 1, "NUL byte");
+}
+
+/* A backslash continuing the last line of the file is dropped (Java's
+ * LineReader), with or without a final newline; an error in that entry
+ * names the line where it starts. */
+static void test_properties_continuation_at_end(void)
+{
+    char *path = write_temp("batch.size=77\nclient.id=ab\\\n");
+    char *path2 = write_temp("linger.ms=1\\\n2\\");
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+
+    REQUIRE_NOT_NULL(path);
+    REQUIRE_NOT_NULL(path2);
+    REQUIRE_NOT_NULL(conf);
+    CHECK_OK(kp_config_load_file(conf, path, err, sizeof(err)));
+    CHECK_EQ_STR(kp_config_get(conf, "client.id"), "ab");
+    CHECK_EQ_STR(kp_config_get(conf, "batch.size"), "77");
+    CHECK_OK(kp_config_load_file(conf, path2, err, sizeof(err)));
+    CHECK_EQ_STR(kp_config_get(conf, "linger.ms"), "12");
+    check_bad_file("linger.ms=1\nbatch.size=x\\\n", 2, "batch.size");
+    check_bad_file("linger.ms=1\nbatch.size=x\\\n\\", 2, "batch.size");
+    kp_config_destroy(conf);
+    unlink(path);
+    unlink(path2);
+    free(path);
+    free(path2);
+}
+
+/* Load text through kp_config_load_buf; returns the error, err filled. */
+static kp_err_t load_text(kp_config_t *conf, const char *text, char *err)
+{
+    return kp_config_load_buf(conf, text, strlen(text), "t", err, ERRSZ);
+}
+
+/* The rest of java.util.Properties.load's grammar, through the string entry
+ * point: a lone \r ends a line, as \n and \r\n do; a blank line after a
+ * continuation ends the entry; escaped separators belong to the key; one '='
+ * or ':' after whitespace is the separator and a second is the value's;
+ * \x is x; a comment never continues. */
+static void test_properties_java_grammar(void)
+{
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+
+    REQUIRE_NOT_NULL(conf);
+    CHECK_OK(load_text(conf, "linger.ms=3\rbatch.size=4\r\r\nretries=5", err));
+    CHECK_EQ_STR(kp_config_get(conf, "linger.ms"), "3");
+    CHECK_EQ_STR(kp_config_get(conf, "batch.size"), "4");
+    CHECK_EQ_STR(kp_config_get(conf, "retries"), "5");
+    CHECK_OK(load_text(conf, "client.id=a\\\r\n\r\nlinger.ms=6\n", err));
+    CHECK_EQ_STR(kp_config_get(conf, "client.id"), "a");
+    CHECK_EQ_STR(kp_config_get(conf, "linger.ms"), "6");
+    CHECK_OK(load_text(conf, "client\\.id = = x\\y\\ \n", err));
+    CHECK_EQ_STR(kp_config_get(conf, "client.id"), "= xy ");
+    CHECK_OK(load_text(conf, "client.id:=v\\\r  \\  w\f\n", err));
+    CHECK_EQ_STR(kp_config_get(conf, "client.id"), "=v  w\f");
+    CHECK_OK(load_text(conf, "client.id\n", err));
+    CHECK_EQ_STR(kp_config_get(conf, "client.id"), "");
+    CHECK_OK(load_text(conf, "  ! c \\\n\tclient.id\t x\\t\\n\\r\\f\n#", err));
+    CHECK_EQ_STR(kp_config_get(conf, "client.id"), "x\t\n\r\f");
+    CHECK_EQ_ERR(load_text(conf, "a\\=b=1\n", err), KP_ERR_INVALID_CONFIG);
+    CHECK_CONTAINS(err, "t:1: Unknown property 'a=b'");
+    /* only len bytes are read: the rest of the string is not there */
+    CHECK_OK(kp_config_load_buf(conf, "linger.ms=81\\u0041", 12, NULL, err, ERRSZ));
+    CHECK_EQ_STR(kp_config_get(conf, "linger.ms"), "81");
+    CHECK_OK(kp_config_load_buf(conf, NULL, 0, "t", err, ERRSZ));
+    CHECK_EQ_ERR(kp_config_load_buf(conf, "client.id=\\u00", 14, NULL, err, ERRSZ),
+                 KP_ERR_INVALID_CONFIG);
+    CHECK_CONTAINS(err, "(properties):1: Malformed \\uxxxx encoding.");
+    CHECK_EQ_ERR(kp_config_load_buf(NULL, "", 0, "t", err, ERRSZ), KP_ERR_INVALID_ARG);
     kp_config_destroy(conf);
 }
 
@@ -643,7 +826,11 @@ TEST_MAIN(TEST(test_compression_settings),
           TEST(test_table_missing_rows_accept_default), TEST(test_properties_file),
           TEST(test_properties_even_backslashes), TEST(test_properties_comment_not_continued),
           TEST(test_properties_bad_line), TEST(test_properties_bad_line_after_continuation),
-          TEST(test_properties_missing_file), TEST(test_producer_missing_bootstrap),
+          TEST(test_properties_missing_file), TEST(test_properties_not_a_file),
+          TEST(test_properties_unreadable), TEST(test_properties_bad_unicode_escape),
+          TEST(test_properties_unicode_to_utf8), TEST(test_properties_nul_byte),
+          TEST(test_properties_continuation_at_end), TEST(test_properties_java_grammar),
+          TEST(test_producer_missing_bootstrap),
           TEST(test_producer_bad_host_port), TEST(test_producer_valid_bootstrap_forms),
           TEST(test_producer_delivery_timeout_explicit),
           TEST(test_producer_delivery_timeout_implicit), TEST(test_producer_copies_config))
