@@ -35,6 +35,9 @@
  * separator is a header named PAIR with a null value. A header name equal
  * to null.marker stays an error.
  *
+ * The line parsing is console_parse.c's (no I/O there: it is also a fuzz
+ * target); this file reads lines, sends records and reports.
+ *
  * Configuration is applied in Kafka's order: the --producer.config file,
  * then each --producer-property in order, then --bootstrap-server; last the
  * tool sets key.serializer and value.serializer to "bytes", since it sends
@@ -59,7 +62,6 @@
 #include <kprod/kprod.h>
 
 #include <errno.h>
-#include <regex.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,6 +70,7 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "console_parse.h"
 #include "long_opt.h"
 
 #define EXIT_USAGE 2
@@ -99,30 +102,13 @@ static const char usage_text[] =
     "Exit status: 0 every record acknowledged, 1 a line could not be parsed, a record\n"
     "failed or another error, 2 usage error.\n";
 
-/* A separator string (not NUL-terminated in use: lines hold any bytes). */
-struct sep {
-    const char *s;
-    size_t len;
-};
-
 struct options {
     const char *bootstrap;
     const char *topic;
     const char *config_file;
     const char **props; /* NAME=VAL strings from --producer-property, in order */
     size_t nprops;
-    int parse_key;
-    int parse_headers;
-    int ignore_error;
-    struct sep key_sep;
-    struct sep headers_delim;
-    struct sep headers_key_sep;
-    const char *headers_sep; /* a regular expression */
-    int headers_sep_literal; /* headers_sep has no regex syntax: match it as bytes */
-    regex_t headers_sep_re;  /* compiled when !headers_sep_literal */
-    int headers_sep_re_ok;
-    const char *null_marker; /* NULL: none */
-    size_t null_marker_len;
+    kp_console_opts_t reader; /* --property: the line reader's (console_parse.h) */
 };
 
 /* One record in flight: a copy of its key and value as they appear on the
@@ -134,18 +120,6 @@ struct pending {
     size_t key_len;
     size_t value_len;
     char data[]; /* key bytes, then value bytes */
-};
-
-/* Per-line scratch space, reused from line to line. */
-struct scratch {
-    char *text;          /* the HEADERS section, NUL-terminated (for regexec) */
-    size_t text_cap;
-    char *names;         /* header names, each NUL-terminated */
-    size_t names_cap;
-    size_t (*pieces)[2]; /* header pairs: [start, end) in text */
-    size_t pieces_cap;
-    kp_header_t *headers;
-    size_t headers_cap;
 };
 
 /* Records that failed. Written by the I/O thread (callbacks) and the main
@@ -186,16 +160,8 @@ static int parse_bool(const char *name, const char *value, int *out)
     return 0;
 }
 
-static int parse_sep(const char *name, const char *value, struct sep *out)
-{
-    if (*value == '\0')
-        return usage_error("%s must not be empty", name);
-    out->s = value;
-    out->len = strlen(value);
-    return 0;
-}
-
-/* Handle one --property NAME=VAL. Returns 0 or an exit status. */
+/* Handle one --property NAME=VAL. Values are checked when the parser is
+ * made (kp_console_parser_new()). Returns 0 or an exit status. */
 static int parse_property(struct options *opt, const char *prop)
 {
     const char *eq = strchr(prop, '=');
@@ -203,77 +169,30 @@ static int parse_property(struct options *opt, const char *prop)
         return usage_error("--property needs NAME=VALUE, got '%s'", prop);
     size_t name_len = (size_t)(eq - prop);
     const char *value = eq + 1;
+    kp_console_opts_t *r = &opt->reader;
 #define NAMED(n) (name_len == strlen(n) && strncmp(prop, n, name_len) == 0)
     if (NAMED("parse.key"))
-        return parse_bool("parse.key", value, &opt->parse_key);
+        return parse_bool("parse.key", value, &r->parse_key);
     if (NAMED("parse.headers"))
-        return parse_bool("parse.headers", value, &opt->parse_headers);
+        return parse_bool("parse.headers", value, &r->parse_headers);
     if (NAMED("ignore.error"))
-        return parse_bool("ignore.error", value, &opt->ignore_error);
+        return parse_bool("ignore.error", value, &r->ignore_error);
     if (NAMED("key.separator"))
-        return parse_sep("key.separator", value, &opt->key_sep);
-    if (NAMED("headers.delimiter"))
-        return parse_sep("headers.delimiter", value, &opt->headers_delim);
-    if (NAMED("headers.key.separator"))
-        return parse_sep("headers.key.separator", value, &opt->headers_key_sep);
-    if (NAMED("headers.separator")) {
-        if (*value == '\0')
-            return usage_error("%s must not be empty", "headers.separator");
-        opt->headers_sep = value;
-        return 0;
-    }
-    if (NAMED("null.marker")) { /* may be empty: empty fields are then null */
-        opt->null_marker = value;
-        opt->null_marker_len = strlen(value);
-        return 0;
-    }
+        r->key_separator = value;
+    else if (NAMED("headers.delimiter"))
+        r->headers_delimiter = value;
+    else if (NAMED("headers.key.separator"))
+        r->headers_key_separator = value;
+    else if (NAMED("headers.separator"))
+        r->headers_separator = value;
+    else if (NAMED("null.marker")) /* may be empty: empty fields are then null */
+        r->null_marker = value;
+    else
+        return usage_error("unsupported --property '%s' (known: parse.key, key.separator, "
+                           "parse.headers, headers.delimiter, headers.separator, "
+                           "headers.key.separator, null.marker, ignore.error)",
+                           prop);
 #undef NAMED
-    return usage_error("unsupported --property '%s' (known: parse.key, key.separator, "
-                       "parse.headers, headers.delimiter, headers.separator, "
-                       "headers.key.separator, null.marker, ignore.error)",
-                       prop);
-}
-
-static int sep_equal(struct sep a, const char *b)
-{
-    return b != NULL && a.len == strlen(b) && memcmp(a.s, b, a.len) == 0;
-}
-
-/* Compile headers.separator and refuse the combinations Kafka's
- * LineMessageReader.configure() refuses, in its order and with its words
- * (checked whether or not parse.headers is set, as Kafka does). */
-static int check_reader_properties(struct options *opt)
-{
-    opt->headers_sep_literal = strpbrk(opt->headers_sep, ".[]()*+?{}|^$\\") == NULL;
-    if (!opt->headers_sep_literal) {
-        int rc = regcomp(&opt->headers_sep_re, opt->headers_sep, REG_EXTENDED);
-        if (rc != 0) {
-            char msg[256];
-            regerror(rc, &opt->headers_sep_re, msg, sizeof msg);
-            fprintf(stderr, "kprod-console: headers.separator '%s' is not a valid regular "
-                            "expression: %s\n\n", opt->headers_sep, msg);
-            fputs(usage_text, stderr);
-            return EXIT_USAGE;
-        }
-        opt->headers_sep_re_ok = 1;
-    }
-    const char *conflict = NULL;
-    if (sep_equal(opt->headers_delim, opt->headers_sep))
-        conflict = "headers.delimiter and headers.separator may not be equal";
-    else if (sep_equal(opt->headers_delim, opt->headers_key_sep.s))
-        conflict = "headers.delimiter and headers.key.separator may not be equal";
-    else if (sep_equal(opt->headers_key_sep, opt->headers_sep))
-        conflict = "headers.separator and headers.key.separator may not be equal";
-    else if (sep_equal(opt->key_sep, opt->null_marker))
-        conflict = "null.marker and key.separator may not be equal";
-    else if (opt->null_marker != NULL && strcmp(opt->headers_sep, opt->null_marker) == 0)
-        conflict = "null.marker and headers.separator may not be equal";
-    else if (sep_equal(opt->headers_delim, opt->null_marker))
-        conflict = "null.marker and headers.delimiter may not be equal";
-    else if (sep_equal(opt->headers_key_sep, opt->null_marker))
-        conflict = "null.marker and headers.key.separator may not be equal";
-    if (conflict != NULL)
-        return usage_error("%s", conflict);
     return 0;
 }
 
@@ -281,10 +200,6 @@ static int check_reader_properties(struct options *opt)
  * or an exit status after reporting an error. */
 static int parse_args(int argc, char **argv, struct options *opt)
 {
-    opt->key_sep = (struct sep){"\t", 1};
-    opt->headers_delim = (struct sep){"\t", 1};
-    opt->headers_key_sep = (struct sep){":", 1};
-    opt->headers_sep = ",";
     opt->props = calloc((size_t)argc, sizeof *opt->props);
     if (opt->props == NULL) {
         fputs("kprod-console: out of memory\n", stderr);
@@ -335,7 +250,26 @@ static int parse_args(int argc, char **argv, struct options *opt)
         return usage_error("%s is required", "--bootstrap-server");
     if (opt->topic == NULL || *opt->topic == '\0')
         return usage_error("%s is required", "--topic");
-    return check_reader_properties(opt);
+    return 0;
+}
+
+/* The line parser for opt's --property values; NULL after reporting an
+ * error (*status set: 2 for properties Kafka refuses, else 1). */
+static kp_console_parser_t *make_parser(const struct options *opt, int *status)
+{
+    char errstr[512];
+    kp_console_parser_t *ps;
+    int rc = kp_console_parser_new(&opt->reader, &ps, errstr, sizeof errstr);
+    if (rc == KP_CONSOLE_ERR_CONFIG) {
+        *status = usage_error("%s", errstr);
+        return NULL;
+    }
+    if (rc != KP_CONSOLE_OK) {
+        fprintf(stderr, "kprod-console: %s\n", errstr);
+        *status = 1;
+        return NULL;
+    }
+    return ps;
 }
 
 /* ---- configuration ---------------------------------------------------- */
@@ -389,198 +323,6 @@ fail:
     return NULL;
 }
 
-/* ---- reading a line ---------------------------------------------------- */
-
-/* Find the first occurrence of sep in buf[0..len). */
-static const char *find_sep(const char *buf, size_t len, struct sep sep)
-{
-    if (sep.len > len)
-        return NULL;
-    for (size_t i = 0; i + sep.len <= len; i++)
-        if (buf[i] == sep.s[0] && memcmp(buf + i, sep.s, sep.len) == 0)
-            return buf + i;
-    return NULL;
-}
-
-static int is_null_marker(const struct options *opt, const char *s, size_t len)
-{
-    return opt->null_marker != NULL && len == opt->null_marker_len &&
-           memcmp(s, opt->null_marker, len) == 0;
-}
-
-/* ptr, grown if need be to hold n elements of size sz (*cap elements now).
- * Out of memory: frees ptr, sets *cap to 0 and returns NULL. */
-static void *reserve(void *ptr, size_t *cap, size_t n, size_t sz)
-{
-    if (n <= *cap)
-        return ptr;
-    size_t c = *cap ? *cap : 16;
-    while (c < n)
-        c *= 2;
-    void *q = realloc(ptr, c * sz);
-    if (q == NULL)
-        free(ptr);
-    *cap = q != NULL ? c : 0;
-    return q;
-}
-#define RESERVE(field, n) \
-    ((sc->field = reserve(sc->field, &sc->field##_cap, (n), sizeof *sc->field)) != NULL)
-
-/* The next match of headers.separator in text[0..len) at or after from:
- * 1 with [*ms, *me), or 0. */
-static int find_headers_sep(const struct options *opt, const char *text, size_t len,
-                            size_t from, size_t *ms, size_t *me)
-{
-    if (opt->headers_sep_literal) {
-        struct sep sep = {opt->headers_sep, strlen(opt->headers_sep)};
-        const char *m = find_sep(text + from, len - from, sep);
-        if (m == NULL)
-            return 0;
-        *ms = (size_t)(m - text);
-        *me = *ms + sep.len;
-        return 1;
-    }
-    regmatch_t rm[1];
-#ifdef REG_STARTEND
-    /* Offsets are into the whole text: '^' matches only at its start, as in
-     * Java's Matcher.find(), and NUL bytes do not end the text. */
-    rm[0].rm_so = (regoff_t)from;
-    rm[0].rm_eo = (regoff_t)len;
-    if (regexec(&opt->headers_sep_re, text, 1, rm, REG_STARTEND) != 0)
-        return 0;
-    *ms = (size_t)rm[0].rm_so;
-    *me = (size_t)rm[0].rm_eo;
-#else
-    if (regexec(&opt->headers_sep_re, text + from, 1, rm, from > 0 ? REG_NOTBOL : 0) != 0)
-        return 0;
-    *ms = from + (size_t)rm[0].rm_so;
-    *me = from + (size_t)rm[0].rm_eo;
-#endif
-    return 1;
-}
-
-/* Split text[0..len) at headers.separator as Java's String.split(regex)
- * does: a zero-width match at the start gives no leading empty piece; after
- * a zero-width match the search resumes one byte on; no match at all gives
- * the whole text; trailing empty pieces are dropped. Returns the number of
- * pieces in sc->pieces, or -1 out of memory. */
-static long split_headers(const struct options *opt, struct scratch *sc, const char *text,
-                          size_t len)
-{
-    size_t n = 0, index = 0;
-    size_t first = SIZE_MAX, last = 0; /* the previous match, as Java's Matcher */
-    for (;;) {
-        size_t from = last == first ? last + 1 : last;
-        size_t ms, me;
-        if (from > len || !find_headers_sep(opt, text, len, from, &ms, &me))
-            break;
-        first = ms;
-        last = me;
-        if (index == 0 && ms == 0 && me == 0)
-            continue;
-        if (!RESERVE(pieces, n + 1))
-            return -1;
-        sc->pieces[n][0] = index;
-        sc->pieces[n][1] = ms;
-        n++;
-        index = me;
-    }
-    if (!RESERVE(pieces, n + 1))
-        return -1;
-    if (index == 0) {
-        sc->pieces[0][0] = 0;
-        sc->pieces[0][1] = len;
-        return 1;
-    }
-    sc->pieces[n][0] = index;
-    sc->pieces[n][1] = len;
-    n++;
-    while (n > 0 && sc->pieces[n - 1][0] == sc->pieces[n - 1][1])
-        n--;
-    return (long)n;
-}
-
-/* Print "error: " and a parse error; part may be NULL. */
-static void parse_error(const char *before, const char *part, size_t part_len, const char *after)
-{
-    flockfile(stderr);
-    fputs("error: ", stderr);
-    fputs(before, stderr);
-    if (part != NULL)
-        fwrite(part, 1, part_len, stderr);
-    fputs(after, stderr);
-    fputc('\n', stderr);
-    funlockfile(stderr);
-}
-
-/* Parse the HEADERS section hdr[0..len) of line lineno into sc->headers.
- * Returns the number of headers, or -1 after reporting an error. */
-static long parse_headers(const struct options *opt, struct scratch *sc, unsigned long lineno,
-                          const char *hdr, size_t len)
-{
-    if (!RESERVE(text, len + 1))
-        goto oom;
-    memcpy(sc->text, hdr, len);
-    sc->text[len] = '\0';
-    long npieces = split_headers(opt, sc, sc->text, len);
-    if (npieces < 0 || !RESERVE(names, len + (size_t)npieces + 1) ||
-        !RESERVE(headers, (size_t)npieces + 1))
-        goto oom;
-
-    size_t names_off = 0;
-    for (long i = 0; i < npieces; i++) {
-        const char *pair = sc->text + sc->pieces[i][0];
-        size_t pair_len = sc->pieces[i][1] - sc->pieces[i][0];
-        const char *ks = find_sep(pair, pair_len, opt->headers_key_sep);
-        const char *name = pair, *value = NULL;
-        size_t name_len = pair_len, value_len = 0;
-        if (ks == NULL) {
-            if (!opt->ignore_error) {
-                char after[64];
-                snprintf(after, sizeof after, "' on line number %lu", lineno);
-                parse_error("No header key separator found in pair '", pair, pair_len, after);
-                return -1;
-            }
-            /* Kafka: the whole pair is the name, the value null. */
-        } else {
-            name_len = (size_t)(ks - pair);
-            if (is_null_marker(opt, name, name_len)) {
-                parse_error("Header keys should not be equal to the null marker '",
-                            opt->null_marker, opt->null_marker_len,
-                            "' as they can't be null");
-                return -1;
-            }
-            value = ks + opt->headers_key_sep.len;
-            value_len = pair_len - name_len - opt->headers_key_sep.len;
-            if (is_null_marker(opt, value, value_len))
-                value = NULL;
-        }
-        if (memchr(name, '\0', name_len) != NULL) {
-            fprintf(stderr, "error: a header name on line number %lu contains a NUL byte, "
-                            "which a kprod header name cannot hold\n", lineno);
-            return -1;
-        }
-        if (value_len > INT32_MAX) {
-            fprintf(stderr, "error: a header value on line number %lu is too long\n", lineno);
-            return -1;
-        }
-        char *n = sc->names + names_off;
-        memcpy(n, name, name_len);
-        n[name_len] = '\0';
-        names_off += name_len + 1;
-        sc->headers[i] = (kp_header_t){
-            .key = n,
-            .value = value, /* points into sc->text */
-            .value_len = (int32_t)value_len,
-        };
-    }
-    return npieces;
-
-oom:
-    fprintf(stderr, "error: line %lu: out of memory\n", lineno);
-    return -1;
-}
-
 /* ---- sending ---------------------------------------------------------- */
 
 /* Print "error: line N: [KEY<TAB>]VALUE: NAME: message" as one unit, since
@@ -610,85 +352,57 @@ static void on_delivery(const kp_record_metadata_t *md, kp_err_t err, void *opaq
     free(pd);
 }
 
+/* Print "error: " and a parser's message (any bytes) as one unit. */
+static void print_error(const char *msg, size_t len)
+{
+    flockfile(stderr);
+    fputs("error: ", stderr);
+    fwrite(msg, 1, len, stderr);
+    fputc('\n', stderr);
+    funlockfile(stderr);
+}
+
 /* Parse and send one input line (without its line ending), as Kafka's
  * LineMessageReader: headers, then key, then value. Returns 0, or -1 when
  * the line cannot be parsed (reported; Kafka stops reading there). A record
  * that fails is reported and counted here or in on_delivery(). */
-static int send_line(kp_producer_t *p, const struct options *opt, struct scratch *sc,
+static int send_line(kp_producer_t *p, const char *topic, kp_console_parser_t *ps,
                      unsigned long lineno, const char *line, size_t len)
 {
-    const char *hdr = NULL, *key = NULL;
-    size_t hdr_len = 0, key_len = 0, off = 0;
-
-    if (opt->parse_headers) {
-        const char *d = find_sep(line, len, opt->headers_delim);
-        if (d != NULL) {
-            hdr = line;
-            hdr_len = (size_t)(d - line);
-            off = hdr_len + opt->headers_delim.len;
-        } else if (!opt->ignore_error) {
-            char before[64];
-            snprintf(before, sizeof before, "No headers delimiter found on line number %lu: '",
-                     lineno);
-            parse_error(before, line, len, "'");
+    kp_console_line_t l;
+    int rc = kp_console_parse_line(ps, lineno, line, len, &l);
+    if (rc != KP_CONSOLE_OK) {
+        print_error(l.error, l.error_len);
+        if (rc != KP_CONSOLE_ERR_TOO_LONG)
             return -1;
-        }
-    }
-    if (opt->parse_key) {
-        const char *s = find_sep(line + off, len - off, opt->key_sep);
-        if (s != NULL) {
-            key = line + off;
-            key_len = (size_t)(s - key);
-            off += key_len + opt->key_sep.len;
-        } else if (!opt->ignore_error) {
-            char before[64];
-            snprintf(before, sizeof before, "No key separator found on line number %lu: '",
-                     lineno);
-            parse_error(before, line, len, "'");
-            return -1;
-        }
-    }
-    const char *value = line + off;
-    size_t value_len = len - off;
-
-    long nheaders = 0;
-    if (hdr != NULL && !is_null_marker(opt, hdr, hdr_len)) {
-        nheaders = parse_headers(opt, sc, lineno, hdr, hdr_len);
-        if (nheaders < 0)
-            return -1;
-    }
-    if (key_len > INT32_MAX || value_len > INT32_MAX) {
-        fprintf(stderr, "error: line %lu is too long for a Kafka record\n", lineno);
-        atomic_fetch_add(&failed, 1);
+        atomic_fetch_add(&failed, 1); /* this record only: go on */
         return 0;
     }
 
-    struct pending *pd = malloc(sizeof *pd + key_len + value_len);
+    struct pending *pd = malloc(sizeof *pd + l.key_len + l.value_len);
     if (pd == NULL) {
         fprintf(stderr, "error: line %lu: out of memory\n", lineno);
         atomic_fetch_add(&failed, 1);
         return 0;
     }
     pd->line = lineno;
-    pd->has_key = key != NULL;
-    pd->key_len = key_len;
-    pd->value_len = value_len;
-    if (key_len > 0)
-        memcpy(pd->data, key, key_len);
-    if (value_len > 0)
-        memcpy(pd->data + key_len, value, value_len);
+    pd->has_key = l.key != NULL;
+    pd->key_len = l.key_len;
+    pd->value_len = l.value_len;
+    if (l.key_len > 0)
+        memcpy(pd->data, l.key, l.key_len);
+    if (l.value_len > 0)
+        memcpy(pd->data + l.key_len, l.value, l.value_len);
 
     kp_record_t rec = {
-        .topic = opt->topic,
+        .topic = topic,
         .partition = KP_PARTITION_ANY,
-        /* NULL is a null key: no parse.key, no key separator under
-         * ignore.error, or the null marker. An empty line is an empty value. */
-        .key = key != NULL && !is_null_marker(opt, key, key_len) ? key : NULL,
-        .key_len = (int32_t)key_len,
-        .value = is_null_marker(opt, value, value_len) ? NULL : value,
-        .value_len = (int32_t)value_len,
-        .headers = nheaders > 0 ? sc->headers : NULL,
-        .header_count = (size_t)nheaders,
+        .key = l.key_null ? NULL : l.key,
+        .key_len = (int32_t)l.key_len, /* the parser checked the lengths */
+        .value = l.value_null ? NULL : l.value,
+        .value_len = (int32_t)l.value_len,
+        .headers = l.headers,
+        .header_count = l.header_count,
     };
     kp_err_t err = kp_send(p, &rec, on_delivery, pd);
     if (err != KP_OK) {
@@ -703,12 +417,15 @@ static int send_line(kp_producer_t *p, const struct options *opt, struct scratch
 int main(int argc, char **argv)
 {
     struct options opt = {0};
-    struct scratch sc = {0};
+    kp_console_parser_t *ps = NULL;
     int rc = parse_args(argc, argv, &opt), status = 0;
     if (rc != 0) {
         status = rc < 0 ? 0 : rc;
         goto out;
     }
+    ps = make_parser(&opt, &status);
+    if (ps == NULL)
+        goto out;
 
     kp_config_t *conf = make_config(&opt);
     if (conf == NULL) {
@@ -735,7 +452,7 @@ int main(int argc, char **argv)
             len--;
         if (len > 0 && line[len - 1] == '\r')
             len--;
-        if (send_line(p, &opt, &sc, lineno, line, len) != 0) {
+        if (send_line(p, opt.topic, ps, lineno, line, len) != 0) {
             /* A parse error ends the input, as in Kafka; what was sent
              * is still delivered below. */
             atomic_fetch_add(&failed, 1);
@@ -765,11 +482,6 @@ int main(int argc, char **argv)
 
 out:
     free(opt.props);
-    if (opt.headers_sep_re_ok)
-        regfree(&opt.headers_sep_re);
-    free(sc.text);
-    free(sc.names);
-    free(sc.pieces);
-    free(sc.headers);
+    kp_console_parser_destroy(ps);
     return status;
 }
