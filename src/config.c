@@ -5,7 +5,11 @@
  * A row with `missing` set names a feature this build does not have yet: the
  * property is accepted at its default value (so existing Java property files
  * load) and any other value fails with KP_ERR_INVALID_CONFIG naming the
- * feature — never silently ignored.
+ * feature — never silently ignored. A row with `unused` set is accepted with
+ * any valid value but nothing reads it yet (documented apart, in "Accepted,
+ * not yet used"); every other row is implemented, and a test
+ * (tests/tools/check_config_used.py) fails when nothing outside this file
+ * reads its field.
  */
 #include "config.h"
 
@@ -38,24 +42,36 @@ struct prop {
     int64_t min, max;
     const char *enums; /* P_ENUM: '|'-separated allowed values */
     size_t off;        /* field in kp_conf_t, NOOFF if not stored */
+    const char *field; /* its name, for the check that something reads it */
     int width;         /* 4 or 8 for integer fields */
     const char *missing;
     const char *doc;
+    /* The field the rest of the library reads when not `field` itself
+     * (config.c derives it at kp_conf_finalize). */
+    const char *via;
+    /* Non-NULL: accepted and validated like any property but nothing uses
+     * the value yet; says why. Documented apart from the implemented ones
+     * (tests/tools/check_config_used.py keeps "implemented" honest). */
+    const char *unused;
 };
 
-#define INT(n, d, lo, hi, f, doc) {n, P_INT, d, lo, hi, NULL, OFF(f), 4, NULL, doc}
-#define LONG(n, d, lo, hi, f, doc) {n, P_LONG, d, lo, hi, NULL, OFF(f), 8, NULL, doc}
-#define BOOL(n, d, f, doc) {n, P_BOOL, d, 0, 1, NULL, OFF(f), 4, NULL, doc}
-#define ACCEPT(n, t, d, lo, hi, doc) {n, t, d, lo, hi, NULL, NOOFF, 0, NULL, doc}
-#define MISSING(n, t, d, feat) {n, t, d, 0, 0, NULL, NOOFF, 0, feat, NULL}
+#define F(f) OFF(f), #f
+#define NOFIELD NOOFF, NULL
+#define INT(n, d, lo, hi, f, doc) {n, P_INT, d, lo, hi, NULL, F(f), 4, NULL, doc, NULL, NULL}
+#define LONG(n, d, lo, hi, f, doc) {n, P_LONG, d, lo, hi, NULL, F(f), 8, NULL, doc, NULL, NULL}
+#define BOOL(n, d, f, doc) {n, P_BOOL, d, 0, 1, NULL, F(f), 4, NULL, doc, NULL, NULL}
+#define UNUSED(n, t, d, lo, hi, why, doc) {n, t, d, lo, hi, NULL, NOFIELD, 0, NULL, doc, NULL, why}
+#define MISSING(n, t, d, feat) {n, t, d, 0, 0, NULL, NOFIELD, 0, feat, NULL, NULL, NULL}
 
 static const struct prop props[] = {
-    {"bootstrap.servers", P_LIST, "", 0, 0, NULL, OFF(bootstrap_servers), 0, NULL,
-     "host:port pairs used to establish the initial connection to the cluster (required)"},
-    {"client.id", P_STR, "", 0, 0, NULL, OFF(client_id), 0, NULL,
-     "Id sent to brokers with every request; empty = producer-N"},
-    {"acks", P_ENUM, "all", 0, 0, "all|-1|0|1", OFF(acks), 4, NULL,
-     "Acknowledgements the leader must receive: 0 none, 1 leader only, all (-1) full ISR"},
+    {"bootstrap.servers", P_LIST, "", 0, 0, NULL, F(bootstrap_servers), 0, NULL,
+     "host:port pairs used to establish the initial connection to the cluster (required)",
+     NULL, NULL},
+    {"client.id", P_STR, "", 0, 0, NULL, F(client_id), 0, NULL,
+     "Id sent to brokers with every request; empty = producer-N", NULL, NULL},
+    {"acks", P_ENUM, "all", 0, 0, "all|-1|0|1", F(acks), 4, NULL,
+     "Acknowledgements the leader must receive: 0 none, 1 leader only, all (-1) full ISR",
+     NULL, NULL},
     LONG("linger.ms", "5", 0, I64MAX, linger_ms,
          "Time to wait for more records before sending a batch that is not full"),
     INT("batch.size", "16384", 0, I32MAX, batch_size,
@@ -108,12 +124,14 @@ static const struct prop props[] = {
     "org.apache.kafka.common.serialization.FloatSerializer|"                                  \
     "org.apache.kafka.common.serialization.DoubleSerializer|"                                 \
     "org.apache.kafka.common.serialization.UUIDSerializer"
-    {"key.serializer", P_ENUM, "bytes", 0, 0, SERIALIZERS, OFF(key_serializer), 4, NULL,
+    {"key.serializer", P_ENUM, "bytes", 0, 0, SERIALIZERS, F(key_serializer), 4, NULL,
      "How record keys become bytes, with the Java serializers' layouts: bytes (pointer + "
      "length), string (NUL-terminated UTF-8), short/int/long (big-endian), float/double (IEEE "
-     "754), uuid (16 bytes -> 36-char string); or kp_config_set_key_serializer()"},
-    {"value.serializer", P_ENUM, "bytes", 0, 0, SERIALIZERS, OFF(value_serializer), 4, NULL,
-     "How record values become bytes: as key.serializer; or kp_config_set_value_serializer()"},
+     "754), uuid (16 bytes -> 36-char string); or kp_config_set_key_serializer()",
+     NULL, NULL},
+    {"value.serializer", P_ENUM, "bytes", 0, 0, SERIALIZERS, F(value_serializer), 4, NULL,
+     "How record values become bytes: as key.serializer; or kp_config_set_value_serializer()",
+     NULL, NULL},
     BOOL("enable.idempotence", "true", enable_idempotence,
          "Exactly once and in order per partition: producer id, epoch and sequence numbers "
          "make retries safe; requires acks=all, retries > 0, max.in.flight <= 5"),
@@ -125,34 +143,42 @@ static const struct prop props[] = {
          partitioner_availability_timeout_ms,
          "Exclude partitions whose broker cannot take data for this long; 0 = off"),
     {"client.dns.lookup", P_ENUM, "use_all_dns_ips", 0, 0,
-     "use_all_dns_ips|resolve_canonical_bootstrap_servers_only", NOOFF, 0, NULL,
-     "Try every address a host name resolves to"},
-    {"compression.type", P_ENUM, "none", 0, 0, "none|gzip|snappy|lz4|zstd", OFF(compression_type), 4, NULL,
-     "Compression codec for batches"},
+     "use_all_dns_ips|resolve_canonical_bootstrap_servers_only", NOFIELD, 0, NULL,
+     "Try every address a host name resolves to", NULL,
+     "kprod always tries every address (use_all_dns_ips); no canonical-name resolution"},
+    {"compression.type", P_ENUM, "none", 0, 0, "none|gzip|snappy|lz4|zstd", F(compression_type), 4, NULL,
+     "Compression codec for batches", NULL, NULL},
     INT("compression.gzip.level", "-1", -1, 9, gzip_level,
         "gzip level: -1 (zlib's default) or 1..9"),
     INT("compression.lz4.level", "9", 1, 17, lz4_level, "lz4 level: 1..17"),
     INT("compression.zstd.level", "3", -131072, 22, zstd_level, "zstd level: -131072..22"),
-    ACCEPT("enable.metrics.push", P_BOOL, "true", 0, 1, "Push client metrics (KIP-714)"),
-    ACCEPT("metrics.sample.window.ms", P_LONG, "30000", 0, I64MAX, "Metrics sample window"),
-    ACCEPT("metrics.num.samples", P_INT, "2", 1, I32MAX, "Metrics samples kept"),
-    {"metrics.recording.level", P_ENUM, "INFO", 0, 0, "INFO|DEBUG|TRACE", NOOFF, 0, NULL,
-     "Metrics recording level"},
-    ACCEPT("transaction.timeout.ms", P_INT, "60000", 0, I32MAX, "Transaction timeout"),
-    {"metadata.recovery.strategy", P_ENUM, "rebootstrap", 0, 0, "rebootstrap|none", NOOFF, 0,
-     NULL, "What to do when no known broker is reachable"},
-    ACCEPT("metadata.recovery.rebootstrap.trigger.ms", P_LONG, "300000", 0, I64MAX,
-           "Rebootstrap after this long without reachable brokers"),
+    UNUSED("enable.metrics.push", P_BOOL, "true", 0, 1, "no client metrics (KIP-714) yet",
+           "Push client metrics (KIP-714)"),
+    UNUSED("metrics.sample.window.ms", P_LONG, "30000", 0, I64MAX, "no client metrics yet",
+           "Metrics sample window"),
+    UNUSED("metrics.num.samples", P_INT, "2", 1, I32MAX, "no client metrics yet",
+           "Metrics samples kept"),
+    {"metrics.recording.level", P_ENUM, "INFO", 0, 0, "INFO|DEBUG|TRACE", NOFIELD, 0, NULL,
+     "Metrics recording level", NULL, "no client metrics yet"},
+    UNUSED("transaction.timeout.ms", P_INT, "60000", 0, I32MAX,
+           "no transactions yet (transactional.id accepts only its default)",
+           "Transaction timeout"),
+    {"metadata.recovery.strategy", P_ENUM, "rebootstrap", 0, 0, "rebootstrap|none", NOFIELD, 0,
+     NULL, "What to do when no known broker is reachable", NULL,
+     "no rebootstrap yet: kprod behaves as 'none' whatever the value"},
+    UNUSED("metadata.recovery.rebootstrap.trigger.ms", P_LONG, "300000", 0, I64MAX,
+           "no rebootstrap yet", "Rebootstrap after this long without reachable brokers"),
     MISSING("metric.reporters", P_LIST, "", "pluggable metric reporters"),
-    {"partitioner.class", P_STR, NULL, 0, 0, NULL, OFF(partitioner_class), 0, NULL,
+    {"partitioner.class", P_STR, NULL, 0, 0, NULL, F(partitioner_class), 0, NULL,
      "Empty (built-in placement) or org.apache.kafka.clients.producer.RoundRobinPartitioner; "
-     "a custom partitioner is a function: kp_config_set_partitioner()"},
+     "a custom partitioner is a function: kp_config_set_partitioner()", "partitioner_kind",
+     NULL},
     MISSING("interceptor.classes", P_LIST, "", "Java interceptor classes (use kp_config_add_interceptor())"),
     MISSING("transactional.id", P_STR, NULL, "transactions"),
     MISSING("transaction.two.phase.commit.enable", P_BOOL, "false", "transactions"),
     MISSING("config.providers", P_LIST, "", "config providers"),
     {"security.protocol", P_ENUM, "PLAINTEXT", 0, 0, "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL",
-     NOOFF, 0, "TLS and SASL", "Protocol used to talk to brokers"},
+     NOFIELD, 0, "TLS and SASL", "Protocol used to talk to brokers", NULL, NULL},
     MISSING("security.providers", P_STR, NULL, "TLS"),
     MISSING("ssl.protocol", P_STR, "TLSv1.3", "TLS"),
     MISSING("ssl.enabled.protocols", P_LIST, "TLSv1.2,TLSv1.3", "TLS"),
@@ -958,5 +984,8 @@ int kp_config_prop(size_t i, kp_prop_info_t *out) {
     describe_valid(&props[i], out->valid, sizeof(out->valid));
     out->doc = props[i].doc;
     out->missing = props[i].missing;
+    out->unused = props[i].unused;
+    out->field = props[i].field;
+    out->via = props[i].via;
     return 0;
 }

@@ -107,6 +107,9 @@ typedef struct kp_prop_info {
     char valid[320];     /* human-readable allowed values */
     const char *doc;
     const char *missing; /* non-NULL: feature not built; only the default is accepted */
+    const char *unused;  /* non-NULL: any valid value accepted, none used yet; why */
+    const char *field;   /* kp_conf_t field holding the value; NULL if none */
+    const char *via;     /* field derived from it that the library reads instead; or NULL */
 } kp_prop_info_t;
 size_t kp_config_prop_count(void);
 /* Fill *out with row i; returns -1 past the end. */
