@@ -350,6 +350,16 @@ static int same_as_default(const struct prop *pr, const char *v) {
     return !strcmp(pr->def, v);
 }
 
+/* Error messages quote the value given, except for properties holding a
+ * secret (passwords, a private key, JAAS text with credentials): those end
+ * up in logs. */
+static const char *shown(const char *name, const char *value) {
+    if (strstr(name, "password") || !strcmp(name, "sasl.jaas.config") ||
+        !strcmp(name, "ssl.keystore.key"))
+        return "(hidden)";
+    return value;
+}
+
 kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, char *errstr,
                        size_t errstr_size) {
     size_t idx;
@@ -371,7 +381,7 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
         kp_errf(errstr, errstr_size,
                 "Property '%s'='%s' needs %s, which this build of kprod does not implement yet "
                 "(only the default '%s' is accepted)",
-                name, value, pr->missing, pr->def ? pr->def : "");
+                name, shown(name, value), pr->missing, pr->def ? pr->def : "");
         return KP_ERR_INVALID_CONFIG;
     }
     char valid[300];
@@ -387,8 +397,8 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
     case P_LIST: ok = 1; break;
     }
     if (!ok) {
-        kp_errf(errstr, errstr_size, "Invalid value '%s' for property '%s': expected %s", value,
-                name, valid);
+        kp_errf(errstr, errstr_size, "Invalid value '%s' for property '%s': expected %s",
+                shown(name, value), name, valid);
         return KP_ERR_INVALID_CONFIG;
     }
     if (!strcmp(name, "compression.type") && !kp_codec_available(enum_index(pr->enums, value))) {

@@ -615,6 +615,34 @@ static void test_properties_java_grammar(void)
     kp_config_destroy(conf);
 }
 
+/* Error texts end up in logs: the value of a property holding a secret is
+ * not quoted, also when it comes from a .properties file. */
+static void test_secret_values_not_in_errors(void)
+{
+    static const char *const secret[] = {"ssl.keystore.password", "ssl.key.password",
+                                         "ssl.truststore.password", "ssl.keystore.key",
+                                         "sasl.jaas.config"};
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+
+    REQUIRE_NOT_NULL(conf);
+    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+        CHECK_EQ_ERR(kp_config_set(conf, secret[i], "hunter2", err, sizeof(err)),
+                     KP_ERR_INVALID_CONFIG);
+        CHECK_CONTAINS(err, secret[i]);
+        CHECK(!contains(err, "hunter2"));
+    }
+    CHECK_EQ_ERR(load_text(conf, "linger.ms=1\nssl.key.password = hunter2\n", err),
+                 KP_ERR_INVALID_CONFIG);
+    CHECK_CONTAINS(err, "t:2: ");
+    CHECK(!contains(err, "hunter2"));
+    /* other values are still quoted: they help find the mistake */
+    CHECK_EQ_ERR(kp_config_set(conf, "linger.ms", "soon", err, sizeof(err)),
+                 KP_ERR_INVALID_CONFIG);
+    CHECK_CONTAINS(err, "'soon'");
+    kp_config_destroy(conf);
+}
+
 /* ---- producer creation --------------------------------------------------------------- */
 
 /* kp_producer_new with one extra property set; returns the producer or NULL
@@ -830,6 +858,7 @@ TEST_MAIN(TEST(test_compression_settings),
           TEST(test_properties_unreadable), TEST(test_properties_bad_unicode_escape),
           TEST(test_properties_unicode_to_utf8), TEST(test_properties_nul_byte),
           TEST(test_properties_continuation_at_end), TEST(test_properties_java_grammar),
+          TEST(test_secret_values_not_in_errors),
           TEST(test_producer_missing_bootstrap),
           TEST(test_producer_bad_host_port), TEST(test_producer_valid_bootstrap_forms),
           TEST(test_producer_delivery_timeout_explicit),
