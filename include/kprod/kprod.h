@@ -19,6 +19,14 @@
  *   KP_ERR_UNKNOWN_SERVER_ERROR (named "UNKNOWN_SERVER_ERROR", as in Java).
  *   kp_err_name() and kp_err_str() describe any code.
  *
+ * NULL arguments
+ *   Every function accepts NULL for every pointer argument (and record
+ *   field) without crashing. Where NULL is not a meaningful value, the call
+ *   returns KP_ERR_INVALID_ARG (kp_partitions_for too), NULL where it
+ *   returns a pointer, 0 from kp_future_is_done, or does nothing (destroy
+ *   and set functions); each declaration below says which.
+ *   tests/unit/test_null_args.c checks every one.
+ *
  * Completion contract
  *   kp_send() either fails at once (returns an error, never calls back) or
  *   returns KP_OK and then completes the record exactly once, later: its
@@ -96,23 +104,25 @@ typedef struct kp_config kp_config_t;
 /* A new configuration holding every default. NULL only when out of memory.
  * The caller owns it and frees it with kp_config_destroy(). */
 KP_API kp_config_t *kp_config_new(void);
+/* conf NULL: does nothing. */
 KP_API void kp_config_destroy(kp_config_t *conf);
 
 /* Set one property. On error returns KP_ERR_INVALID_CONFIG and writes a
  * message naming the property and the allowed values into errstr (which may
- * be NULL). Strings are copied. */
+ * be NULL). Strings are copied. conf or name NULL: KP_ERR_INVALID_ARG (with
+ * a message); value NULL is the empty string. */
 KP_API kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, char *errstr,
                               size_t errstr_size);
 
 /* Current value of a property as text (the default when never set); NULL for
- * an unknown name. The pointer is valid until the property is set again or
- * the configuration destroyed. */
+ * an unknown name, or when conf or name is NULL. The pointer is valid until
+ * the property is set again or the configuration destroyed. */
 KP_API const char *kp_config_get(const kp_config_t *conf, const char *name);
 
 /* Load a Java-style .properties file (key=value, key:value or "key value";
  * '#' and '!' comments; backslash line continuation and escapes). Every
  * property goes through kp_config_set(). KP_ERR_IO when the file cannot be
- * read. */
+ * read. conf or path NULL: KP_ERR_INVALID_ARG; errstr may be NULL. */
 KP_API kp_err_t kp_config_load_file(kp_config_t *conf, const char *path, char *errstr,
                                     size_t errstr_size);
 
@@ -127,7 +137,10 @@ KP_API kp_err_t kp_config_load_file(kp_config_t *conf, const char *path, char *e
  * length larger than buf_size to be called again with a buffer that big, or
  * a negative value for an error (the send fails with KP_ERR_SERIALIZATION).
  * data is NULL for a null key/value, which the serializer may keep null by
- * returning -2 (KP_SERIALIZE_NULL). */
+ * returning -2 (KP_SERIALIZE_NULL).
+ * The kp_config_set_* functions below do nothing when conf is NULL; a NULL
+ * fn restores the built-in behaviour (the key.serializer/value.serializer
+ * property, the built-in placement, the stderr log); opaque may be NULL. */
 #define KP_SERIALIZE_NULL (-2)
 typedef int32_t(kp_serializer_fn)(const char *topic, const void *data, int32_t data_len,
                                   uint8_t *buf, int32_t buf_size, void *opaque);
@@ -160,7 +173,8 @@ typedef struct kp_interceptor {
     void (*on_acknowledgement)(const struct kp_record_metadata *md, kp_err_t err, void *opaque);
     void *opaque;
 } kp_interceptor_t;
-/* The interceptor struct is copied. KP_ERR_NOMEM on allocation failure. */
+/* The interceptor struct is copied. KP_ERR_NOMEM on allocation failure;
+ * conf or ic NULL: KP_ERR_INVALID_ARG. */
 KP_API kp_err_t kp_config_add_interceptor(kp_config_t *conf, const kp_interceptor_t *ic);
 
 /* ------------------------------------------------------------------------
@@ -233,68 +247,78 @@ typedef struct kp_future kp_future_t;
 
 /* Create a producer and start its I/O thread. The configuration is copied:
  * the caller still owns conf. On failure returns NULL and writes the reason
- * (naming the property for configuration errors) into errstr. */
+ * (naming the property for configuration errors) into errstr (which may
+ * be NULL). conf NULL: NULL, with a message. */
 KP_API kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t errstr_size);
 
 /* Send modes 1 and 2: fire and forget (cb NULL) or with a callback.
  * Returns once the record is encoded into its partition's batch. It blocks
  * at most max.block.ms for topic metadata and for buffer memory. Returns
  * KP_OK (the record will complete exactly once) or an error (nothing was
- * queued; the callback is not called). */
+ * queued; the callback is not called). p or rec NULL, rec->topic NULL,
+ * rec->headers NULL with header_count > 0, or a header key NULL:
+ * KP_ERR_INVALID_ARG. cb and opaque may be NULL. */
 KP_API kp_err_t kp_send(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
                         void *opaque);
 
 /* Send mode 3: as kp_send(), and on KP_OK *futp receives a future that
  * completes with the record's result (on failure *futp is set to NULL). The caller owns the future and must
- * free it with kp_future_destroy() (before or after it completes). cb may
- * be NULL. */
+ * free it with kp_future_destroy() (before or after it completes). cb and
+ * opaque may be NULL; p, rec or futp NULL: KP_ERR_INVALID_ARG (and *futp,
+ * if futp is not NULL, is set to NULL). */
 KP_API kp_err_t kp_send_future(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn *cb,
                                void *opaque, kp_future_t **futp);
 
 /* Wait for a future. timeout_ms < 0 waits forever. Returns the record's
  * result (KP_OK or its error) and fills md (if not NULL), or
  * KP_ERR_TIMED_OUT if it did not complete in time (the future stays valid:
- * wait again or destroy it). */
+ * wait again or destroy it). fut NULL: KP_ERR_INVALID_ARG at once. */
 KP_API kp_err_t kp_future_get(kp_future_t *fut, int64_t timeout_ms, kp_record_metadata_t *md);
-/* Non-zero once the future has completed. */
+/* Non-zero once the future has completed; 0 for NULL. */
 KP_API int kp_future_is_done(const kp_future_t *fut);
+/* fut NULL: does nothing. */
 KP_API void kp_future_destroy(kp_future_t *fut);
 
 /* Convenience: kp_send_future() + kp_future_get() + kp_future_destroy(),
  * except that the record's batch is sent at once instead of lingering for
  * linger.ms (nobody can add to it while the caller waits). Waiting beyond
  * timeout_ms gives KP_ERR_TIMED_OUT; the record itself still completes in
- * the background. md may be NULL. */
+ * the background. md may be NULL; p or rec NULL: KP_ERR_INVALID_ARG. */
 KP_API kp_err_t kp_send_sync(kp_producer_t *p, const kp_record_t *rec, int64_t timeout_ms,
                              kp_record_metadata_t *md);
 
 /* Send every queued record now, ignoring linger.ms, and wait until all
  * records sent before the call have completed. timeout_ms < 0 waits forever.
- * KP_ERR_TIMED_OUT when records are still pending at the deadline. */
+ * KP_ERR_TIMED_OUT when records are still pending at the deadline. p NULL:
+ * KP_ERR_INVALID_ARG. */
 KP_API kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms);
 
 /* Close: stop accepting records, deliver what is queued (as flush), wait at
  * most timeout_ms (< 0: forever), then complete whatever is left with
  * KP_ERR_PURGED_CLOSE and stop the I/O thread. Afterwards kp_send() returns
  * KP_ERR_CLOSED. Idempotent. Returns KP_ERR_TIMED_OUT if records had to be
- * failed. */
+ * failed. p NULL: KP_ERR_INVALID_ARG. */
 KP_API kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms);
 
-/* Free the producer; closes it first (waiting without limit) if needed. */
+/* Free the producer; closes it first (waiting without limit) if needed.
+ * p NULL: does nothing. */
 KP_API void kp_producer_destroy(kp_producer_t *p);
 
 /* Number of partitions of a topic, fetching metadata if needed (blocks at
- * most max.block.ms). Negative kp_err_t on failure. */
+ * most max.block.ms). Negative kp_err_t on failure; p or topic NULL:
+ * KP_ERR_INVALID_ARG. */
 KP_API int32_t kp_partitions_for(kp_producer_t *p, const char *topic);
 
 /* Log callback: level follows syslog (3 error, 4 warning, 6 info, 7 debug).
- * Called from any thread. Default: warnings and errors to stderr. */
+ * Called from any thread. Default (also when fn is NULL): warnings and
+ * errors to stderr. conf NULL: does nothing. */
 typedef void(kp_log_fn)(int level, const char *msg, void *opaque);
 KP_API void kp_config_set_log(kp_config_t *conf, kp_log_fn *fn, void *opaque);
 
 /* murmur2 as the Java client computes it (Utils.murmur2), exposed so
  * applications can predict placement: partition =
- * (kp_murmur2(key, len) & 0x7fffffff) % partitions. */
+ * (kp_murmur2(key, len) & 0x7fffffff) % partitions. A NULL key hashes as
+ * no bytes (len is ignored). */
 KP_API int32_t kp_murmur2(const void *key, size_t len);
 
 #ifdef __cplusplus
