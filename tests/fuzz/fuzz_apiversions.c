@@ -1,0 +1,40 @@
+/*
+ * fuzz_apiversions — kp_apiversions_resp (protocol.c) after the response
+ * header, as conn.c's dispatch() reads an ApiVersions answer.
+ *
+ * Input: byte 0 picks the version (0..4; 3+ is the flexible body, the
+ * header stays v0); the rest is the frame after its size field.
+ */
+#include "fuzz.h"
+#include "protocol.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1)
+        return 0;
+    int16_t ver = (int16_t)(data[0] % 5);
+    kp_rbuf_t r;
+    kp_rbuf_init(&r, data + 1, size - 1, 0);
+    (void)kp_proto_resp_header(&r, KP_API_API_VERSIONS, ver);
+    if (r.err)
+        return 0;
+    kp_api_range_t ranges[KP_API_COUNT];
+    int err = kp_apiversions_resp(&r, ver, ranges);
+    FUZZ_CHECK(r.off <= r.len);
+    /* the broker's int16 error code, or -1 when malformed (r.err set) */
+    FUZZ_CHECK(err >= INT16_MIN && err <= INT16_MAX);
+    if (r.err) {
+        FUZZ_CHECK(err == -1);
+        return 0;
+    }
+    /* every entry is filled: -1/-1 or what the broker sent */
+    size_t offered = 0;
+    for (int i = 0; i < KP_API_COUNT; i++) {
+        if (ranges[i].min != -1 || ranges[i].max != -1)
+            offered++;
+        /* picking a version never goes outside our own range */
+        int16_t v = kp_proto_pick((int16_t)i, ranges[i].min, ranges[i].max);
+        FUZZ_CHECK(v == -1 || (v >= kp_proto_our_min((int16_t)i) && v <= kp_proto_our_max((int16_t)i)));
+    }
+    FUZZ_CHECK(offered * 6 <= size);
+    return 0;
+}
