@@ -70,6 +70,16 @@ size_t kp_acc_record_bound(int32_t klen, int32_t vlen, const kp_header_t *hdrs, 
     return n;
 }
 
+void kp_acc_mark_work(kp_producer_t *p, kp_tp_t *tp) {
+    if (tp->listed)
+        return;
+    tp->listed = 1;
+    pthread_mutex_lock(&p->work_lock);
+    tp->work_next = p->work_inbox;
+    p->work_inbox = tp;
+    pthread_mutex_unlock(&p->work_lock);
+}
+
 int64_t kp_send_deadline(const kp_producer_t *p, int64_t *deadline) {
     if (!*deadline)
         *deadline = kp_mono_ms() + p->conf.max_block_ms;
@@ -153,6 +163,8 @@ void kp_acc_release(kp_producer_t *p, kp_batch_t *b) {
         pool_free(p, b->buf, b->cap);
     if (b->cbuf)
         pool_adjust(p, -(int64_t)b->clen);
+    if (b->ents_cap)
+        pool_adjust(p, -(int64_t)b->ents_cap * (int64_t)sizeof(*b->ents));
     free(b->ents);
     free(b->cbuf);
     free(b);
@@ -271,20 +283,28 @@ static int try_append(kp_batch_t *b, const void *key, int32_t klen, const void *
     return 1;
 }
 
-/* Append a completion entry (the array doubles: amortised, per batch). */
-static kp_err_t push_entry(kp_batch_t *b, kp_rec_entry_t e) {
+/* Append a completion entry (the array doubles: amortised, per batch).
+ * The array counts against buffer.memory like the batch's bytes: with
+ * small, well-compressed records the entries outweigh the data (48 bytes
+ * each against ~10 of lz4 for a 100-byte value), and an outage once grew
+ * them to 430 MB beyond a 32 MiB budget. A growth may take the pool below
+ * zero for a while; the next new batch then waits. */
+static kp_err_t push_entry(kp_producer_t *p, kp_batch_t *b, kp_rec_entry_t e) {
+    int cap = b->ents_cap;
     kp_rec_entry_t *ne = kp_grow(b->ents, b->nents, &b->ents_cap, sizeof(*ne), 8);
     if (!ne)
         return KP_ERR_NOMEM;
+    if (b->ents_cap != cap)
+        pool_adjust(p, (int64_t)(b->ents_cap - cap) * (int64_t)sizeof(*ne));
     b->ents = ne;
     b->ents[b->nents++] = e;
     return KP_OK;
 }
 
 /* The entry of the record about to be appended to b. */
-static kp_err_t add_entry(kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
+static kp_err_t add_entry(kp_producer_t *p, kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
                           kp_callback_fn *cb, void *opaque, kp_future_t *fut) {
-    return push_entry(b, (kp_rec_entry_t){b->count, klen, vlen, ts, cb, opaque, fut});
+    return push_entry(p, b, (kp_rec_entry_t){b->count, klen, vlen, ts, cb, opaque, fut});
 }
 
 kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, const void *key,
@@ -318,7 +338,7 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
         }
         kp_batch_t *b = tp->tail;
         if (b && !b->closed) {
-            if (want_entry && (err = add_entry(b, klen, vlen, ts, cb, opaque, fut)))
+            if (want_entry && (err = add_entry(p, b, klen, vlen, ts, cb, opaque, fut)))
                 break;
             if (try_append(b, key, klen, value, vlen, ts, hdrs, nhdrs, hklens))
                 break;
@@ -376,15 +396,17 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
         nb->pid = -1;
         nb->epoch = -1;
         nb->base_seq = -1;
-        if (want_entry && (err = add_entry(nb, klen, vlen, ts, cb, opaque, fut))) {
+        if (want_entry && (err = add_entry(p, nb, klen, vlen, ts, cb, opaque, fut))) {
             kp_acc_release(p, nb);
             break;
         }
         try_append(nb, key, klen, value, vlen, ts, hdrs, nhdrs, hklens); /* fits by size */
-        if (tp->tail)
+        if (tp->tail) {
             tp->tail->next = nb;
-        else
+        } else {
             tp->head = nb;
+            kp_acc_mark_work(p, tp);
+        }
         tp->tail = nb;
         atomic_fetch_add_explicit(&tp->queued, 1, memory_order_relaxed);
         *new_batch = 1;
@@ -470,7 +492,7 @@ static kp_batch_t *sub_batch(kp_producer_t *p, const kp_batch_t *b, const split_
         if (e.index < from || e.index >= to)
             continue;
         e.index -= from;
-        if (push_entry(nb, e)) {
+        if (push_entry(p, nb, e)) {
             kp_acc_release(p, nb);
             return NULL;
         }

@@ -63,12 +63,40 @@ static void fail_list(kp_producer_t *p, kp_conn_t *c, kp_req_t *head, kp_err_t e
     }
 }
 
+/* How often a broker that cannot be reached is named at warning level
+ * (every failure goes to the debug log). */
+#define KP_CONN_WARN_INTERVAL_MS 30000
+
+/* Say why a connection ended. A connection that was READY and drops is a
+ * warning; one that cannot be set up (refused, not resolved, no answer, an
+ * answer that is not Kafka's) is one on the first failure and then at most
+ * every 30 s, so that a cluster out of reach is named at the default log
+ * level without a line per reconnect. */
+static void log_close(kp_producer_t *p, kp_conn_t *c, const char *why) {
+    const char *hint = c->state == KP_CONN_HANDSHAKE
+                           ? " (no Kafka answer to ApiVersions: is this a Kafka PLAINTEXT listener?)"
+                           : "";
+    int64_t now = kp_mono_ms();
+    int level = 7;
+    if (c->state == KP_CONN_READY) {
+        level = 4;
+    } else if (!c->failures || now - c->last_warn_ms >= KP_CONN_WARN_INTERVAL_MS) {
+        level = 4;
+        c->last_warn_ms = now;
+    }
+    const char *what = c->state == KP_CONN_CONNECTING ? "cannot connect" : "disconnected";
+    if (c->node_id < 0)
+        kp_log(p, level, "bootstrap server %s:%d: %s: %s%s", c->host, c->port, what, why, hint);
+    else
+        kp_log(p, level, "broker %d (%s:%d): %s: %s%s", c->node_id, c->host, c->port, what, why,
+               hint);
+}
+
 void kp_conn_close(kp_producer_t *p, kp_conn_t *c, kp_err_t err, const char *why) {
     if (c->state == KP_CONN_DOWN)
         return;
     if (why)
-        kp_log(p, c->state == KP_CONN_READY ? 4 : 6, "broker %d (%s:%d): disconnected: %s",
-               c->node_id, c->host, c->port, why);
+        log_close(p, c, why);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -124,9 +152,11 @@ void kp_conn_connect(kp_producer_t *p, kp_conn_t *c, int64_t now) {
         snprintf(port, sizeof(port), "%d", (int)c->port);
         int rc = getaddrinfo(c->host, port, &hints, &c->ai);
         if (rc) {
+            char why[160];
+            snprintf(why, sizeof(why), "cannot resolve host name: %s", gai_strerror(rc));
             c->ai = NULL;
             c->state = KP_CONN_CONNECTING; /* so close() logs and backs off */
-            kp_conn_close(p, c, KP_ERR_TRANSPORT, gai_strerror(rc));
+            kp_conn_close(p, c, KP_ERR_TRANSPORT, why);
             return;
         }
         c->ai_cur = c->ai;
@@ -135,6 +165,7 @@ void kp_conn_connect(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     c->ai_cur = ai->ai_next; /* next attempt tries the next address */
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     ai->ai_protocol);
+    fd = kp_fd_above_std(fd);
     c->state = KP_CONN_CONNECTING;
     if (fd < 0) {
         kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(errno));
@@ -332,6 +363,7 @@ static void do_read(kp_producer_t *p, kp_conn_t *c) {
         c->rgot += (size_t)n;
         if (c->rgot < c->rlen)
             continue;
+        c->last_io_ms = kp_mono_ms(); /* per response, not per read */
         int rc = dispatch(p, c);
         if (rc < 0)
             return;
@@ -341,7 +373,7 @@ static void do_read(kp_producer_t *p, kp_conn_t *c) {
     }
 }
 
-static void do_write(kp_producer_t *p, kp_conn_t *c) {
+static void do_write(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     while (c->out_head) {
         kp_req_t *req = c->out_head;
         if (c->state != KP_CONN_READY && req->api != KP_API_API_VERSIONS)
@@ -371,6 +403,7 @@ static void do_write(kp_producer_t *p, kp_conn_t *c) {
             return;
         }
         req->written += (size_t)w;
+        c->last_io_ms = now;
         atomic_fetch_add_explicit(&p->tx_bytes, (uint64_t)w, memory_order_relaxed);
         if (req->written < req->total)
             continue;
@@ -393,7 +426,6 @@ static void do_write(kp_producer_t *p, kp_conn_t *c) {
 }
 
 void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now) {
-    (void)now;
     if (c->state == KP_CONN_DOWN || !revents)
         return;
     if (c->state == KP_CONN_CONNECTING) {
@@ -408,6 +440,7 @@ void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now) {
         if (!(revents & POLLOUT))
             return;
         c->state = KP_CONN_HANDSHAKE;
+        c->last_io_ms = now;
         c->ai_cur = NULL; /* connected: resolve afresh next time */
         queue_apiversions(p, c);
         if (c->state == KP_CONN_DOWN)
@@ -424,15 +457,40 @@ void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now) {
             return;
     }
     if (c->out_head)
-        do_write(p, c);
+        do_write(p, c, now);
+}
+
+/* connections.max.idle.ms: a READY connection with nothing queued or in
+ * flight that has moved no byte for that long is closed, quietly and
+ * without backoff (it is reopened when needed), as the Java client's
+ * Selector does. Returns when to look again. */
+static int64_t idle_check(kp_producer_t *p, kp_conn_t *c, int64_t now) {
+    int64_t idle = p->conf.connections_max_idle_ms;
+    if (idle <= 0 || c->wait_head || c->out_head)
+        return INT64_MAX;
+    if (now - c->last_io_ms < idle)
+        return c->last_io_ms + idle;
+    kp_log(p, 7, "broker %d (%s:%d): closing a connection idle for %lld ms", c->node_id, c->host,
+           c->port, (long long)(now - c->last_io_ms));
+    kp_conn_close(p, c, KP_ERR_TRANSPORT, NULL);
+    c->failures = 0;
+    c->next_connect_ms = 0;
+    return INT64_MAX;
 }
 
 int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     if (c->state == KP_CONN_DOWN)
         return INT64_MAX;
-    if (c->state == KP_CONN_CONNECTING) {
+    /* socket.connection.setup.timeout.ms covers the TCP connect and the
+     * ApiVersions handshake: a listener that accepts and never answers is
+     * given up on like one that never accepts */
+    if (c->state == KP_CONN_CONNECTING || c->state == KP_CONN_HANDSHAKE) {
         if (now >= c->connect_deadline_ms) {
-            kp_conn_close(p, c, KP_ERR_TRANSPORT, "connection setup timed out");
+            kp_conn_close(p, c, KP_ERR_TRANSPORT,
+                          c->state == KP_CONN_CONNECTING
+                              ? "no answer to the TCP connect within "
+                                "socket.connection.setup.timeout.ms"
+                              : "no answer within socket.connection.setup.timeout.ms");
             return now; /* its work goes elsewhere or waits for the backoff: look again */
         }
         return c->connect_deadline_ms;
@@ -441,7 +499,7 @@ int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now) {
      * queued one (a request that cannot even be written in time). */
     kp_req_t *oldest = c->wait_head ? c->wait_head : c->out_head;
     if (!oldest)
-        return INT64_MAX;
+        return idle_check(p, c, now);
     if (now >= oldest->deadline_ms) {
         kp_conn_close(p, c, 7 /* REQUEST_TIMED_OUT */, "request timed out");
         return now; /* its requests failed back for retry: look again at once */

@@ -42,6 +42,9 @@ struct kp_req {
     size_t total, written;
     kp_batch_t **batches; /* produce: the batches carried */
     int nbatches;
+    /* produce: the earliest delivery deadline of a batch carried and not
+     * yet abandoned (sender.c, expire_request) */
+    int64_t expire_at;
 };
 
 struct kp_conn {
@@ -54,6 +57,8 @@ struct kp_conn {
     int64_t next_connect_ms; /* backoff: no attempt before this */
     int64_t connect_deadline_ms;
     int failures;
+    int64_t last_io_ms;   /* last byte written or read (connections.max.idle.ms) */
+    int64_t last_warn_ms; /* last failure logged as a warning (rate limit) */
     int16_t ver[KP_API_COUNT]; /* negotiated version per API, -1 = unusable */
     int16_t apiv_ver;          /* ApiVersions version we try */
     kp_req_t *out_head, *out_tail;   /* not yet fully written */

@@ -42,7 +42,7 @@ static const struct err_desc local_errs[] = {
     {KP_ERR_UNSUPPORTED_BROKER, "_UNSUPPORTED_BROKER",
      "Broker does not support a protocol version kprod requires", 0},
     {KP_ERR_BAD_RESPONSE, "_BAD_RESPONSE", "Malformed response from broker", 1},
-    {KP_ERR_IN_CALLBACK, "_IN_CALLBACK", "Not allowed from inside a producer callback", 0},
+    {KP_ERR_IN_CALLBACK, "_IN_CALLBACK", "Not allowed from inside a producer callback (it would wait for itself)", 0},
     {KP_ERR_SERIALIZATION, "_SERIALIZATION", "Serialization failed", 0},
     {KP_ERR_NOT_IMPLEMENTED, "_NOT_IMPLEMENTED", "Feature not implemented in this build", 0},
     {KP_ERR_PURGED_CLOSE, "_PURGED_CLOSE", "Record still pending when close() timed out", 0},
@@ -51,6 +51,8 @@ static const struct err_desc local_errs[] = {
      * (UnknownServerException is not a RetriableException). */
     {KP_ERR_UNKNOWN_SERVER_ERROR, "UNKNOWN_SERVER_ERROR",
      "The server experienced an unexpected error when processing the request", 0},
+    {KP_ERR_CLUSTER_UNREACHABLE, "_CLUSTER_UNREACHABLE",
+     "No broker could be reached within max.block.ms (the log names each broker's cause)", 1},
 };
 
 /* Kafka error codes a Produce, Metadata or ApiVersions response can carry

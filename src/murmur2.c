@@ -6,6 +6,8 @@
 #include "kprod/kprod.h"
 
 int32_t kp_murmur2(const void *key, size_t len) {
+    if (!key)
+        len = 0; /* a NULL key hashes as no bytes (kprod.h) */
     const uint8_t *data = key;
     const uint32_t m = 0x5bd1e995;
     const int r = 24;

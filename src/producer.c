@@ -15,6 +15,7 @@
  * switched after batch.size bytes, weighted by queue depth when adaptive.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,12 @@ kp_err_t kp_future_get(kp_future_t *f, int64_t timeout_ms, kp_record_metadata_t 
         return KP_ERR_INVALID_ARG;
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : kp_mono_ms() + timeout_ms;
     pthread_mutex_lock(&f->lock);
+    /* On an I/O thread (inside a callback) a wait would wait for that very
+     * thread: a future not done yet is an error at once, not a deadlock. */
+    if (!f->done && kp_in_any_io_thread()) {
+        pthread_mutex_unlock(&f->lock);
+        return KP_ERR_IN_CALLBACK;
+    }
     while (!f->done && !kp_cond_wait_until(&f->cond, &f->lock, deadline))
         ;
     kp_err_t err = f->done ? f->err : KP_ERR_TIMED_OUT;
@@ -101,6 +108,8 @@ kp_err_t kp_future_get(kp_future_t *f, int64_t timeout_ms, kp_record_metadata_t 
 }
 
 int kp_future_is_done(const kp_future_t *f) {
+    if (!f)
+        return 0;
     kp_future_t *m = (kp_future_t *)f;
     pthread_mutex_lock(&m->lock);
     int d = m->done;
@@ -115,8 +124,9 @@ void kp_future_destroy(kp_future_t *f) {
 
 /* ---------------------------------------------------------------- completion */
 
-void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
-                       int64_t log_append_time, kp_persisted_t persisted) {
+/* The callbacks, interceptors and futures of b's records. */
+static void notify_records(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                           int64_t log_append_time, kp_persisted_t persisted) {
     kp_tp_t *tp = b->tp;
     for (int32_t i = 0; i < b->nents; i++) {
         kp_rec_entry_t *e = &b->ents[i];
@@ -146,9 +156,10 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
             future_unref(f);
         }
     }
-    int32_t n = b->count;
-    atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);
-    kp_acc_release(p, b);
+}
+
+/* n more records of tp completed: wake flush and close. */
+static void count_completed(kp_producer_t *p, kp_tp_t *tp, int32_t n) {
     atomic_fetch_add(&tp->completed, n);
     pthread_mutex_lock(&p->done_lock);
     if (p->done_waiters)
@@ -156,33 +167,118 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
     pthread_mutex_unlock(&p->done_lock);
 }
 
-/* ---------------------------------------------------------------- topics */
-
-/* A linear walk: producers send to a handful of topics. */
-kp_topic_t *kp_topic_find(const kp_producer_t *p, const char *name) {
-    void *const *ts;
-    size_t n = kp_topics(p, &ts);
-    for (size_t i = 0; i < n; i++) {
-        kp_topic_t *t = ts[i];
-        if (!strcmp(t->name, name))
-            return t;
-    }
-    return NULL;
+void kp_batch_notify(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                     int64_t log_append_time, kp_persisted_t persisted) {
+    notify_records(p, b, err, base_offset, log_append_time, persisted);
+    atomic_fetch_sub_explicit(&b->tp->queued, 1, memory_order_relaxed);
+    count_completed(p, b->tp, b->count);
 }
 
-/* The topic, added if new (topics_lock held). */
-static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name) {
+/* The memory goes back before the records count as completed: a flush
+ * that returns finds buffer.memory given back. */
+void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                       int64_t log_append_time, kp_persisted_t persisted) {
+    kp_tp_t *tp = b->tp;
+    int32_t n = b->count;
+    notify_records(p, b, err, base_offset, log_append_time, persisted);
+    atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);
+    kp_acc_release(p, b);
+    count_completed(p, tp, n);
+}
+
+/* ---------------------------------------------------------------- topics */
+
+/* FNV-1a: a few cycles for a topic name, spread well enough for open
+ * addressing at a load of at most one half. */
+static uint32_t name_hash(const char *name) {
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    return h;
+}
+
+static kp_topic_t *index_find(const kp_topic_index_t *ix, const char *name, uint32_t h) {
+    for (size_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
+        kp_topic_t *t = atomic_load_explicit(&ix->slot[i], memory_order_acquire);
+        if (!t)
+            return NULL;
+        if (t->hash == h && !strcmp(t->name, name))
+            return t;
+    }
+}
+
+kp_topic_t *kp_topic_find(const kp_producer_t *p, const char *name) {
+    const kp_topic_index_t *ix = atomic_load_explicit(&p->tindex, memory_order_acquire);
+    return ix ? index_find(ix, name, name_hash(name)) : NULL;
+}
+
+static void index_put(kp_topic_index_t *ix, kp_topic_t *t) {
+    size_t i = t->hash & ix->mask;
+    while (atomic_load_explicit(&ix->slot[i], memory_order_relaxed))
+        i = (i + 1) & ix->mask;
+    atomic_store_explicit(&ix->slot[i], t, memory_order_release);
+    ix->used++;
+}
+
+/* The index with room for one more topic (topics_lock held): grown past
+ * half full. NULL when out of memory (nothing changed). */
+static kp_topic_index_t *index_reserve(kp_producer_t *p) {
+    kp_topic_index_t *ix = atomic_load_explicit(&p->tindex, memory_order_relaxed);
+    if (!ix || (ix->used + 1) * 2 > ix->mask + 1) {
+        size_t cap = ix ? (ix->mask + 1) * 2 : 16;
+        kp_topic_index_t *nx = calloc(1, sizeof(*nx) + cap * sizeof(nx->slot[0]));
+        if (!nx)
+            return NULL;
+        nx->prev = ix;
+        nx->mask = cap - 1;
+        for (size_t i = 0; ix && i <= ix->mask; i++) {
+            kp_topic_t *o = atomic_load_explicit(&ix->slot[i], memory_order_relaxed);
+            if (o)
+                index_put(nx, o);
+        }
+        atomic_store_explicit(&p->tindex, nx, memory_order_release);
+        ix = nx;
+    }
+    return ix;
+}
+
+/* Kafka's rule for topic names (Topic.validate): 1 to 249 characters of
+ * [a-zA-Z0-9._-], neither "." nor "..". Checked once, when a topic is
+ * first seen: a name that would not fit the protocol's int16 string or that
+ * the broker must refuse never enters the topic table. */
+static int topic_name_valid(const char *name) {
+    size_t n = 0;
+    for (const char *c = name; *c; c++, n++)
+        if (n >= 249 || !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                          (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-'))
+            return 0;
+    return n > 0 && strcmp(name, ".") && strcmp(name, "..");
+}
+
+/* The topic, added if new (topics_lock held); NULL with *err set
+ * (INVALID_TOPIC_EXCEPTION for a name Kafka refuses, or out of memory). */
+static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name, kp_err_t *err) {
     kp_topic_t *t = kp_topic_find(p, name);
     if (t)
         return t;
+    if (!topic_name_valid(name)) {
+        *err = KAFKA_INVALID_TOPIC_EXCEPTION;
+        return NULL;
+    }
+    *err = KP_ERR_NOMEM;
     t = calloc(1, sizeof(*t));
     if (!t || !(t->name = kp_strdup(name)))
         goto fail;
     /* complete before it is published: readers take no lock */
     atomic_init(&t->sticky, UINT64_MAX);
     atomic_init(&t->ratio_milli, 1000);
-    if (kp_ptab_push(&p->topics, t))
+    t->hash = name_hash(t->name);
+    /* room in the index first, so that nothing fails once the topic is in
+     * the table (which the I/O thread walks) */
+    kp_topic_index_t *ix = index_reserve(p);
+    if (!ix || kp_ptab_push(&p->topics, t))
         goto fail;
+    index_put(ix, t);
     return t;
 fail:
     if (t)
@@ -191,25 +287,48 @@ fail:
     return NULL;
 }
 
+/* Have the I/O thread ask for t's metadata again (with backoff). */
+static void ask_again(kp_producer_t *p, kp_topic_t *t) {
+    atomic_store(&t->md_recheck, 1);
+    atomic_store(&p->md_recheck_any, 1);
+    kp_wake(p);
+}
+
 /* Wait (topics_lock held) until the topic has metadata and, for an explicit
- * partition, that partition. */
+ * partition, that partition. A new topic is asked for by the I/O thread as
+ * soon as it appears in the table (one round trip, that topic only); a
+ * partition beyond the known ones, or a topic the cluster refused, asks
+ * for a look again (md_recheck, with backoff). A refusal that is not
+ * retriable (TOPIC_AUTHORIZATION_FAILED, INVALID_TOPIC_EXCEPTION) fails at
+ * once with the broker's error, as the Java client. */
 static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t partition,
                                      int64_t *deadline) {
     void *const *tps;
     int32_t n;
+    int64_t start = kp_mono_ms();
     while ((n = kp_topic_parts(t, &tps)) == 0 || partition >= n) {
         if (atomic_load(&p->closing))
             return KP_ERR_CLOSED;
+        kp_err_t md_err = t->md_err;
+        if (n == 0 && md_err && !kp_err_is_retriable(md_err)) {
+            ask_again(p, t);
+            return md_err;
+        }
         if (kp_in_io_thread(p) || kp_mono_ms() >= kp_send_deadline(p, deadline)) {
             if (n > 0)
                 return KP_ERR_UNKNOWN_PARTITION;
-            /* the cluster said the topic does not exist: say so; else we
-             * never heard (no broker reachable, still loading) */
-            return t->md_err == 3 ? (kp_err_t)3 /* UNKNOWN_TOPIC_OR_PARTITION */
-                                  : KP_ERR_METADATA_TIMEOUT;
+            /* no broker answered while we waited: say that, not that the
+             * topic is missing (the log names each broker's cause) */
+            if (p->md_ok_ms < start)
+                return KP_ERR_CLUSTER_UNREACHABLE;
+            /* the cluster said the topic does not exist: say so; else it
+             * is still loading */
+            return md_err == KAFKA_UNKNOWN_TOPIC_OR_PARTITION ? md_err : KP_ERR_METADATA_TIMEOUT;
         }
-        atomic_store(&p->md_wanted, 1);
-        kp_wake(p);
+        if (n > 0)
+            ask_again(p, t);
+        else
+            kp_wake(p); /* a new topic: the I/O thread asks for it */
         kp_cond_wait_until(&p->md_cond, &p->topics_lock, *deadline);
     }
     return KP_OK;
@@ -447,8 +566,9 @@ static kp_err_t send_record(kp_producer_t *p, const kp_record_t *rec, kp_callbac
     int32_t npart = t ? kp_topic_parts(t, &tps) : 0;
     if (!npart || rec->partition >= npart) {
         pthread_mutex_lock(&p->topics_lock);
-        t = topic_get_locked(p, rec->topic);
-        err = t ? wait_metadata_locked(p, t, rec->partition, &deadline) : KP_ERR_NOMEM;
+        t = topic_get_locked(p, rec->topic, &err);
+        if (t)
+            err = wait_metadata_locked(p, t, rec->partition, &deadline);
         pthread_mutex_unlock(&p->topics_lock);
         if (err)
             goto out;
@@ -544,6 +664,9 @@ kp_err_t kp_send_future(kp_producer_t *p, const kp_record_t *rec, kp_callback_fn
 
 kp_err_t kp_send_sync(kp_producer_t *p, const kp_record_t *rec, int64_t timeout_ms,
                       kp_record_metadata_t *md) {
+    /* from a callback the wait could never end: refuse before sending */
+    if (kp_in_any_io_thread())
+        return KP_ERR_IN_CALLBACK;
     kp_future_t *f;
     kp_err_t err = send_future(p, rec, NULL, NULL, &f, 1);
     if (err)
@@ -558,8 +681,10 @@ int32_t kp_partitions_for(kp_producer_t *p, const char *topic) {
         return KP_ERR_INVALID_ARG;
     int64_t deadline = 0;
     pthread_mutex_lock(&p->topics_lock);
-    kp_topic_t *t = topic_get_locked(p, topic);
-    kp_err_t err = t ? wait_metadata_locked(p, t, -1, &deadline) : KP_ERR_NOMEM;
+    kp_err_t err;
+    kp_topic_t *t = topic_get_locked(p, topic, &err);
+    if (t)
+        err = wait_metadata_locked(p, t, -1, &deadline);
     pthread_mutex_unlock(&p->topics_lock);
     void *const *tps;
     return err ? (int32_t)err : kp_topic_parts(t, &tps);
@@ -735,6 +860,21 @@ static int parse_hostport(const char *s, size_t n, char **host, int32_t *port) {
     return *host ? 0 : -1;
 }
 
+/* Does some bootstrap server's host name resolve? (Java's
+ * ClientUtils.parseAndValidateAddresses: creation fails when none does.
+ * Resolved on the application thread that creates the producer; the I/O
+ * thread resolves again when it connects.) */
+static int any_resolves(const kp_producer_t *p) {
+    for (int i = 0; i < p->nboot; i++) {
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+        if (!getaddrinfo(p->boot[i]->host, NULL, &hints, &ai)) {
+            freeaddrinfo(ai);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void producer_free(kp_producer_t *p) {
     for (int i = 0; i < p->nbrokers; i++)
         kp_conn_destroy(p, p->brokers[i].conn);
@@ -757,6 +897,10 @@ static void producer_free(kp_producer_t *p) {
         free(t);
     }
     kp_ptab_free(atomic_load(&p->topics));
+    for (kp_topic_index_t *ix = atomic_load(&p->tindex), *prev; ix; ix = prev) {
+        prev = ix->prev;
+        free(ix);
+    }
     kp_acc_pool_destroy(p);
     kp_compressor_free(p->compressor);
     kp_acc_compressors_destroy(p);
@@ -767,6 +911,8 @@ static void producer_free(kp_producer_t *p) {
     pthread_mutex_destroy(&p->done_lock);
     pthread_mutex_destroy(&p->close_lock);
     pthread_mutex_destroy(&p->cpool_lock);
+    pthread_mutex_destroy(&p->work_lock);
+    free(p->active);
     pthread_cond_destroy(&p->md_cond);
     pthread_cond_destroy(&p->pool_cond);
     pthread_cond_destroy(&p->done_cond);
@@ -794,6 +940,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
     pthread_mutex_init(&p->done_lock, NULL);
     pthread_mutex_init(&p->close_lock, NULL);
     pthread_mutex_init(&p->cpool_lock, NULL);
+    pthread_mutex_init(&p->work_lock, NULL);
     cond_init_mono(&p->md_cond);
     cond_init_mono(&p->pool_cond);
     cond_init_mono(&p->done_cond);
@@ -854,7 +1001,19 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         producer_free(p);
         return NULL;
     }
-    p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    /* every request carries client.id as an int16-length string */
+    if (strlen(p->client_id) > INT16_MAX) {
+        kp_errf(errstr, errstr_size, "Invalid value for client.id: longer than %d bytes",
+                INT16_MAX);
+        producer_free(p);
+        return NULL;
+    }
+    if (!any_resolves(p)) {
+        kp_errf(errstr, errstr_size, "No resolvable bootstrap urls given in bootstrap.servers");
+        producer_free(p);
+        return NULL;
+    }
+    p->wake_fd = kp_fd_above_std(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (p->wake_fd < 0) {
         kp_errf(errstr, errstr_size, "eventfd: %s", strerror(errno));
         producer_free(p);

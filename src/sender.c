@@ -46,19 +46,18 @@
 /* Errors that mean our view of the cluster is stale (Java's
  * InvalidMetadataException family). */
 static int is_metadata_error(kp_err_t err) {
-    switch ((int)err) {
-    case 3:  /* UNKNOWN_TOPIC_OR_PARTITION */
-    case 5:  /* LEADER_NOT_AVAILABLE */
-    case 6:  /* NOT_LEADER_OR_FOLLOWER */
-    case 13: /* NETWORK_EXCEPTION */
-    case 56: /* KAFKA_STORAGE_ERROR */
-    case 74: /* FENCED_LEADER_EPOCH */
-    case 75: /* UNKNOWN_LEADER_EPOCH */
-    case 100:
-    case 103:
-    case KP_ERR_TRANSPORT: return 1;
-    }
-    return 0;
+    return err == KAFKA_UNKNOWN_TOPIC_OR_PARTITION || err == KAFKA_LEADER_NOT_AVAILABLE ||
+           err == KAFKA_NOT_LEADER_OR_FOLLOWER || err == KAFKA_NETWORK_EXCEPTION ||
+           err == KAFKA_KAFKA_STORAGE_ERROR || err == KAFKA_FENCED_LEADER_EPOCH ||
+           err == KAFKA_UNKNOWN_LEADER_EPOCH || err == KAFKA_UNKNOWN_TOPIC_ID ||
+           err == KAFKA_INCONSISTENT_TOPIC_ID || err == KP_ERR_TRANSPORT;
+}
+
+/* Errors that say the broker does not accept our producer state for this
+ * batch (idempotence): the attempt was not written. */
+static int is_pid_error(kp_err_t err) {
+    return err == KAFKA_OUT_OF_ORDER_SEQUENCE_NUMBER || err == KAFKA_UNKNOWN_PRODUCER_ID ||
+           err == KAFKA_INVALID_PRODUCER_EPOCH || err == KAFKA_PRODUCER_FENCED;
 }
 
 static void request_new_pid(kp_producer_t *p, const char *why);
@@ -78,8 +77,9 @@ static kp_conn_t *broker_conn(kp_producer_t *p, int32_t node_id) {
  * sent. Records keep their order however the answers to several batches
  * in flight come back. Among equals (the halves of a split batch) b goes
  * first. */
-static void requeue(kp_tp_t *tp, kp_batch_t *b) {
+static void requeue(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
     pthread_mutex_lock(&tp->lock);
+    kp_acc_mark_work(p, tp);
     kp_batch_t **pp = &tp->head;
     while (*pp && (*pp)->sent_no && (*pp)->sent_no < b->sent_no)
         pp = &(*pp)->next;
@@ -105,7 +105,15 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
                          int64_t log_append_time, int ambiguous) {
     kp_tp_t *tp = b->tp;
     tp->inflight--;
-    if (err == 46 /* DUPLICATE_SEQUENCE_NUMBER */ && b->base_seq >= 0) {
+    if (b->abandoned) {
+        /* its records failed at delivery.timeout.ms while it was in flight
+         * (expire_in_flight); this late outcome changes nothing for them */
+        kp_log(p, 7, "%s [%d]: late outcome of an expired batch: %s", tp->topic->name,
+               tp->partition, kp_err_name(err));
+        kp_acc_release(p, b);
+        return;
+    }
+    if (err == KAFKA_DUPLICATE_SEQUENCE_NUMBER && b->base_seq >= 0) {
         /* the broker has these records already: a retry of a write that
          * succeeded; the offset is not known */
         kp_batch_complete(p, b, KP_OK, -1, -1, KP_PERSISTED);
@@ -121,12 +129,13 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
     /* MESSAGE_TOO_LARGE for a batch of several records: split it in two and
      * send the halves (not counted as a retry, as in the Java client). */
     kp_batch_t *first, *second;
-    if (err == 10 && b->count > 1 && !stopping && !kp_acc_split(p, b, &first, &second)) {
+    if (err == KAFKA_MESSAGE_TOO_LARGE && b->count > 1 && !stopping &&
+        !kp_acc_split(p, b, &first, &second)) {
         kp_log(p, 6, "%s [%d]: batch of %d records too large for the broker: split in two",
                tp->topic->name, tp->partition, first->count + second->count);
         tp->retrying = 1;
-        requeue(tp, second);
-        requeue(tp, first);
+        requeue(p, tp, second);
+        requeue(p, tp, first);
         return;
     }
     int64_t now = kp_mono_ms();
@@ -137,9 +146,9 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
      * attempt was not written. Resend under a new producer id, unless the
      * sequence is out of order only because a batch before it failed and
      * waits for its own resend (then this one follows it, as it is). */
-    int behind = err == 45 && b->base_seq >= 0 && earlier_waits(tp, b);
-    int pid_error =
-        b->base_seq >= 0 && (err == 45 || err == 59 || err == 47 || err == 90) && !behind;
+    int behind =
+        err == KAFKA_OUT_OF_ORDER_SEQUENCE_NUMBER && b->base_seq >= 0 && earlier_waits(tp, b);
+    int pid_error = b->base_seq >= 0 && is_pid_error(err) && !behind;
     if (pid_error) {
         if (b->pid == p->pid && b->epoch == p->epoch)
             request_new_pid(p, kp_err_name(err));
@@ -155,7 +164,7 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
         kp_log(p, 7, "%s [%d]: retrying batch of %d records after %s (attempt %d)",
                tp->topic->name, tp->partition, b->count, kp_err_name(err), b->attempts);
         tp->retrying = 1;
-        requeue(tp, b);
+        requeue(p, tp, b);
         return;
     }
     if (retriable && expired)
@@ -186,6 +195,9 @@ static kp_req_t *build_produce(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, 
     req->deadline_ms = now + p->conf.request_timeout_ms;
     req->batches = bs;
     req->nbatches = n;
+    req->expire_at = INT64_MAX;
+    for (int i = 0; i < n; i++)
+        req->expire_at = MIN(req->expire_at, bs[i]->created_ms + p->conf.delivery_timeout_ms);
     int32_t ntopics = 0;
     for (int i = 0; i < n; i++)
         if (i == 0 || bs[i]->tp->topic != bs[i - 1]->tp->topic)
@@ -220,26 +232,69 @@ static kp_req_t *build_produce(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, 
     return req;
 }
 
-static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now) {
+/* What a metadata request asks for. KIP-526: a new topic is asked for
+ * alone and at once (its first send waits one round trip, not a refresh of
+ * every topic); topics still incomplete are asked again with backoff; every
+ * metadata.max.age.ms, or when a request failed with a sign of stale
+ * metadata, every topic in use (metadata.max.idle.ms) is refreshed. */
+enum md_kind { MD_NONE = 0, MD_NEW, MD_RETRY, MD_FULL };
+
+/* Has the topic seen no new record for metadata.max.idle.ms? (From its
+ * partitions' append counts: nothing is written on the send path.) */
+static int topic_idle(const kp_producer_t *p, kp_topic_t *t, int64_t now) {
+    void *const *tps;
+    int64_t appended = 0;
+    for (int32_t i = 0, n = kp_topic_parts(t, &tps); i < n; i++)
+        appended += atomic_load_explicit(&((kp_tp_t *)tps[i])->appended, memory_order_relaxed);
+    if (appended != t->seen_appended) {
+        t->seen_appended = appended;
+        t->used_ms = now;
+    }
+    return now - t->used_ms >= p->conf.metadata_max_idle_ms;
+}
+
+static int topic_wanted(const kp_producer_t *p, kp_topic_t *t, enum md_kind kind, int64_t now) {
+    int recheck = atomic_exchange(&t->md_recheck, 0);
+    if (kind == MD_FULL)
+        return t->md_pending || recheck || !topic_idle(p, t, now);
+    return t->md_pending || recheck;
+}
+
+static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_kind kind) {
     void *const *ts;
-    size_t n = kp_topics(p, &ts);
+    size_t n = kp_topics(p, &ts), k = 0;
     const char **names = malloc((n ? n : 1) * sizeof(char *));
-    if (names)
-        for (size_t i = 0; i < n; i++)
-            names[i] = ((kp_topic_t *)ts[i])->name; /* names live as long as p */
-    kp_req_t *req = names ? kp_req_new(p, KP_API_METADATA, c->ver[KP_API_METADATA], now) : NULL;
+    if (!names)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        kp_topic_t *t = ts[i];
+        if (i >= p->md_asked) { /* new: asked for by every kind */
+            t->md_pending = 1;
+            t->used_ms = now;
+        } else if (kind == MD_NEW || !topic_wanted(p, t, kind, now)) {
+            continue;
+        }
+        names[k++] = t->name; /* names live as long as p */
+    }
+    p->md_asked = n;
+    kp_req_t *req = kp_req_new(p, KP_API_METADATA, c->ver[KP_API_METADATA], now);
     if (req)
         /* Like the Java producer, let the broker auto-create topics (it does
          * only if its auto.create.topics.enable allows). */
-        kp_metadata_req(&req->w, req->ver, req->corrid, p->client_id, names, n, 1);
+        kp_metadata_req(&req->w, req->ver, req->corrid, p->client_id, names, k, 1);
     free(names);
     if (!req || kp_req_seal(req)) {
         kp_req_free(req);
         return;
     }
     kp_conn_send(p, c, req);
-    p->md_inflight = 1;
-    kp_log(p, 7, "metadata request for %zu topics to broker %d", n, c->node_id);
+    p->md_inflight = kind;
+    if (kind == MD_FULL)
+        p->md_due = 0;
+    if (kind != MD_NEW)
+        p->md_recheck_seen = 0;
+    kp_log(p, 7, "metadata request (%s) for %zu topics to broker %d",
+           kind == MD_FULL ? "full" : kind == MD_NEW ? "new topics" : "retry", k, c->node_id);
 }
 
 /* Every connection, known brokers first, then bootstrap servers:
@@ -266,7 +321,10 @@ static kp_conn_t *pick_ready_conn(kp_producer_t *p, int api) {
 }
 
 /* Nothing ready: make sure some connection is being set up, known brokers
- * and bootstrap servers in turn, respecting their backoff. */
+ * and bootstrap servers in turn, respecting their backoff. While one is
+ * being set up, its progress (socket readiness, its setup deadline) is what
+ * wakes us; only when none is, the earliest backoff end does (waking for a
+ * backoff that has passed, while we choose not to dial, spun the loop). */
 static void ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next) {
     int connecting = 0, total = conn_count(p);
     for (int i = 0; i < total; i++)
@@ -275,37 +333,43 @@ static void ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next) {
         kp_conn_t *c = conn_at(p, (p->boot_next++) % total);
         if (now >= c->next_connect_ms) {
             kp_conn_connect(p, c, now);
-            connecting = 1;
+            connecting = c->state != KP_CONN_DOWN;
         }
     }
-    /* come back when the earliest backoff ends */
+    if (connecting)
+        return;
     for (int i = 0; i < total; i++)
-        if (conn_at(p, i)->state == KP_CONN_DOWN)
-            *next = MIN(*next, conn_at(p, i)->next_connect_ms);
+        *next = MIN(*next, conn_at(p, i)->next_connect_ms);
 }
 
 static void metadata_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
     if (p->md_inflight)
         return;
-    if (atomic_exchange(&p->md_wanted, 0))
+    if (atomic_exchange(&p->md_wanted, 0) || now >= p->md_next_ms)
         p->md_due = 1;
-    if (now >= p->md_next_ms)
-        p->md_due = 1;
-    if (!p->md_due) {
-        *next = MIN(*next, p->md_next_ms);
-        return;
-    }
-    if (now < p->md_backoff_until) {
-        *next = MIN(*next, p->md_backoff_until);
+    void *const *ts;
+    size_t ntopics = kp_topics(p, &ts);
+    if (atomic_exchange(&p->md_recheck_any, 0))
+        p->md_recheck_seen = 1;
+    int retry = p->md_npending || p->md_recheck_seen;
+    enum md_kind kind = MD_NONE;
+    if (p->md_due && now >= p->md_backoff_until)
+        kind = MD_FULL;
+    else if (ntopics > p->md_asked)
+        kind = MD_NEW;
+    else if (retry && now >= p->md_retry_at)
+        kind = MD_RETRY;
+    if (kind == MD_NONE) {
+        *next = MIN(*next, p->md_due ? p->md_backoff_until : p->md_next_ms);
+        if (retry)
+            *next = MIN(*next, p->md_retry_at);
         return;
     }
     kp_conn_t *c = pick_ready_conn(p, -1);
-    if (c) {
-        p->md_due = 0;
-        send_metadata(p, c, now);
-        return;
-    }
-    ensure_connecting(p, now, next);
+    if (c)
+        send_metadata(p, c, now, kind);
+    else
+        ensure_connecting(p, now, next);
 }
 
 /* ---------------------------------------------------------------- idempotence
@@ -363,7 +427,10 @@ static void initpid_failed(kp_producer_t *p, kp_err_t err) {
     p->pid_attempts++;
     p->pid_retry_at = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
                                        p->pid_attempts - 1, &p->rng);
-    kp_log(p, 4, "InitProducerId failed: %s; retrying", kp_err_name(err));
+    /* a request abandoned because the producer closes is no failure worth
+     * a warning (the close was asked for) */
+    int closing = err == KP_ERR_CLOSED || err == KP_ERR_PURGED_CLOSE || atomic_load(&p->closing);
+    kp_log(p, closing ? 7 : 4, "InitProducerId failed: %s; retrying", kp_err_name(err));
 }
 
 static void handle_initpid(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
@@ -374,7 +441,8 @@ static void handle_initpid(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbu
         return;
     }
     if (res.err) {
-        if (kp_err_is_retriable(res.err) || res.err == 14 || res.err == 15 || res.err == 16) {
+        if (kp_err_is_retriable(res.err) || res.err == KAFKA_COORDINATOR_LOAD_IN_PROGRESS ||
+            res.err == KAFKA_COORDINATOR_NOT_AVAILABLE || res.err == KAFKA_NOT_COORDINATOR) {
             initpid_failed(p, res.err);
             return;
         }
@@ -450,9 +518,62 @@ static int grow_partitions(kp_topic_t *t, int32_t n) {
     return 0;
 }
 
+/* A topic's part of a metadata response (topics_lock held). Returns
+ * whether the topic is still incomplete (asked again with backoff); *problem
+ * is set for anything the cluster refused or left out. */
+static int update_topic(kp_producer_t *p, kp_topic_t *t, const kp_md_topic_t *mt, int *problem) {
+    if (mt->err) {
+        t->md_err = mt->err;
+        *problem = 1;
+        /* once per change: a refused topic is looked at again each time a
+         * send asks (with backoff), and says the same thing each time */
+        if (mt->err != t->md_logged)
+            kp_log(p, mt->err == KAFKA_UNKNOWN_TOPIC_OR_PARTITION ||
+                              mt->err == KAFKA_LEADER_NOT_AVAILABLE
+                          ? 7
+                          : 4,
+                   "metadata for topic %s: %s", t->name, kp_err_name(mt->err));
+        t->md_logged = mt->err;
+        return kp_err_is_retriable(mt->err);
+    }
+    /* Kafka lists every partition, numbered 0..n-1: anything else (no
+     * partitions, an index outside the list) is not believed */
+    int32_t maxp = mt->npartitions;
+    int sane = maxp > 0;
+    for (int32_t j = 0; j < mt->npartitions && sane; j++)
+        sane = mt->partitions[j].partition >= 0 && mt->partitions[j].partition < maxp;
+    if (!sane) {
+        kp_log(p, 4, "metadata for topic %s lists %d partitions with impossible indexes: ignored",
+               t->name, mt->npartitions);
+        *problem = 1;
+        return 1;
+    }
+    int incomplete = grow_partitions(t, maxp) != 0;
+    t->md_err = KP_OK;
+    t->md_logged = KP_OK;
+    void *const *tps;
+    int32_t npart = kp_topic_parts(t, &tps);
+    for (int32_t j = 0; j < mt->npartitions; j++) {
+        const kp_md_partition_t *mp = &mt->partitions[j];
+        if (mp->partition < 0 || mp->partition >= npart)
+            continue;
+        kp_tp_t *tp = tps[mp->partition];
+        int32_t leader =
+            mp->err && mp->err != KAFKA_REPLICA_NOT_AVAILABLE ? -1 : mp->leader;
+        if (tp->leader != leader)
+            kp_log(p, 7, "%s [%d]: leader %d -> %d", t->name, tp->partition, tp->leader, leader);
+        tp->leader = leader;
+        if (leader < 0 || !broker_conn(p, leader))
+            incomplete = 1;
+    }
+    *problem |= incomplete;
+    return incomplete;
+}
+
 static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
     kp_md_resp_t m;
     int64_t now = kp_mono_ms();
+    enum md_kind kind = (enum md_kind)p->md_inflight;
     p->md_inflight = 0;
     if (kp_metadata_resp(r, req->ver, &m)) {
         kp_log(p, 4, "broker %d: malformed Metadata response", c->node_id);
@@ -463,68 +584,38 @@ static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rb
     }
     for (int32_t i = 0; i < m.nbrokers; i++)
         update_broker(p, &m.brokers[i]);
-    int incomplete = 0;
+    int problem = 0;
     pthread_mutex_lock(&p->topics_lock);
     for (int32_t i = 0; i < m.ntopics; i++) {
-        kp_md_topic_t *mt = &m.topics[i];
-        kp_topic_t *t = kp_topic_find(p, mt->name);
-        if (!t)
-            continue;
-        if (mt->err) {
-            t->md_err = mt->err;
-            incomplete = 1;
-            if (mt->err != 3 && mt->err != 5)
-                kp_log(p, 4, "metadata for topic %s: %s", t->name, kp_err_name(mt->err));
-            continue;
-        }
-        /* Kafka lists every partition, numbered 0..n-1: anything else (no
-         * partitions, an index outside the list) is not believed */
-        int32_t maxp = mt->npartitions;
-        int sane = maxp > 0;
-        for (int32_t j = 0; j < mt->npartitions && sane; j++)
-            sane = mt->partitions[j].partition >= 0 && mt->partitions[j].partition < maxp;
-        if (!sane) {
-            kp_log(p, 4, "metadata for topic %s lists %d partitions with impossible indexes: "
-                         "ignored",
-                   t->name, mt->npartitions);
-            incomplete = 1;
-            continue;
-        }
-        if (grow_partitions(t, maxp))
-            incomplete = 1;
-        t->md_err = KP_OK;
-        void *const *tps;
-        int32_t npart = kp_topic_parts(t, &tps);
-        for (int32_t j = 0; j < mt->npartitions; j++) {
-            kp_md_partition_t *mp = &mt->partitions[j];
-            if (mp->partition < 0 || mp->partition >= npart)
-                continue;
-            kp_tp_t *tp = tps[mp->partition];
-            int32_t leader = mp->err && mp->err != 9 /* REPLICA_NOT_AVAILABLE */ ? -1 : mp->leader;
-            if (tp->leader != leader)
-                kp_log(p, 7, "%s [%d]: leader %d -> %d", t->name, tp->partition, tp->leader,
-                       leader);
-            tp->leader = leader;
-            if (leader < 0 || !broker_conn(p, leader))
-                incomplete = 1;
-        }
+        kp_topic_t *t = kp_topic_find(p, m.topics[i].name);
+        if (t)
+            t->md_pending = update_topic(p, t, &m.topics[i], &problem);
     }
+    p->md_ok_ms = now;
     pthread_cond_broadcast(&p->md_cond);
     pthread_mutex_unlock(&p->topics_lock);
     kp_metadata_resp_free(&m);
-    p->md_known = 1;
+    /* topics asked for and not answered stay pending: count them all */
+    void *const *ts;
+    p->md_npending = 0;
+    for (size_t i = 0, n = kp_topics(p, &ts); i < n; i++)
+        p->md_npending += ((kp_topic_t *)ts[i])->md_pending;
+    problem |= p->md_npending > 0;
     if (p->nboot && p->nbrokers)
         p->retire_boot = 1;
-    if (incomplete) {
-        /* something is missing: ask again soon, backing off */
+    /* something missing or refused: ask again later, backing off */
+    if (problem)
         p->md_attempts++;
-        p->md_next_ms = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
-                                         p->md_attempts - 1, &p->rng);
-    } else {
+    else
         p->md_attempts = 0;
+    p->md_retry_at = now + (problem ? kp_backoff(p->conf.retry_backoff_ms,
+                                                 p->conf.retry_backoff_max_ms,
+                                                 p->md_attempts - 1, &p->rng)
+                                    : p->conf.retry_backoff_ms);
+    if (kind == MD_FULL) {
         p->md_next_ms = now + p->conf.metadata_max_age_ms;
+        p->md_backoff_until = now + p->conf.retry_backoff_ms;
     }
-    p->md_backoff_until = now + p->conf.retry_backoff_ms;
 }
 
 static void handle_produce(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
@@ -555,8 +646,8 @@ static void handle_produce(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbu
             batch_result(p, b, KP_ERR_BAD_RESPONSE, -1, -1, 1);
         else
             batch_result(p, b, found->err, found->base_offset, found->log_append_time,
-                         found->err == 7 /* REQUEST_TIMED_OUT */ ||
-                             found->err == 20 /* NOT_ENOUGH_REPLICAS_AFTER_APPEND */);
+                         found->err == KAFKA_REQUEST_TIMED_OUT ||
+                             found->err == KAFKA_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
     }
     kp_produce_resp_free(&pr);
 }
@@ -574,6 +665,8 @@ void kp_sender_on_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t
     (void)c;
     atomic_store(&p->md_wanted, 1);
     if (req->api == KP_API_METADATA) {
+        /* what it asked for is asked again in a full refresh (md_wanted,
+         * set above), after the backoff */
         p->md_inflight = 0;
         p->md_backoff_until = kp_mono_ms() + p->conf.retry_backoff_ms;
         return;
@@ -591,8 +684,12 @@ void kp_sender_on_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
     /* acks=0: done when written; the broker says nothing, so offsets are
      * unknown and the status is "possibly persisted". */
     for (int i = 0; i < req->nbatches; i++) {
-        req->batches[i]->tp->inflight--;
-        kp_batch_complete(p, req->batches[i], KP_OK, -1, -1, KP_POSSIBLY_PERSISTED);
+        kp_batch_t *b = req->batches[i];
+        b->tp->inflight--;
+        if (b->abandoned)
+            kp_acc_release(p, b);
+        else
+            kp_batch_complete(p, b, KP_OK, -1, -1, KP_POSSIBLY_PERSISTED);
     }
 }
 
@@ -605,8 +702,56 @@ static kp_err_t prepare_batch(kp_producer_t *p, kp_conn_t *c, kp_batch_t *b) {
     if (!p->compressor)
         return KP_OK;
     if (p->conf.compression_type == KP_CODEC_ZSTD && c->ver[KP_API_PRODUCE] < 7)
-        return 76; /* UNSUPPORTED_COMPRESSION_TYPE */
+        return KAFKA_UNSUPPORTED_COMPRESSION_TYPE;
     return b->cbuf ? KP_OK : kp_batch_compress(p, p->compressor, b);
+}
+
+/* ---------------------------------------------------------------- delivery timeout in flight */
+
+/* delivery.timeout.ms bounds a record's time to its completion also while
+ * its batch is in flight (the Java client's Sender.getExpiredInflightBatches):
+ * a batch past its deadline fails now with _MSG_TIMED_OUT_IN_FLIGHT, possibly
+ * persisted, and stays in its request, abandoned, until the request ends
+ * (its buffer may still be being written; its place in the partition's
+ * in-flight count keeps later batches in order), when batch_result frees
+ * it and ignores the late answer. Its sequence range may or may not be
+ * written: under idempotence the producer takes a new id (KIP-360), as for
+ * any sequenced batch that fails. */
+static void expire_request(kp_producer_t *p, kp_req_t *req, int64_t now, int64_t *next) {
+    if (now < req->expire_at) {
+        *next = MIN(*next, req->expire_at);
+        return;
+    }
+    req->expire_at = INT64_MAX;
+    for (int i = 0; i < req->nbatches; i++) {
+        kp_batch_t *b = req->batches[i];
+        int64_t due = b->created_ms + p->conf.delivery_timeout_ms;
+        if (b->abandoned)
+            continue;
+        if (now < due) {
+            req->expire_at = MIN(req->expire_at, due);
+            continue;
+        }
+        b->abandoned = 1;
+        if (b->base_seq >= 0 && b->pid == p->pid && b->epoch == p->epoch)
+            request_new_pid(p, "a batch in flight expired");
+        kp_log(p, 4, "%s [%d]: %d records failed: delivery.timeout.ms expired in flight",
+               b->tp->topic->name, b->tp->partition, b->count);
+        kp_batch_notify(p, b, KP_ERR_MSG_TIMED_OUT_IN_FLIGHT, -1, -1, KP_POSSIBLY_PERSISTED);
+    }
+    *next = MIN(*next, req->expire_at);
+}
+
+static void expire_in_flight(kp_producer_t *p, int64_t now, int64_t *next) {
+    for (int i = 0; i < conn_count(p); i++) {
+        kp_conn_t *c = conn_at(p, i);
+        for (kp_req_t *req = c->wait_head; req; req = req->next)
+            if (req->is_produce)
+                expire_request(p, req, now, next);
+        for (kp_req_t *req = c->out_head; req; req = req->next)
+            if (req->is_produce)
+                expire_request(p, req, now, next);
+    }
 }
 
 /* ---------------------------------------------------------------- the scan */
@@ -657,7 +802,39 @@ static int may_send_more(const kp_producer_t *p, const kp_tp_t *tp, const kp_bat
     return !(p->idempotent && b->base_seq < 0 && (tp->pid != p->pid || tp->epoch != p->epoch));
 }
 
-/* Scan every partition: expire, and collect ready batches per broker.
+/* Move the partitions waiting in the inbox onto the I/O thread's list (all
+ * of them, or none while memory runs out: they wait for the next turn). */
+static void take_inbox(kp_producer_t *p) {
+    pthread_mutex_lock(&p->work_lock);
+    int n = 0;
+    for (kp_tp_t *tp = p->work_inbox; tp; tp = tp->work_next)
+        n++;
+    if (p->nactive + n > p->active_cap) {
+        int cap = (p->nactive + n) * 2;
+        kp_tp_t **na = realloc(p->active, (size_t)cap * sizeof(*na));
+        if (!na) {
+            pthread_mutex_unlock(&p->work_lock);
+            return;
+        }
+        p->active = na;
+        p->active_cap = cap;
+    }
+    for (kp_tp_t *tp = p->work_inbox; tp; tp = tp->work_next)
+        p->active[p->nactive++] = tp;
+    p->work_inbox = NULL;
+    pthread_mutex_unlock(&p->work_lock);
+}
+
+/* A request lists each topic once, its partitions together: drain lists,
+ * filled in the order of the partition list, are sorted by topic. */
+static int by_topic(const void *a, const void *b) {
+    const kp_batch_t *x = *(kp_batch_t *const *)a, *y = *(kp_batch_t *const *)b;
+    if (x->tp->topic != y->tp->topic)
+        return (uintptr_t)x->tp->topic < (uintptr_t)y->tp->topic ? -1 : 1;
+    return x->tp->partition < y->tp->partition ? -1 : x->tp->partition > y->tp->partition;
+}
+
+/* Scan the partitions with batches: expire, and collect ready batches per broker.
  * Returns the nearest time something becomes due. */
 static int64_t scan(kp_producer_t *p, int64_t now) {
     int64_t next = INT64_MAX;
@@ -668,96 +845,101 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
     kp_err_t fatal = (kp_err_t)atomic_load(&p->fatal_err);
     int64_t dto = p->conf.delivery_timeout_ms;
 
-    /* the topic and partition tables need no lock (kp_ptab); a topic
-     * added meanwhile is seen next turn */
-    void *const *ts, *const *tps;
-    size_t ntopics = kp_topics(p, &ts);
-    for (size_t ti = 0; ti < ntopics; ti++) {
-        for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
-            kp_tp_t *tp = tps[pi];
-            pthread_mutex_lock(&tp->lock);
-            /* delivery.timeout.ms: batches waiting in the deque (all of
-             * them once the producer hit a fatal error) */
-            while (tp->head && !tp->head->compressing &&
-                   (fatal || now >= tp->head->created_ms + dto)) {
-                kp_batch_t *b = tp->head;
-                tp->head = b->next;
-                if (!tp->head)
-                    tp->tail = NULL;
-                b->closed = 1;
-                if (b->base_seq >= 0 && b->pid == p->pid && b->epoch == p->epoch)
-                    request_new_pid(p, "a sequenced batch expired");
-                b->next = expired;
-                expired = b;
-            }
+    /* only the partitions with batches: those on the list, and those that
+     * got their first batch since (the inbox) */
+    take_inbox(p);
+    int listed = 0;
+    for (int ai = 0; ai < p->nactive; ai++) {
+        kp_tp_t *tp = p->active[ai];
+        pthread_mutex_lock(&tp->lock);
+        /* delivery.timeout.ms: batches waiting in the deque (all of
+         * them once the producer hit a fatal error) */
+        while (tp->head && !tp->head->compressing &&
+               (fatal || now >= tp->head->created_ms + dto)) {
             kp_batch_t *b = tp->head;
-            /* (stores only on a change: every write costs the partner
-             * thread a cache miss) */
-            int64_t stalled = atomic_load_explicit(&tp->stalled_since, memory_order_relaxed);
-            if (!b && stalled)
+            tp->head = b->next;
+            if (!tp->head)
+                tp->tail = NULL;
+            b->closed = 1;
+            if (b->base_seq >= 0 && b->pid == p->pid && b->epoch == p->epoch)
+                request_new_pid(p, "a sequenced batch expired");
+            b->next = expired;
+            expired = b;
+        }
+        kp_batch_t *b = tp->head;
+        /* (stores only on a change: every write costs the partner
+         * thread a cache miss) */
+        int64_t stalled = atomic_load_explicit(&tp->stalled_since, memory_order_relaxed);
+        if (!b && stalled)
+            atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
+        if (b) {
+            next = MIN(next, b->created_ms + dto);
+            kp_conn_t *c = tp->leader >= 0 ? broker_conn(p, tp->leader) : NULL;
+            int64_t ready_at;
+            if (b->attempts)
+                ready_at = b->retry_at_ms; /* a retry waits out its backoff */
+            else if (b->closed || b->next || hurry)
+                ready_at = now;
+            else
+                ready_at = b->created_ms + p->conf.linger_ms;
+            /* idempotence: a new batch needs a producer id */
+            int need_pid = p->idempotent && b->base_seq < 0 && p->pid_state != KP_PID_READY;
+            int stalls = ready_at <= now && (!c || c->state != KP_CONN_READY);
+            if (!stalls && stalled)
                 atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
-            if (b) {
-                next = MIN(next, b->created_ms + dto);
-                kp_conn_t *c = tp->leader >= 0 ? broker_conn(p, tp->leader) : NULL;
-                int64_t ready_at;
-                if (b->attempts)
-                    ready_at = b->retry_at_ms; /* a retry waits out its backoff */
-                else if (b->closed || b->next || hurry)
-                    ready_at = now;
-                else
-                    ready_at = b->created_ms + p->conf.linger_ms;
-                /* idempotence: a new batch needs a producer id */
-                int need_pid = p->idempotent && b->base_seq < 0 && p->pid_state != KP_PID_READY;
-                int stalls = ready_at <= now && (!c || c->state != KP_CONN_READY);
-                if (!stalls && stalled)
-                    atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
-                else if (stalls && !stalled)
-                    atomic_store_explicit(&tp->stalled_since, now, memory_order_relaxed);
-                if (tp->retrying && !tp->inflight && !b->sent_no)
-                    tp->retrying = 0; /* every resend went through */
-                if (!c) {
-                    atomic_store(&p->md_wanted, 1);
-                } else if (b->compressing) {
-                    /* its application thread wakes us when done */
-                } else if (need_pid || !may_send_more(p, tp, b, c)) {
-                    /* wait for answers to what is in flight */
-                } else if (ready_at > now) {
-                    next = MIN(next, ready_at);
-                } else if (c->state != KP_CONN_READY) {
-                    kp_conn_connect(p, c, now);
-                    if (c->state == KP_CONN_DOWN)
-                        next = MIN(next, c->next_connect_ms);
-                } else if (c->nreqs < p->conf.max_in_flight) {
-                    drain_list_t *d = drain_for(&lists, &nlists, &lcap, c);
-                    if (d && !d->full &&
-                        (d->n == 0 || d->bytes + (b->cbuf ? b->clen : b->len) <=
-                                          (size_t)p->conf.max_request_size)) {
-                        if (!drain_add(d, b)) {
-                            tp->head = b->next;
-                            if (!tp->head)
-                                tp->tail = NULL;
-                            b->next = NULL;
-                            b->closed = 1;
-                            tp->inflight++;
-                            tp->inflight_conn = c;
-                            if (!b->sent_no)
-                                b->sent_no = ++tp->sent_count;
-                            if (p->idempotent && b->base_seq < 0)
-                                assign_sequence(p, tp, b);
-                            /* a request holds one batch per partition: the
-                             * next one goes in the next request */
-                            if (tp->head)
-                                next = now;
-                        }
-                    } else if (d) {
-                        d->full = 1;
-                        next = now; /* more to send: come straight back */
+            else if (stalls && !stalled)
+                atomic_store_explicit(&tp->stalled_since, now, memory_order_relaxed);
+            if (tp->retrying && !tp->inflight && !b->sent_no)
+                tp->retrying = 0; /* every resend went through */
+            if (!c) {
+                atomic_store(&p->md_wanted, 1);
+            } else if (b->compressing) {
+                /* its application thread wakes us when done */
+            } else if (need_pid || !may_send_more(p, tp, b, c)) {
+                /* wait for answers to what is in flight */
+            } else if (ready_at > now) {
+                next = MIN(next, ready_at);
+            } else if (c->state != KP_CONN_READY) {
+                kp_conn_connect(p, c, now);
+                if (c->state == KP_CONN_DOWN)
+                    next = MIN(next, c->next_connect_ms);
+            } else if (c->nreqs < p->conf.max_in_flight) {
+                drain_list_t *d = drain_for(&lists, &nlists, &lcap, c);
+                if (d && !d->full &&
+                    (d->n == 0 || d->bytes + (b->cbuf ? b->clen : b->len) <=
+                                      (size_t)p->conf.max_request_size)) {
+                    if (!drain_add(d, b)) {
+                        tp->head = b->next;
+                        if (!tp->head)
+                            tp->tail = NULL;
+                        b->next = NULL;
+                        b->closed = 1;
+                        tp->inflight++;
+                        tp->inflight_conn = c;
+                        if (!b->sent_no)
+                            b->sent_no = ++tp->sent_count;
+                        if (p->idempotent && b->base_seq < 0)
+                            assign_sequence(p, tp, b);
+                        /* a request holds one batch per partition: the
+                         * next one goes in the next request */
+                        if (tp->head)
+                            next = now;
                     }
+                } else if (d) {
+                    d->full = 1;
+                    next = now; /* more to send: come straight back */
                 }
             }
-            pthread_mutex_unlock(&tp->lock);
         }
+        /* off the list once its deque is empty (appends and requeues
+         * put it back, under this lock) */
+        int keep = tp->head != NULL;
+        tp->listed = keep;
+        pthread_mutex_unlock(&tp->lock);
+        if (keep)
+            p->active[listed++] = tp;
     }
+    p->nactive = listed;
 
     while (expired) {
         kp_batch_t *b = expired;
@@ -783,6 +965,7 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
             free(d->bs);
             continue;
         }
+        qsort(d->bs, (size_t)d->n, sizeof(*d->bs), by_topic);
         kp_req_t *req = build_produce(p, d->conn, d->bs, d->n, now);
         if (!req) {
             for (int k = 0; k < d->n; k++)
@@ -874,6 +1057,7 @@ static void drain_wake(kp_producer_t *p) {
 static KP_TLS const kp_producer_t *io_thread_of;
 
 int kp_in_io_thread(const kp_producer_t *p) { return io_thread_of == p; }
+int kp_in_any_io_thread(void) { return io_thread_of != NULL; }
 
 void *kp_sender_main(void *arg) {
     kp_producer_t *p = arg;
@@ -900,6 +1084,7 @@ void *kp_sender_main(void *arg) {
          * yet (or a topic waits), fetch it. */
         metadata_maybe(p, now, &next);
         initpid_maybe(p, now, &next);
+        expire_in_flight(p, now, &next);
         next = MIN(next, scan(p, now));
         /* timers and fds */
         int nc = conn_count(p);

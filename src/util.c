@@ -1,10 +1,13 @@
 /* util — small helpers shared by every module. */
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 char *kp_strdup(const char *s) { return s ? kp_strndup(s, strlen(s)) : NULL; }
 
@@ -133,6 +136,16 @@ void *kp_grow(void *items, int n, int *cap, size_t elem, int first) {
     if (p)
         *cap = ncap;
     return p;
+}
+
+int kp_fd_above_std(int fd) {
+    if (fd < 0 || fd > 2)
+        return fd;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return nfd;
 }
 
 int kp_stack_push(kp_stack_t *s, void *x) {

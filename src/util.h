@@ -49,6 +49,12 @@ int64_t kp_backoff(int64_t base, int64_t max, int attempts, uint64_t *rng);
  * updated. NULL when out of memory (items and *cap unchanged). */
 void *kp_grow(void *items, int n, int *cap, size_t elem, int first);
 
+/* fd itself when it is above the standard descriptors 0-2, else a
+ * close-on-exec duplicate at 3 or above (fd closed). A library must never
+ * take 0-2: an application started with stdin closed would find our eventfd
+ * or socket where it reads its input. -1 (fd closed, errno set) on failure. */
+int kp_fd_above_std(int fd);
+
 /* A stack of pointers (free lists). Push keeps x unless the stack cannot
  * grow (-1: the caller still owns x). Empty it with pop, then free(v). */
 typedef struct kp_stack {

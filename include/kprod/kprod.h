@@ -77,7 +77,7 @@ typedef enum kp_err {
     KP_ERR_UNKNOWN_PARTITION = -13,  /* explicit partition outside the topic */
     KP_ERR_UNSUPPORTED_BROKER = -14, /* broker lacks a protocol version kprod needs */
     KP_ERR_BAD_RESPONSE = -15,       /* malformed response from a broker */
-    KP_ERR_IN_CALLBACK = -16,        /* flush/close called from a producer callback */
+    KP_ERR_IN_CALLBACK = -16,        /* flush/close/future wait called from a producer callback */
     KP_ERR_SERIALIZATION = -17,      /* a serializer failed */
     KP_ERR_NOT_IMPLEMENTED = -18,    /* a feature this build does not have */
     KP_ERR_PURGED_CLOSE = -19,       /* still pending when close() timed out */
@@ -85,6 +85,9 @@ typedef enum kp_err {
     KP_ERR_UNKNOWN_SERVER_ERROR = -21, /* Kafka's UNKNOWN_SERVER_ERROR (-1 on the wire): the
                                         * broker failed unexpectedly. Given its own local code
                                         * because the wire value -1 is KP_ERR_UNKNOWN. */
+    KP_ERR_CLUSTER_UNREACHABLE = -22, /* a send waited max.block.ms for metadata and no broker
+                                       * answered at all (refused, not resolved, silent, or not
+                                       * Kafka: the log names each broker and its cause) */
 } kp_err_t;
 
 /* Short symbolic name, e.g. "NOT_LEADER_OR_FOLLOWER". Never NULL. */
@@ -272,7 +275,9 @@ KP_API kp_err_t kp_send_future(kp_producer_t *p, const kp_record_t *rec, kp_call
 /* Wait for a future. timeout_ms < 0 waits forever. Returns the record's
  * result (KP_OK or its error) and fills md (if not NULL), or
  * KP_ERR_TIMED_OUT if it did not complete in time (the future stays valid:
- * wait again or destroy it). fut NULL: KP_ERR_INVALID_ARG at once. */
+ * wait again or destroy it). fut NULL: KP_ERR_INVALID_ARG at once. On a
+ * producer's I/O thread (inside a callback) a future not yet done gives
+ * KP_ERR_IN_CALLBACK at once: waiting there would wait for that thread. */
 KP_API kp_err_t kp_future_get(kp_future_t *fut, int64_t timeout_ms, kp_record_metadata_t *md);
 /* Non-zero once the future has completed; 0 for NULL. */
 KP_API int kp_future_is_done(const kp_future_t *fut);
@@ -283,7 +288,8 @@ KP_API void kp_future_destroy(kp_future_t *fut);
  * except that the record's batch is sent at once instead of lingering for
  * linger.ms (nobody can add to it while the caller waits). Waiting beyond
  * timeout_ms gives KP_ERR_TIMED_OUT; the record itself still completes in
- * the background. md may be NULL; p or rec NULL: KP_ERR_INVALID_ARG. */
+ * the background. md may be NULL; p or rec NULL: KP_ERR_INVALID_ARG.
+ * From inside a producer callback: KP_ERR_IN_CALLBACK, nothing sent. */
 KP_API kp_err_t kp_send_sync(kp_producer_t *p, const kp_record_t *rec, int64_t timeout_ms,
                              kp_record_metadata_t *md);
 
