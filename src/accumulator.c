@@ -289,14 +289,19 @@ static int try_append(kp_batch_t *b, const void *key, int32_t klen, const void *
  * each against ~10 of lz4 for a 100-byte value), and an outage once grew
  * them to 430 MB beyond a 32 MiB budget. A growth may take the pool below
  * zero for a while; the next new batch then waits. */
-static kp_err_t push_entry(kp_producer_t *p, kp_batch_t *b, kp_rec_entry_t e) {
+static __attribute__((noinline)) kp_err_t grow_entries(kp_producer_t *p, kp_batch_t *b) {
     int cap = b->ents_cap;
     kp_rec_entry_t *ne = kp_grow(b->ents, b->nents, &b->ents_cap, sizeof(*ne), 8);
     if (!ne)
         return KP_ERR_NOMEM;
-    if (b->ents_cap != cap)
-        pool_adjust(p, (int64_t)(b->ents_cap - cap) * (int64_t)sizeof(*ne));
+    pool_adjust(p, (int64_t)(b->ents_cap - cap) * (int64_t)sizeof(*ne));
     b->ents = ne;
+    return KP_OK;
+}
+
+static inline kp_err_t push_entry(kp_producer_t *p, kp_batch_t *b, kp_rec_entry_t e) {
+    if (b->nents == b->ents_cap && grow_entries(p, b)) /* per batch, not per record */
+        return KP_ERR_NOMEM;
     b->ents[b->nents++] = e;
     return KP_OK;
 }

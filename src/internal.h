@@ -199,6 +199,7 @@ struct kp_future {
 };
 
 struct kp_producer {
+    uint64_t uid; /* unique over the process's life, from 1 */
     kp_conf_t conf;
     char *client_id;
     int log_level; /* stderr logging threshold without a log callback */

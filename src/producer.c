@@ -31,6 +31,7 @@
 #include "util.h"
 
 static _Atomic int client_seq; /* producer-N client ids, as Java */
+static _Atomic uint64_t producer_uid; /* kp_producer.uid */
 
 void kp_log(kp_producer_t *p, int level, const char *fmt, ...) {
     if (!p->conf.log_cb && level > p->log_level)
@@ -207,9 +208,22 @@ static kp_topic_t *index_find(const kp_topic_index_t *ix, const char *name, uint
     }
 }
 
+/* Each thread remembers the topic it found last (keyed by the producer's
+ * id, never reused, so a freed producer's topic is never looked at): a
+ * producer sending to one topic pays one strcmp per record, not a hash. */
+static KP_TLS uint64_t last_uid;
+static KP_TLS kp_topic_t *last_topic;
+
 kp_topic_t *kp_topic_find(const kp_producer_t *p, const char *name) {
+    if (last_uid == p->uid && !strcmp(last_topic->name, name))
+        return last_topic;
     const kp_topic_index_t *ix = atomic_load_explicit(&p->tindex, memory_order_acquire);
-    return ix ? index_find(ix, name, name_hash(name)) : NULL;
+    kp_topic_t *t = ix ? index_find(ix, name, name_hash(name)) : NULL;
+    if (t) {
+        last_uid = p->uid;
+        last_topic = t;
+    }
+    return t;
 }
 
 static void index_put(kp_topic_index_t *ix, kp_topic_t *t) {
@@ -932,6 +946,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         return NULL;
     }
     p->wake_fd = -1;
+    p->uid = atomic_fetch_add(&producer_uid, 1) + 1; /* 0: no producer (kp_topic_find) */
     /* KPROD_DEBUG=1 in the environment: debug logs on stderr */
     const char *dbg = getenv("KPROD_DEBUG");
     p->log_level = dbg && *dbg && strcmp(dbg, "0") ? 7 : 4;
