@@ -484,6 +484,7 @@ int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     /* socket.connection.setup.timeout.ms covers the TCP connect and the
      * ApiVersions handshake: a listener that accepts and never answers is
      * given up on like one that never accepts */
+    int64_t setup_due = INT64_MAX;
     if (c->state == KP_CONN_CONNECTING || c->state == KP_CONN_HANDSHAKE) {
         if (now >= c->connect_deadline_ms) {
             kp_conn_close(p, c, KP_ERR_TRANSPORT,
@@ -493,16 +494,18 @@ int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now) {
                               : "no answer within socket.connection.setup.timeout.ms");
             return now; /* its work goes elsewhere or waits for the backoff: look again */
         }
-        return c->connect_deadline_ms;
+        if (c->state == KP_CONN_CONNECTING)
+            return c->connect_deadline_ms;
+        setup_due = c->connect_deadline_ms; /* and the handshake's request.timeout.ms */
     }
     /* The oldest request decides: the in-flight head, or else the first
      * queued one (a request that cannot even be written in time). */
     kp_req_t *oldest = c->wait_head ? c->wait_head : c->out_head;
     if (!oldest)
-        return idle_check(p, c, now);
+        return c->state == KP_CONN_READY ? idle_check(p, c, now) : setup_due;
     if (now >= oldest->deadline_ms) {
-        kp_conn_close(p, c, 7 /* REQUEST_TIMED_OUT */, "request timed out");
+        kp_conn_close(p, c, KAFKA_REQUEST_TIMED_OUT, "request timed out");
         return now; /* its requests failed back for retry: look again at once */
     }
-    return oldest->deadline_ms;
+    return oldest->deadline_ms < setup_due ? oldest->deadline_ms : setup_due;
 }
