@@ -6,8 +6,10 @@ set -u
 B=$1
 T=$(mktemp -d)
 pass=0 fail=0
-MOCK_PID=
+MOCK_PID= MOCK2_PID= CONSOLE_PID=
 cleanup() {
+  [ -n "$CONSOLE_PID" ] && kill -KILL "$CONSOLE_PID" 2>/dev/null
+  [ -n "$MOCK2_PID" ] && kill -CONT "$MOCK2_PID" 2>/dev/null && kill -TERM "$MOCK2_PID" 2>/dev/null
   [ -n "$MOCK_PID" ] && kill -TERM "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null
   rm -rf "$T"
 }
@@ -15,10 +17,13 @@ trap cleanup EXIT
 ok()   { pass=$((pass + 1)); echo "ok   $1"; }
 bad()  { fail=$((fail + 1)); echo "FAIL $1"; }
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# wait_for COND: poll the shell condition COND (every 0.1 s, at most 60 s)
+wait_for() { local i; for i in $(seq 600); do eval "$1" && return 0; sleep 0.1; done; return 1; }
 
 mkfifo "$T/out"
 "$B/tools/kprod-mock" --brokers 3 --topic first:3 --topic test2:3 --topic console:4 \
-  --topic vg:2 --topic hdr:2 --topic hdrerr:1 --topic hdrign:1 >"$T/out" 2>"$T/mock.err" &
+  --topic vg:2 --topic hdr:2 --topic hdrerr:1 --topic hdrign:1 --topic sigint:3 --topic sigterm:3 \
+  --topic vgsig:1 >"$T/out" 2>"$T/mock.err" &
 MOCK_PID=$!
 exec 3<"$T/out"
 if ! IFS= read -r -t 30 BOOT <&3; then
@@ -177,6 +182,144 @@ hconf "null.marker and headers.key.separator may not be equal" --property null.m
 hconf "headers.separator '(' is not a valid regular expression" --property 'headers.separator=('
 hconf "parse.headers must be true or false" --property parse.headers=yes
 
+# ---- kprod-console: SIGINT/SIGTERM and a closed stdin ----
+# As Kafka's tool (a shutdown hook closes the producer): a signal stops the
+# reading, the producer is closed with a bounded wait (--close-timeout-ms),
+# every line read and not acknowledged is reported on stderr ("error: line
+# N: ..."), then a summary "interrupted by SIG...: N lines read, A records
+# acknowledged[, K not ...]". Exit 0 only if every line read was
+# acknowledged, else 128+signal. Each line's value is its number.
+
+# console_bg INPUT ERR [options...]: kprod-console in the background. A
+# shell's background job starts with SIGINT ignored (and kprod-console keeps
+# an ignored signal ignored, as nohup wants): env gives it the default back.
+console_bg() {
+  local in=$1 err=$2; shift 2
+  env --default-signal "$B/tools/kprod-console" "$@" <"$in" >/dev/null 2>"$err" &
+  CONSOLE_PID=$!
+}
+# console_fifo TOPIC ERR [options...]: console_bg reading the fifo $T/in,
+# which this shell holds open for writing on fd 5
+console_fifo() {
+  local topic=$1 err=$2; shift 2
+  rm -f "$T/in"; mkfifo "$T/in"
+  console_bg "$T/in" "$err" --topic "$topic" "$@"
+  exec 5>"$T/in"
+}
+# stop_console SIGNAL: signal kprod-console and wait for it, with the input
+# still open; sets rc and ms (how long it took to exit). A tool that does
+# not exit within 60 s is killed (rc 137), so that a failure cannot hang.
+exited() { # PID: our child has exited (a zombie, not yet waited for)
+  local st; st=$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null)
+  [ -z "$st" ] || [ "$st" = Z ]
+}
+stop_console() {
+  local t0; t0=$(date +%s%N)
+  kill -"$1" "$CONSOLE_PID"
+  wait_for 'exited "$CONSOLE_PID"' || kill -KILL "$CONSOLE_PID"
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  wait "$CONSOLE_PID"; rc=$?; CONSOLE_PID=
+  exec 5>&-
+}
+# sig_accounted NAME ERR GOT SIG CODE KNOWN: GOT holds the values delivered.
+# The summary gives N lines read (at least KNOWN, the lines the test knows
+# were read); each of lines 1..N is delivered or reported, none after N is
+# delivered, none twice; the summary counts as not acknowledged the lines
+# reported; exit 0 exactly when nothing was reported, else CODE. Sets n.
+sig_accounted() {
+  local name=$1 err=$2 got=$3 sig=$4 code=$5 known=$6 acked nrep
+  n=$(sed -nE "s/^kprod-console: interrupted by $sig: ([0-9]+) lines read, .*/\1/p" "$err")
+  acked=$(sed -nE "s/^kprod-console: interrupted by $sig: [0-9]+ lines read, ([0-9]+) .*/\1/p" "$err")
+  check "$name: stderr ends with the summary, at least $known lines read" \
+    '[ -n "$n" ] && [ "$n" -ge "$known" ] && tail -1 "$err" | grep -q "^kprod-console: interrupted by $sig: "'
+  [ -n "$n" ] && [ "$n" -ge "$known" ] || n=$known
+  sed -nE 's/^error: line ([0-9]+): .*/\1/p' "$err" | sort -u >"$T/reported"
+  nrep=$(wc -l <"$T/reported")
+  check "$name: every line read ($n) is delivered or reported on stderr" \
+    '[ -z "$(seq 1 "$n" | sort | comm -23 - <(sort -u "$got" "$T/reported"))" ]'
+  check "$name: no line after the last read is delivered, none twice" \
+    '[ -z "$(awk -v n="$n" "\$1 > n" "$got")" ] && [ -z "$(sort "$got" | uniq -d)" ]'
+  check "$name: the summary counts the $nrep lines reported as not acknowledged" \
+    '[ "$acked" = $((n - nrep)) ]'
+  if [ "$nrep" = 0 ] && ! grep -q "cut short" "$err"; then
+    check "$name: nothing lost: exit 0 (exit $rc)" '[ $rc = 0 ]'
+  else
+    check "$name: records not acknowledged: exit $code (exit $rc)" '[ $rc = $code ]'
+  fi
+}
+
+# SIGINT with the cluster up, while a writer still feeds the pipe (one
+# write per line: no line is ever half in the pipe): what was read is
+# delivered, exit 0
+console_fifo sigint "$T/sigint.err" --bootstrap-server "$BOOT"
+stdbuf -oL seq 1 6000 >&5 2>/dev/null &
+WRITER=$!
+wait_for '[ "$(consume sigint | wc -l)" -ge 500 ]'
+stop_console INT
+kill "$WRITER" 2>/dev/null; wait "$WRITER" 2>/dev/null
+consume sigint | cut -f3 >"$T/sigint.got"
+sig_accounted "SIGINT mid-input" "$T/sigint.err" "$T/sigint.got" SIGINT 130 500
+check "SIGINT mid-input, cluster up: all $n lines read delivered, no error reported" \
+  '[ "$(wc -l <"$T/sigint.got")" = "$n" ] && ! grep -q "^error" "$T/sigint.err"'
+[ $rc = 0 ] || cat "$T/sigint.err"
+
+# SIGTERM with everything delivered and the pipe still open (the tool waits
+# in poll()): exit 0 and the summary
+console_fifo sigterm "$T/sigterm.err" --bootstrap-server "$BOOT"
+seq 1 3000 >&5 # fits in the pipe
+wait_for '[ "$(consume sigterm | wc -l)" = 3000 ]'
+stop_console TERM
+consume sigterm | cut -f3 >"$T/sigterm.got"
+sig_accounted "SIGTERM, input idle" "$T/sigterm.err" "$T/sigterm.got" SIGTERM 143 3000
+check "SIGTERM, input idle: 3000 lines read, 3000 acknowledged" \
+  'grep -qx "kprod-console: interrupted by SIGTERM: 3000 lines read, 3000 records acknowledged" "$T/sigterm.err"'
+
+# A frozen cluster (SIGSTOP) holds records the tool accepted: the close
+# waits --close-timeout-ms, then each is reported (_PURGED_CLOSE), exit 130
+"$B/tools/kprod-mock" --brokers 1 --topic frozen:2 >"$T/out2" 2>"$T/mock2.err" &
+MOCK2_PID=$!
+wait_for '[ -s "$T/out2" ]'
+BOOT2=$(head -1 "$T/out2")
+console_fifo frozen "$T/frozen.err" --bootstrap-server "$BOOT2" --close-timeout-ms 2000
+seq 1 100 >&5
+wait_for '[ "$(kcat -C -b "$BOOT2" -t frozen -e -q 2>/dev/null | wc -l)" = 100 ]'
+kill -STOP "$MOCK2_PID"
+# lines 101-200, then line 201 over max.request.size: its at-once failure
+# on stderr shows that lines 1-201 were read
+seq 101 200 >&5
+head -c 1100000 /dev/zero | tr '\0' x >&5; echo >&5
+wait_for 'grep -q "^error: line 201: .*_RECORD_TOO_LARGE" "$T/frozen.err"'
+stop_console INT
+kill -CONT "$MOCK2_PID"
+check "frozen cluster: exits within the close timeout (2 s; took $ms ms)" '[ "$ms" -lt 6000 ]'
+kcat -C -b "$BOOT2" -t frozen -e -q -f '%s\n' 2>/dev/null >"$T/frozen.got"
+sig_accounted "frozen cluster" "$T/frozen.err" "$T/frozen.got" SIGINT 130 201
+check "frozen cluster: the records left at the close are reported as _PURGED_CLOSE" \
+  'grep -qE "^error: line (1[0-9][0-9]|200): [0-9]+: _PURGED_CLOSE" "$T/frozen.err"'
+kill -TERM "$MOCK2_PID"; wait "$MOCK2_PID"; MOCK2_PID=
+
+# Unreachable cluster: the first send waits for metadata (max.block.ms,
+# 60 s); the signal ends it: every line read is reported, exit 143, quickly
+seq 1 50 >"$T/unreach.in"
+console_bg "$T/unreach.in" "$T/unreach.err" --bootstrap-server 127.0.0.1:1 --topic t \
+  --close-timeout-ms 2000
+# the whole file was read (its offset is at the end)
+wait_for 'grep -qx "pos:[[:space:]]*$(wc -c <"$T/unreach.in")" /proc/$CONSOLE_PID/fdinfo/0'
+exec 5>/dev/null
+stop_console TERM
+check "unreachable cluster: SIGTERM ends the wait at once (took $ms ms)" '[ "$ms" -lt 4000 ]'
+: >"$T/unreach.got"
+sig_accounted "unreachable cluster" "$T/unreach.err" "$T/unreach.got" SIGTERM 143 50
+check "unreachable cluster: all 50 lines reported, 0 acknowledged" \
+  'grep -q "interrupted by SIGTERM: 50 lines read, 0 records acknowledged, 50 not" "$T/unreach.err"'
+
+# stdin closed: a clear message, exit 1, before any producer exists
+console --topic console <&- >/dev/null 2>"$T/closed.err"
+rc=$?
+check "kprod-console <&-: says standard input is closed, exit 1 (exit $rc)" \
+  '[ $rc = 1 ] && grep -q "standard input is closed" "$T/closed.err"'
+[ $rc = 1 ] || cat "$T/closed.err"
+
 if command -v valgrind >/dev/null; then
   vg() { valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     "$B/tools/kprod-console" --bootstrap-server "$BOOT" --topic vg "$@"; }
@@ -196,6 +339,19 @@ if command -v valgrind >/dev/null; then
   check "kprod-console stopping at a parse error is valgrind-clean (exit $rc)" '[ $rc = 1 ]'
   [ $rc = 1 ] || tail -30 "$T/vg2.err"
   check "...it delivered lines 1-149" '[ "$(consume vg | wc -l)" = 349 ]'
+  # SIGINT with the pipe open (the closer thread, the self-pipe): no leak
+  rm -f "$T/in"; mkfifo "$T/in"
+  env --default-signal valgrind -q --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect "$B/tools/kprod-console" --bootstrap-server "$BOOT" \
+    --topic vgsig <"$T/in" >/dev/null 2>"$T/vg3.err" &
+  CONSOLE_PID=$!
+  exec 5>"$T/in"
+  seq 1 200 >&5
+  wait_for '[ "$(consume vgsig | wc -l)" = 200 ]'
+  stop_console INT
+  check "kprod-console stopped by SIGINT is valgrind-clean, all 200 delivered (exit $rc)" \
+    '[ $rc = 0 ] && grep -q "interrupted by SIGINT: 200 lines read, 200 records acknowledged" "$T/vg3.err"'
+  [ $rc = 0 ] || tail -30 "$T/vg3.err"
 fi
 
 kill -TERM "$MOCK_PID"; wait "$MOCK_PID"; rc=$?; MOCK_PID=
