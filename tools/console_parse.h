@@ -89,7 +89,9 @@ int kp_console_parser_new(const kp_console_opts_t *opts, kp_console_parser_t **o
 
 /* Parse line[0..len) (without its line ending), line number lineno (for
  * Kafka's messages). Returns KP_CONSOLE_OK, or an error with out->error
- * set. Never touches line. */
+ * set (then only error and error_len are meaningful). Never writes to
+ * line; line may be NULL when len is 0. ps and out must not be NULL (the
+ * call then returns KP_CONSOLE_ERR_PARSE and sets nothing). */
 int kp_console_parse_line(kp_console_parser_t *ps, unsigned long lineno, const char *line,
                           size_t len, kp_console_line_t *out);
 
