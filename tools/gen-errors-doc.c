@@ -4,6 +4,9 @@
  * cannot drift from the code.
  *   gen-errors-doc            print the document
  *   gen-errors-doc --check F  exit 1 if F differs from what would be printed
+ *   gen-errors-doc --codes [--check F]
+ *                             the same for src/kafka_codes.h: every Kafka code
+ *                             of the table by name, for the engine's conditions
  */
 #include <stdio.h>
 
@@ -76,4 +79,35 @@ static char *render(size_t *len) {
     return buf;
 }
 
-int main(int argc, char **argv) { return doc_main(argc, argv, render); }
+/* src/kafka_codes.h: KAFKA_<NAME> for every Kafka code err.c names. */
+static char *render_codes(size_t *len) {
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    if (!f)
+        return NULL;
+    fprintf(f, "/*\n"
+               " * kafka_codes — Kafka's error codes by name, for the conditions in the\n"
+               " * engine (style: never a bare number in a condition). Generated from\n"
+               " * src/err.c's table by tools/gen-errors-doc.c (`make docs`); the test\n"
+               " * suite fails when this file is out of date. The names are those of\n"
+               " * org.apache.kafka.common.protocol.Errors, the values Kafka's; each is a\n"
+               " * kp_err_t, as a Kafka code is an error as it stands (kprod.h). Kafka's\n"
+               " * UNKNOWN_SERVER_ERROR (-1 on the wire) is KP_ERR_UNKNOWN_SERVER_ERROR.\n"
+               " */\n"
+               "#ifndef KP_KAFKA_CODES_H\n#define KP_KAFKA_CODES_H\n\n"
+               "#include \"kprod/kprod.h\"\n\n");
+    for (int code = 1; code <= 200; code++) {
+        const char *name = kp_err_name((kp_err_t)code);
+        if (strcmp(name, "_UNKNOWN_KAFKA_ERROR"))
+            fprintf(f, "#define KAFKA_%s ((kp_err_t)%d)\n", name, code);
+    }
+    fprintf(f, "\n#endif\n");
+    fclose(f);
+    return buf;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--codes"))
+        return doc_main(argc - 1, argv + 1, render_codes);
+    return doc_main(argc, argv, render);
+}
