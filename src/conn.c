@@ -262,11 +262,11 @@ short kp_conn_events(const kp_conn_t *c) {
 static int handle_apiversions(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
     kp_api_range_t ranges[KP_API_COUNT];
     int err = kp_apiversions_resp(r, req->ver, ranges);
-    if (err < 0) {
+    if (err == -1) { /* (a broker's own -1 arrives as KP_ERR_UNKNOWN_SERVER_ERROR) */
         kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed ApiVersions response");
         return -1;
     }
-    if (err == 35 /* UNSUPPORTED_VERSION */ && ranges[KP_API_API_VERSIONS].max >= 0 &&
+    if (err == KAFKA_UNSUPPORTED_VERSION && ranges[KP_API_API_VERSIONS].max >= 0 &&
         ranges[KP_API_API_VERSIONS].max < req->ver) {
         c->apiv_ver = ranges[KP_API_API_VERSIONS].max;
         queue_apiversions(p, c);

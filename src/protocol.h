@@ -47,8 +47,8 @@ void kp_apiversions_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *c
 typedef struct kp_api_range {
     int16_t min, max; /* -1/-1 when the broker does not offer the API */
 } kp_api_range_t;
-/* Decodes into ranges[KP_API_COUNT]; returns the error code (or -1 when
- * malformed). */
+/* Decodes into ranges[KP_API_COUNT]; returns the broker's error code, as
+ * kp_err_from_kafka maps it (so never -1), or -1 when malformed. */
 int kp_apiversions_resp(kp_rbuf_t *r, int16_t ver, kp_api_range_t *ranges);
 
 /* ---- Metadata ---- */

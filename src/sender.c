@@ -264,8 +264,10 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_k
     void *const *ts;
     size_t n = kp_topics(p, &ts), k = 0;
     const char **names = malloc((n ? n : 1) * sizeof(char *));
-    if (!names)
+    if (!names) {
+        p->md_retry_at = p->md_backoff_until = now + p->conf.retry_backoff_ms;
         return;
+    }
     for (size_t i = 0; i < n; i++) {
         kp_topic_t *t = ts[i];
         if (i >= p->md_asked) { /* new: asked for by every kind */
@@ -284,7 +286,11 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_k
         kp_metadata_req(&req->w, req->ver, req->corrid, p->client_id, names, k, 1);
     free(names);
     if (!req || kp_req_seal(req)) {
+        /* out of memory: what it asked for is asked again after a backoff
+         * (the topics are pending), not on every turn of the loop */
         kp_req_free(req);
+        p->md_recheck_seen = 1;
+        p->md_retry_at = p->md_backoff_until = now + p->conf.retry_backoff_ms;
         return;
     }
     kp_conn_send(p, c, req);
