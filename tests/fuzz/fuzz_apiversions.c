@@ -20,12 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     kp_api_range_t ranges[KP_API_COUNT];
     int err = kp_apiversions_resp(&r, ver, ranges);
     FUZZ_CHECK(r.off <= r.len);
-    /* the broker's int16 error code, or -1 when malformed (r.err set) */
+    /* the broker's error code as kp_err_from_kafka maps it (never -1), or
+     * -1 when malformed (r.err set) */
     FUZZ_CHECK(err >= INT16_MIN && err <= INT16_MAX);
     if (r.err) {
         FUZZ_CHECK(err == -1);
         return 0;
     }
+    FUZZ_CHECK(err != -1);
     /* every entry is filled: -1/-1 or what the broker sent */
     size_t offered = 0;
     for (int i = 0; i < KP_API_COUNT; i++) {
