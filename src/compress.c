@@ -523,6 +523,16 @@ static int zstd_decompress(const uint8_t *in, size_t inlen, kp_wbuf_t *out, size
 
     if (!d)
         return -1;
+    /* A frame may declare a window up to zstd's default limit (128 MiB),
+     * which the decoder reserves whatever the frame holds (fuzz_decompress:
+     * 15 bytes made it take 64 MiB). Cap it at what the output may hold,
+     * but not below 8 MiB: a streaming compressor that did not know the
+     * size declares a window larger than its content (2 MiB at zstd's
+     * level 3, 8 MiB at 19), and such a frame must still decode. */
+    int wlog = 23;
+    while (wlog < 27 && ((size_t)1 << wlog) < max_out)
+        wlog++;
+    ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, wlog);
     sink_init(&s, out, max_out, inlen);
     for (;;) {
         size_t cap, r;
