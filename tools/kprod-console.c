@@ -723,18 +723,22 @@ static int finish(kp_producer_t *p, struct closer *c)
 {
     int status = 0;
     kp_err_t err = KP_OK;
+    const char *what = "flush";
     if (!atomic_load(&got_signal))
         err = kp_flush(p, -1); /* a signal now makes the closer end it */
     closer_stop(c);
-    if (err == KP_OK && !c->closed)
-        err = kp_close(p, -1); /* nothing is pending: quick */
-    else if (c->closed)
+    if (c->closed) {
         err = c->err;
+        what = "close";
+    } else if (err == KP_OK) {
+        err = kp_close(p, -1); /* nothing is pending: quick */
+        what = "close";
+    }
     if (err == KP_ERR_TIMED_OUT && c->closed) {
         fprintf(stderr, "kprod-console: records still pending after %lld ms were failed "
                         "(reported above)\n", (long long)c->timeout_ms);
     } else if (err != KP_OK) {
-        fprintf(stderr, "kprod-console: close: %s: %s\n", kp_err_name(err), kp_err_str(err));
+        fprintf(stderr, "kprod-console: %s: %s: %s\n", what, kp_err_name(err), kp_err_str(err));
         status = 1;
     }
     kp_producer_destroy(p);
