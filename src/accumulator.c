@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "compress.h"
 #include "crc32c.h"
 #include "internal.h"
@@ -35,7 +36,7 @@
 
 kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition) {
     size_t size = (sizeof(kp_tp_t) + KP_CACHE_LINE - 1) / KP_CACHE_LINE * KP_CACHE_LINE;
-    kp_tp_t *tp = aligned_alloc(KP_CACHE_LINE, size);
+    kp_tp_t *tp = kp_aligned_alloc(KP_CACHE_LINE, size);
     if (!tp)
         return NULL;
     memset(tp, 0, size);
@@ -112,7 +113,7 @@ static kp_err_t pool_alloc(kp_producer_t *p, size_t size, int64_t *deadline, int
             buf = kp_stack_pop(&p->free_bufs);
         pthread_mutex_unlock(&p->pool_lock);
         if (!buf)
-            buf = malloc(size);
+            buf = kp_malloc(size);
         if (!buf) {
             pthread_mutex_lock(&p->pool_lock);
             p->pool_avail += (int64_t)size;
@@ -181,7 +182,7 @@ kp_err_t kp_batch_compress(kp_producer_t *p, kp_compressor_t *c, kp_batch_t *b) 
     }
     /* shrink to fit: the capacity grew by doubling, and buffer.memory
      * counts clen */
-    uint8_t *fit = realloc(w.p, w.len);
+    uint8_t *fit = kp_realloc(w.p, w.len);
     b->cbuf = fit ? fit : w.p;
     b->clen = w.len;
     b->ccrc = kp_crc32c(0, b->cbuf + KP_RB_HEADER_SIZE, b->clen - KP_RB_HEADER_SIZE);
@@ -319,7 +320,7 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
     const kp_header_t *hdrs = rec->headers;
     size_t nhdrs = rec->headers ? rec->header_count : 0;
     int32_t hk_small[16], *hklens = hk_small;
-    if (nhdrs > 16 && !(hklens = malloc(nhdrs * sizeof(int32_t))))
+    if (nhdrs > 16 && !(hklens = kp_malloc(nhdrs * sizeof(int32_t))))
         return KP_ERR_NOMEM;
     for (size_t i = 0; i < nhdrs; i++)
         hklens[i] = (int32_t)strlen(hdrs[i].key);
@@ -387,7 +388,7 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
             if (err)
                 break;
         }
-        kp_batch_t *nb = calloc(1, sizeof(*nb));
+        kp_batch_t *nb = kp_calloc(1, sizeof(*nb));
         if (!nb) {
             pool_free(p, buf, need);
             err = KP_ERR_NOMEM;
@@ -455,8 +456,8 @@ static kp_batch_t *sub_batch(kp_producer_t *p, const kp_batch_t *b, const split_
     size_t need = KP_RB_HEADER_SIZE;
     for (int32_t i = from; i < to; i++)
         need += kp_rb_rewrite_size(&s->r[i], s->r[i].timestamp - base_ts, i - from);
-    kp_batch_t *nb = calloc(1, sizeof(*nb));
-    uint8_t *buf = nb ? malloc(need) : NULL;
+    kp_batch_t *nb = kp_calloc(1, sizeof(*nb));
+    uint8_t *buf = nb ? kp_malloc(need) : NULL;
     if (!buf) {
         free(nb);
         return NULL;
@@ -526,7 +527,7 @@ int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t
     }
     kp_rb_header_t h = {0, b->count, b->base_ts, b->max_ts, -1, -1, -1};
     kp_rb_finalize(recs, b->len, &h);
-    split_recs_t s = {malloc((size_t)b->count * sizeof(kp_rb_record_t)), 0};
+    split_recs_t s = {kp_malloc((size_t)b->count * sizeof(kp_rb_record_t)), 0};
     if (!s.r || kp_rb_decode(recs, b->len, NULL, collect, &s) || s.n != b->count) {
         free(s.r);
         kp_wbuf_free(&w);

@@ -2,6 +2,7 @@
  * buf — wire primitives. See buf.h for the contract (sticky error flags,
  * classic vs flexible forms).
  */
+#include "alloc.h"
 #include "buf.h"
 
 #include <stdint.h>
@@ -10,7 +11,7 @@
 void kp_wbuf_init(kp_wbuf_t *w, size_t cap) {
     memset(w, 0, sizeof(*w));
     if (cap) {
-        w->p = malloc(cap);
+        w->p = kp_malloc(cap);
         if (!w->p)
             w->err = 1;
         else
@@ -37,7 +38,7 @@ uint8_t *kp_wbuf_reserve(kp_wbuf_t *w, size_t n) {
         size_t cap = w->cap ? w->cap : 64;
         while (cap < w->len + n)
             cap *= 2;
-        uint8_t *np = realloc(w->p, cap);
+        uint8_t *np = kp_realloc(w->p, cap);
         if (!np) {
             w->err = 1;
             return NULL;

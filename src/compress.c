@@ -84,6 +84,7 @@
  * caller keeps. Decompression grows its output in doubling chunks and never
  * holds more than max_out + 1 bytes, whatever lengths the input claims.
  */
+#include "alloc.h"
 #include "compress.h"
 
 #include <stdlib.h>
@@ -225,7 +226,7 @@ static const codec_ops_t none_ops = {NULL, NULL, none_compress, none_decompress}
 #ifdef KPROD_WITH_GZIP
 
 static int gzip_init(kp_compressor_t *c) {
-    z_stream *z = calloc(1, sizeof(*z));
+    z_stream *z = kp_calloc(1, sizeof(*z));
     if (!z)
         return -1;
     /* windowBits 15 + 16: a gzip header and trailer instead of zlib's. */
@@ -398,7 +399,7 @@ typedef struct lz4_ctx {
 } lz4_ctx_t;
 
 static int lz4_init(kp_compressor_t *c) {
-    lz4_ctx_t *x = calloc(1, sizeof(*x));
+    lz4_ctx_t *x = kp_calloc(1, sizeof(*x));
     if (!x)
         return -1;
     if (LZ4F_isError(LZ4F_createCompressionContext(&x->cctx, LZ4F_VERSION))) {
@@ -623,7 +624,7 @@ kp_compressor_t *kp_compressor_new(int codec, int level) {
 
     if (!kp_codec_available(codec) || !kp_codec_level_valid(codec, level))
         return NULL;
-    if (!(c = calloc(1, sizeof(*c))))
+    if (!(c = kp_calloc(1, sizeof(*c))))
         return NULL;
     c->ops = codec_ops[codec];
     c->codec = codec;

@@ -11,6 +11,7 @@
  * (tests/tools/check_config_used.py) fails when nothing outside this file
  * reads its field.
  */
+#include "alloc.h"
 #include "config.h"
 
 #include <ctype.h>
@@ -455,10 +456,10 @@ const char *kp_config_get(const kp_config_t *conf, const char *name) {
 }
 
 kp_config_t *kp_config_new(void) {
-    kp_config_t *conf = calloc(1, sizeof(*conf));
+    kp_config_t *conf = kp_calloc(1, sizeof(*conf));
     if (!conf)
         return NULL;
-    conf->vals = calloc(NPROPS, sizeof(char *));
+    conf->vals = kp_calloc(NPROPS, sizeof(char *));
     if (!conf->vals) {
         free(conf);
         return NULL;
@@ -506,7 +507,7 @@ void kp_config_set_partitioner(kp_config_t *conf, kp_partitioner_fn *fn, void *o
 kp_err_t kp_config_add_interceptor(kp_config_t *conf, const kp_interceptor_t *ic) {
     if (!conf || !ic)
         return KP_ERR_INVALID_ARG;
-    kp_interceptor_t *n = realloc(conf->c.interceptors,
+    kp_interceptor_t *n = kp_realloc(conf->c.interceptors,
                                   (size_t)(conf->c.ninterceptors + 1) * sizeof(*n));
     if (!n)
         return KP_ERR_NOMEM;
@@ -529,7 +530,7 @@ int kp_conf_copy(kp_conf_t *dst, const kp_conf_t *src) {
     dst->partitioner_class = kp_strdup(src->partitioner_class ? src->partitioner_class : "");
     dst->interceptors = NULL;
     if (src->ninterceptors) {
-        dst->interceptors = malloc((size_t)src->ninterceptors * sizeof(kp_interceptor_t));
+        dst->interceptors = kp_malloc((size_t)src->ninterceptors * sizeof(kp_interceptor_t));
         if (dst->interceptors)
             memcpy(dst->interceptors, src->interceptors,
                    (size_t)src->ninterceptors * sizeof(kp_interceptor_t));
@@ -886,7 +887,7 @@ kp_err_t kp_config_load_buf(kp_config_t *conf, const char *buf, size_t len, cons
     if (!origin)
         origin = "(properties)";
     struct preader r = {(const unsigned char *)buf, (const unsigned char *)buf + len, 1, 0, 0,
-                        malloc(len + 1), 0};
+                        kp_malloc(len + 1), 0};
     if (!r.buf) {
         kp_errf(errstr, errstr_size, "Out of memory");
         return KP_ERR_NOMEM;
@@ -937,7 +938,7 @@ static kp_err_t read_file(const char *path, char **out, size_t *outlen, char *er
     while (!why) {
         if (len == cap) {
             size_t ncap = cap ? cap * 2 : 4096;
-            char *nb = realloc(buf, ncap);
+            char *nb = kp_realloc(buf, ncap);
             if (!nb) {
                 why = "out of memory";
                 break;

@@ -7,6 +7,7 @@
  * is exponential from reconnect.backoff.ms to reconnect.backoff.max.ms with
  * +-20% jitter; each address a host resolves to is tried in turn.
  */
+#include "alloc.h"
 #include "conn.h"
 
 #include <errno.h>
@@ -24,7 +25,7 @@
 #include "util.h"
 
 kp_conn_t *kp_conn_new(int32_t node_id, const char *host, int32_t port) {
-    kp_conn_t *c = calloc(1, sizeof(*c));
+    kp_conn_t *c = kp_calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->host = kp_strdup(host);
@@ -196,7 +197,7 @@ static void enqueue(kp_conn_t *c, kp_req_t *req) {
 }
 
 kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now) {
-    kp_req_t *req = calloc(1, sizeof(*req));
+    kp_req_t *req = kp_calloc(1, sizeof(*req));
     if (!req)
         return NULL;
     req->api = api;
@@ -209,7 +210,7 @@ kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now) {
 }
 
 int kp_req_seal(kp_req_t *req) {
-    req->iov = malloc(sizeof(struct iovec));
+    req->iov = kp_malloc(sizeof(struct iovec));
     if (req->w.err || !req->iov)
         return -1;
     req->iov[0].iov_base = req->w.p;
@@ -353,7 +354,7 @@ static void do_read(kp_producer_t *p, kp_conn_t *c) {
             }
             c->rlen = (size_t)sz;
             c->rgot = 0;
-            c->rbuf = malloc(c->rlen);
+            c->rbuf = kp_malloc(c->rlen);
             if (!c->rbuf) {
                 kp_conn_close(p, c, KP_ERR_NOMEM, "out of memory");
                 return;

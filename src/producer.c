@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "compress.h"
 #include "conn.h"
 #include "internal.h"
@@ -79,7 +80,7 @@ static void future_unref(kp_future_t *f) {
 }
 
 static kp_future_t *future_new(void) {
-    kp_future_t *f = calloc(1, sizeof(*f));
+    kp_future_t *f = kp_calloc(1, sizeof(*f));
     if (!f)
         return NULL;
     pthread_mutex_init(&f->lock, NULL);
@@ -240,7 +241,7 @@ static kp_topic_index_t *index_reserve(kp_producer_t *p) {
     kp_topic_index_t *ix = atomic_load_explicit(&p->tindex, memory_order_relaxed);
     if (!ix || (ix->used + 1) * 2 > ix->mask + 1) {
         size_t cap = ix ? (ix->mask + 1) * 2 : 16;
-        kp_topic_index_t *nx = calloc(1, sizeof(*nx) + cap * sizeof(nx->slot[0]));
+        kp_topic_index_t *nx = kp_calloc(1, sizeof(*nx) + cap * sizeof(nx->slot[0]));
         if (!nx)
             return NULL;
         nx->prev = ix;
@@ -280,7 +281,7 @@ static kp_topic_t *topic_get_locked(kp_producer_t *p, const char *name, kp_err_t
         return NULL;
     }
     *err = KP_ERR_NOMEM;
-    t = calloc(1, sizeof(*t));
+    t = kp_calloc(1, sizeof(*t));
     if (!t || !(t->name = kp_strdup(name)))
         goto fail;
     /* complete before it is published: readers take no lock */
@@ -385,7 +386,7 @@ static int32_t next_sticky(const kp_producer_t *p, void *const *tps, int32_t npa
         if (q > maxq)
             maxq = q;
     }
-    uint64_t w[64], *wp = npart <= 64 ? w : malloc((size_t)npart * sizeof(uint64_t));
+    uint64_t w[64], *wp = npart <= 64 ? w : kp_malloc((size_t)npart * sizeof(uint64_t));
     if (!wp)
         return (int32_t)(r % (uint64_t)npart);
     uint64_t total = 0;
@@ -460,7 +461,7 @@ static kp_err_t serialize(const char *topic, int kind, kp_serializer_fn *fn, voi
                 o->len = n;
                 return KP_OK;
             }
-            if (round || !(o->heap = malloc((size_t)n)))
+            if (round || !(o->heap = kp_malloc((size_t)n)))
                 return round ? KP_ERR_SERIALIZATION : KP_ERR_NOMEM;
             buf = o->heap;
             size = n;
@@ -627,7 +628,7 @@ static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_
     int n = p->conf.ninterceptors;
     if (!n)
         return send_record(p, rec, cb, opaque, fut, send_now);
-    kp_record_t small[4], *scratch = n <= 4 ? small : malloc((size_t)n * sizeof(kp_record_t));
+    kp_record_t small[4], *scratch = n <= 4 ? small : kp_malloc((size_t)n * sizeof(kp_record_t));
     if (!scratch)
         return KP_ERR_NOMEM;
     const kp_record_t *cur = rec;
@@ -690,8 +691,10 @@ kp_err_t kp_send_sync(kp_producer_t *p, const kp_record_t *rec, int64_t timeout_
     return err;
 }
 
-int32_t kp_partitions_for(kp_producer_t *p, const char *topic) {
-    if (!p || !topic || !*topic)
+kp_err_t kp_partitions_for(kp_producer_t *p, const char *topic, int32_t *count) {
+    if (count)
+        *count = 0;
+    if (!p || !topic || !*topic || !count)
         return KP_ERR_INVALID_ARG;
     int64_t deadline = 0;
     pthread_mutex_lock(&p->topics_lock);
@@ -701,7 +704,9 @@ int32_t kp_partitions_for(kp_producer_t *p, const char *topic) {
         err = wait_metadata_locked(p, t, -1, &deadline);
     pthread_mutex_unlock(&p->topics_lock);
     void *const *tps;
-    return err ? (int32_t)err : kp_topic_parts(t, &tps);
+    if (!err)
+        *count = kp_topic_parts(t, &tps);
+    return err;
 }
 
 /* ---------------------------------------------------------------- flush/close */
@@ -940,7 +945,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         kp_errf(errstr, errstr_size, "kp_producer_new: NULL configuration");
         return NULL;
     }
-    kp_producer_t *p = calloc(1, sizeof(*p));
+    kp_producer_t *p = kp_calloc(1, sizeof(*p));
     if (!p) {
         kp_errf(errstr, errstr_size, "Out of memory");
         return NULL;
@@ -996,7 +1001,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
                 producer_free(p);
                 return NULL;
             }
-            kp_conn_t **nb = realloc(p->boot, (size_t)(p->nboot + 1) * sizeof(*nb));
+            kp_conn_t **nb = kp_realloc(p->boot, (size_t)(p->nboot + 1) * sizeof(*nb));
             kp_conn_t *c = nb ? kp_conn_new(boot_id--, host, port) : NULL;
             free(host);
             if (nb)

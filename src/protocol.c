@@ -17,6 +17,7 @@
  * a broker's UNKNOWN_SERVER_ERROR (-1) never reaches the sender as kprod's
  * own KP_ERR_UNKNOWN (also -1).
  */
+#include "alloc.h"
 #include "protocol.h"
 
 #include <stdlib.h>
@@ -190,7 +191,7 @@ int kp_metadata_resp(kp_rbuf_t *r, int16_t ver, kp_md_resp_t *m) {
         (void)kp_r_i32(r); /* throttle */
     int32_t nb = kp_r_arraylen(r, 10);
     if (nb > 0) {
-        m->brokers = calloc((size_t)nb, sizeof(*m->brokers));
+        m->brokers = kp_calloc((size_t)nb, sizeof(*m->brokers));
         if (!m->brokers)
             goto fail;
         m->nbrokers = nb;
@@ -215,7 +216,7 @@ int kp_metadata_resp(kp_rbuf_t *r, int16_t ver, kp_md_resp_t *m) {
     m->controller_id = ver >= 1 ? kp_r_i32(r) : -1;
     int32_t nt = kp_r_arraylen(r, 8);
     if (nt > 0) {
-        m->topics = calloc((size_t)nt, sizeof(*m->topics));
+        m->topics = kp_calloc((size_t)nt, sizeof(*m->topics));
         if (!m->topics)
             goto fail;
         m->ntopics = nt;
@@ -230,7 +231,7 @@ int kp_metadata_resp(kp_rbuf_t *r, int16_t ver, kp_md_resp_t *m) {
             (void)kp_r_i8(r);
         int32_t np = kp_r_arraylen(r, 14);
         if (np > 0) {
-            t->partitions = calloc((size_t)np, sizeof(*t->partitions));
+            t->partitions = kp_calloc((size_t)np, sizeof(*t->partitions));
             if (!t->partitions)
                 goto fail;
             t->npartitions = np;
@@ -348,7 +349,7 @@ struct iovec *kp_produce_finish(kp_produce_builder_t *b, int *niov) {
     kp_proto_end(&b->w, b->ext_bytes);
     if (b->w.err || b->err)
         return NULL;
-    struct iovec *iov = malloc((size_t)b->nsegs * sizeof(*iov));
+    struct iovec *iov = kp_malloc((size_t)b->nsegs * sizeof(*iov));
     if (!iov)
         return NULL;
     for (int i = 0; i < b->nsegs; i++) {
@@ -376,7 +377,7 @@ int kp_produce_resp(kp_rbuf_t *r, int16_t ver, kp_produce_resp_t *pr) {
     memset(pr, 0, sizeof(*pr));
     int32_t nt = kp_r_arraylen(r, 6);
     if (nt > 0) {
-        pr->topics = calloc((size_t)nt, sizeof(*pr->topics));
+        pr->topics = kp_calloc((size_t)nt, sizeof(*pr->topics));
         if (!pr->topics)
             goto fail;
         pr->ntopics = nt;
@@ -386,7 +387,7 @@ int kp_produce_resp(kp_rbuf_t *r, int16_t ver, kp_produce_resp_t *pr) {
         t->name_len = kp_r_str(r, &t->name);
         int32_t np = kp_r_arraylen(r, 14);
         if (np > 0) {
-            t->parts = calloc((size_t)np, sizeof(*t->parts));
+            t->parts = kp_calloc((size_t)np, sizeof(*t->parts));
             if (!t->parts)
                 goto fail;
             t->nparts = np;

@@ -34,6 +34,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "compress.h"
 #include "conn.h"
 #include "crc32c.h"
@@ -184,7 +185,7 @@ static void batch_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t 
 
 static kp_req_t *build_produce(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n,
                                int64_t now) {
-    kp_req_t *req = calloc(1, sizeof(*req));
+    kp_req_t *req = kp_calloc(1, sizeof(*req));
     if (!req)
         return NULL;
     req->api = KP_API_PRODUCE;
@@ -263,7 +264,7 @@ static int topic_wanted(const kp_producer_t *p, kp_topic_t *t, enum md_kind kind
 static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_kind kind) {
     void *const *ts;
     size_t n = kp_topics(p, &ts), k = 0;
-    const char **names = malloc((n ? n : 1) * sizeof(char *));
+    const char **names = kp_malloc((n ? n : 1) * sizeof(char *));
     if (!names) {
         p->md_retry_at = p->md_backoff_until = now + p->conf.retry_backoff_ms;
         return;
@@ -817,7 +818,7 @@ static void take_inbox(kp_producer_t *p) {
         n++;
     if (p->nactive + n > p->active_cap) {
         int cap = (p->nactive + n) * 2;
-        kp_tp_t **na = realloc(p->active, (size_t)cap * sizeof(*na));
+        kp_tp_t **na = kp_realloc(p->active, (size_t)cap * sizeof(*na));
         if (!na) {
             pthread_mutex_unlock(&p->work_lock);
             return;
@@ -1096,8 +1097,8 @@ void *kp_sender_main(void *arg) {
         int nc = conn_count(p);
         if (nc + 1 > pcap) {
             int ncap = (nc + 1) * 2;
-            struct pollfd *np = realloc(pfds, (size_t)ncap * sizeof(*np));
-            kp_conn_t **ncn = np ? realloc(pconns, (size_t)ncap * sizeof(*ncn)) : NULL;
+            struct pollfd *np = kp_realloc(pfds, (size_t)ncap * sizeof(*np));
+            kp_conn_t **ncn = np ? kp_realloc(pconns, (size_t)ncap * sizeof(*ncn)) : NULL;
             if (np)
                 pfds = np;
             if (ncn) {

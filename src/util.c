@@ -1,4 +1,5 @@
 /* util — small helpers shared by every module. */
+#include "alloc.h"
 #include "util.h"
 
 #include <errno.h>
@@ -12,7 +13,7 @@
 char *kp_strdup(const char *s) { return s ? kp_strndup(s, strlen(s)) : NULL; }
 
 char *kp_strndup(const char *s, size_t n) {
-    char *d = malloc(n + 1);
+    char *d = kp_malloc(n + 1);
     if (d) {
         memcpy(d, s, n);
         d[n] = 0;
@@ -132,7 +133,7 @@ void *kp_grow(void *items, int n, int *cap, size_t elem, int first) {
     if (n < *cap)
         return items;
     int ncap = *cap ? *cap * 2 : first;
-    void *p = realloc(items, (size_t)ncap * elem);
+    void *p = kp_realloc(items, (size_t)ncap * elem);
     if (p)
         *cap = ncap;
     return p;
@@ -162,7 +163,7 @@ int kp_ptab_push(kp_ptab_t *_Atomic *pt, void *x) {
     size_t n = t ? atomic_load_explicit(&t->n, memory_order_relaxed) : 0;
     if (!t || n == t->cap) {
         size_t cap = t ? t->cap * 2 : 8;
-        kp_ptab_t *nt = malloc(sizeof(*nt) + cap * sizeof(void *));
+        kp_ptab_t *nt = kp_malloc(sizeof(*nt) + cap * sizeof(void *));
         if (!nt)
             return -1;
         nt->prev = t;
