@@ -112,7 +112,8 @@ static int run(mockcluster_t *mc, int threads, int keyed, long n, double *wall_n
         fprintf(stderr, "producer: %s\n", err);
         return -1;
     }
-    if (kp_partitions_for(p, "micro") <= 0) { /* metadata first: not timed */
+    int32_t np = 0;
+    if (kp_partitions_for(p, "micro", &np) || np <= 0) { /* metadata first: not timed */
         fprintf(stderr, "no metadata for topic micro\n");
         kp_producer_destroy(p);
         return -1;

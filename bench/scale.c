@@ -62,7 +62,8 @@ static kp_err_t send_keyed(kp_producer_t *p, const char *topic, int32_t partitio
 }
 
 static int idle(kp_producer_t *p, const char *topic) {
-    int32_t n = kp_partitions_for(p, topic);
+    int32_t n = 0;
+    kp_partitions_for(p, topic, &n);
     uint64_t rng = 88172645463325252ull;
     for (int32_t i = 0; i < n; i++)
         send_keyed(p, topic, i, &rng);
@@ -80,7 +81,9 @@ static int idle(kp_producer_t *p, const char *topic) {
 
 static int keyed(kp_producer_t *p, const char *topic, long n) {
     uint64_t rng = 88172645463325252ull;
-    printf("keyed: %d partitions\n", kp_partitions_for(p, topic));
+    int32_t np = 0;
+    kp_partitions_for(p, topic, &np);
+    printf("keyed: %d partitions\n", np);
     double c0 = cpu_s(), w0 = wall_s();
     for (long i = 0; i < n; i++)
         if (send_keyed(p, topic, KP_PARTITION_ANY, &rng))

@@ -861,10 +861,11 @@ static int be_open(const struct perf_opts *o)
         fprintf(stderr, "%s: cannot create producer: %s\n", KPERF_PROG, errstr);
         return -1;
     }
-    int32_t n = kp_partitions_for(producer, o->topic);
-    if (n < 0) {
-        fprintf(stderr, "%s: topic %s: %s: %s\n", KPERF_PROG, o->topic,
-                kp_err_name((kp_err_t)n), kp_err_str((kp_err_t)n));
+    int32_t n = 0;
+    kp_err_t pe = kp_partitions_for(producer, o->topic, &n);
+    if (pe) {
+        fprintf(stderr, "%s: topic %s: %s: %s\n", KPERF_PROG, o->topic, kp_err_name(pe),
+                kp_err_str(pe));
         be_close();
         return -1;
     }

@@ -310,10 +310,12 @@ KP_API kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms);
  * p NULL: does nothing. */
 KP_API void kp_producer_destroy(kp_producer_t *p);
 
-/* Number of partitions of a topic, fetching metadata if needed (blocks at
- * most max.block.ms). Negative kp_err_t on failure; p or topic NULL:
- * KP_ERR_INVALID_ARG. */
-KP_API int32_t kp_partitions_for(kp_producer_t *p, const char *topic);
+/* The number of partitions of a topic in *count, fetching metadata if
+ * needed (blocks at most max.block.ms, as kp_send). Returns KP_OK, or the
+ * error a send to the topic would get (a Kafka code such as
+ * TOPIC_AUTHORIZATION_FAILED is positive: it is never returned as a count);
+ * *count is 0 then. p, topic or count NULL: KP_ERR_INVALID_ARG. */
+KP_API kp_err_t kp_partitions_for(kp_producer_t *p, const char *topic, int32_t *count);
 
 /* Log callback: level follows syslog (3 error, 4 warning, 6 info, 7 debug).
  * Called from any thread. Default (also when fn is NULL): warnings and

@@ -1229,7 +1229,7 @@ typedef struct growth {
     kp_producer_t *p;
 } growth_t;
 
-static int has_three(void *arg) { return kp_partitions_for(((growth_t *)arg)->p, TOPIC) == 3; }
+static int has_three(void *arg) { return test_partitions(((growth_t *)arg)->p, TOPIC) == 3; }
 
 /* A topic that grows (partitions added on the broker) is picked up by the
  * periodic metadata refresh (metadata.max.age.ms). */
@@ -1245,7 +1245,7 @@ static void test_partition_growth_picked_up(void) {
     growth_t g = {kp_producer_new(c, err, sizeof(err))};
     kp_config_destroy(c);
     REQUIRE_NOT_NULL(g.p);
-    CHECK_EQ_INT(kp_partitions_for(g.p, TOPIC), 1);
+    CHECK_EQ_INT(test_partitions(g.p, TOPIC), 1);
     kp_record_t r = {.topic = TOPIC, .partition = 2, .value = "x", .value_len = 1};
     pthread_mutex_lock(&fb->lock);
     fb->partitions = 3;
@@ -1283,7 +1283,7 @@ static void test_metadata_refresh_coalesced(void) {
     kp_producer_t *p = kp_producer_new(c, err, sizeof(err));
     kp_config_destroy(c);
     REQUIRE_NOT_NULL(p);
-    CHECK_EQ_INT(kp_partitions_for(p, TOPIC), 8);
+    CHECK_EQ_INT(test_partitions(p, TOPIC), 8);
     int md0 = fb_get(fb, &fb->requests[API_METADATA]);
     tracker_t t;
     tracker_init(&t, 7);

@@ -151,7 +151,7 @@ static void run_adaptive(const char *adaptive, int counts[3]) {
                                      "linger.ms", "1",
                                      "partitioner.adaptive.partitioning.enable", adaptive, NULL);
     REQUIRE_NOT_NULL(p);
-    CHECK_EQ_INT(kp_partitions_for(p, "adaptive"), 3);
+    CHECK_EQ_INT(test_partitions(p, "adaptive"), 3);
     enum { N = 6000 };
     tracker_t t;
     tracker_init(&t, N);
@@ -203,7 +203,7 @@ static void test_availability_timeout(void) {
                                      "linger.ms", "1", "partitioner.availability.timeout.ms",
                                      "200", "reconnect.backoff.max.ms", "100", NULL);
     REQUIRE_NOT_NULL(p);
-    CHECK_EQ_INT(kp_partitions_for(p, "avail"), 2);
+    CHECK_EQ_INT(test_partitions(p, "avail"), 2);
     rd_kafka_mock_broker_set_down(mockcluster_handle(mc), 2); /* partition 1 */
     enum { N = 4000 };
     tracker_t t;

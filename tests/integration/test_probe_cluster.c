@@ -5,7 +5,7 @@
  *   13  a topic the broker refuses (TOPIC_AUTHORIZATION_FAILED,
  *       INVALID_TOPIC_EXCEPTION in Metadata) fails kp_send at once with the
  *       broker's error, is warned about once and asked for again only with
- *       backoff; kp_partitions_for says so with a negative value; names
+ *       backoff; kp_partitions_for says so as its error, not a count; names
  *       Kafka refuses never reach the cluster; a client.id too long for its
  *       int16 length fails creation (defect 3's guard);
  *   14  an unreachable cluster (refused, silent, garbage-speaking, echoing,
@@ -381,8 +381,9 @@ static void test_refused_topic(void) {
     mockcluster_destroy(mc);
 }
 
-/* kp_partitions_for on a topic the broker refuses: kprod.h says "Negative
- * kp_err_t on failure". */
+/* kp_partitions_for on a topic the broker refuses: the error comes back as
+ * the call's result, never as a count (it returned the Kafka code 29 as its
+ * int32_t result, which read as "29 partitions"). */
 static void test_partitions_for_refused(void) {
     mockcluster_t *mc = mockcluster_start(1, "ok", 3);
     REQUIRE_NOT_NULL(mc);
@@ -392,19 +393,17 @@ static void test_partitions_for_refused(void) {
     logcap_init(&lc);
     kp_producer_t *p = producer(&lc, mockcluster_bootstraps(mc), "max.block.ms", "10000", NULL);
     if (p) {
-        CHECK_EQ_INT(kp_partitions_for(p, "ok"), 3);
+        int32_t n = -1;
+        CHECK_OK(kp_partitions_for(p, "ok", &n));
+        CHECK_EQ_INT(n, 3);
         int64_t t = test_now_ms();
-        int32_t n = kp_partitions_for(p, "refused");
+        n = -1;
+        CHECK_EQ_ERR(kp_partitions_for(p, "refused", &n), (kp_err_t)29);
         CHECK_LT_INT(test_now_ms() - t, 3000);
-        /* a failure must not read as a partition count: the Kafka code 29
-         * returned as is would say "29 partitions" */
-        if (!CHECK_LT_INT(n, 0))
-            fprintf(stderr, "    kp_partitions_for(\"refused\") = %d (%s)\n", n,
-                    kp_err_name((kp_err_t)n));
-        n = kp_partitions_for(p, "a/b");
-        if (!CHECK_LT_INT(n, 0))
-            fprintf(stderr, "    kp_partitions_for(\"a/b\") = %d (%s)\n", n,
-                    kp_err_name((kp_err_t)n));
+        CHECK_EQ_INT(n, 0);
+        n = -1;
+        CHECK_EQ_ERR(kp_partitions_for(p, "a/b", &n), (kp_err_t)17);
+        CHECK_EQ_INT(n, 0);
         CHECK_OK(kp_close(p, 10000));
         kp_producer_destroy(p);
     }
@@ -443,7 +442,7 @@ static void test_invalid_topic_names(void) {
         kp_record_metadata_t md;
         CHECK_OK(kp_send_sync(p, &r, 10000, &md));
         CHECK_GE_INT(md.offset, 0);
-        CHECK_EQ_INT(kp_partitions_for(p, n249), 1);
+        CHECK_EQ_INT(test_partitions(p, n249), 1);
         md_stats_t s = md_requests(&lc, 0, NULL);
         CHECK_GE_INT(s.count, 1);
         CHECK_LE_INT(s.max_topics, 1); /* no bad name ever listed */
@@ -918,7 +917,7 @@ static void test_many_topics(void) {
     if (p) {
         /* connected and idle first, so that only the topics' own requests
          * are timed */
-        CHECK_EQ_INT(kp_partitions_for(p, name[0]), 1);
+        CHECK_EQ_INT(test_partitions(p, name[0]), 1);
         tracker_t t;
         tracker_init(&t, N);
         slot_ref_t refs[N];

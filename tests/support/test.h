@@ -268,6 +268,15 @@ static inline void test_fill_random(uint8_t *p, size_t n, uint64_t *s)
 }
 
 /* Monotonic milliseconds. */
+/* kp_partitions_for's count, or its error (a negative local code, or a
+ * positive Kafka code) for a check to compare. */
+static inline int32_t test_partitions(kp_producer_t *p, const char *topic)
+{
+    int32_t n;
+    kp_err_t e = kp_partitions_for(p, topic, &n);
+    return e ? (int32_t)e : n;
+}
+
 static inline int64_t test_now_ms(void)
 {
     struct timespec ts;
