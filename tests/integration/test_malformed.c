@@ -1,12 +1,13 @@
 /*
- * Malformed responses: a tiny fake broker in this process (one thread, a
- * listening socket on 127.0.0.1, an ephemeral port) speaks just enough
- * Kafka — ApiVersions v0-2, Metadata v1-2, InitProducerId v0-1, Produce
- * v3-7, all non-flexible — and, on a per-test schedule, corrupts chosen
- * responses: a truncated body, a frame that stalls half-way, frame sizes of
- * 0 / -5 / 100 MiB + 1 / 200 MiB, garbage bytes, a wrong correlation id, an
- * array count of 2^31-1, a string longer than the frame, the connection
- * closed in the middle of a frame, a response to a request never made.
+ * Malformed responses: a fake broker in this process (tests/support/
+ * fakebroker.h: one thread, a listening socket on 127.0.0.1, an ephemeral
+ * port) speaks just enough Kafka — ApiVersions v0-2, Metadata v1-2,
+ * InitProducerId v0-1, Produce v3-7, all non-flexible — and, on a per-test
+ * schedule, corrupts chosen responses: a truncated body, a frame that stalls
+ * half-way, frame sizes of 0 / -5 / 100 MiB + 1 / 200 MiB, garbage bytes, a
+ * wrong correlation id, an array count of 2^31-1, a string longer than the
+ * frame, the connection closed in the middle of a frame, a response to a
+ * request never made.
  *
  * kprod must not crash (the ASan+UBSan and TSan builds run this too), must
  * drop the connection (and say so in its log), retry, and complete every
@@ -24,748 +25,33 @@
  *
  * MALFORMED_VERBOSE=1 prints kprod's log.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "fakebroker.h"
 
 #define TOPIC "t"
 #define CLIENT_ID "malformed-test"
-#define NODE_ID 1
-#define API_PRODUCE 0
-#define API_METADATA 3
-#define API_APIVERSIONS 18
-#define API_INITPID 22
-#define API_ANY (-1)
-#define FOREVER (-1)
+#define GARBAGE_SEED 1 /* test_fill_random's state for the broker's garbage bytes */
 
-/* ---------------------------------------------------------------- faults */
-
-typedef enum fault {
-    F_NONE,
-    F_TRUNCATED,       /* consistent frame whose body stops half-way */
-    F_STALLED,         /* the size promises the whole body; half comes, then silence */
-    F_SIZE_ZERO,       /* frame size 0 */
-    F_SIZE_NEGATIVE,   /* frame size -5 */
-    F_SIZE_OVER_MAX,   /* frame size 100 MiB + 1: one past kprod's limit */
-    F_SIZE_HUGE,       /* frame size 200 MiB */
-    F_GARBAGE,         /* right size and correlation id, random body */
-    F_GARBAGE_FRAME,   /* right size, everything after it random */
-    F_WRONG_CORRID,    /* the right response under another correlation id */
-    F_ARRAY_HUGE,      /* an array count of 2^31-1 */
-    F_STRING_HUGE,     /* a string length running past the end of the frame */
-    F_CLOSE_MID_FRAME, /* size and half the body, then the connection closes */
-    F_CLOSE_MID_SIZE,  /* two bytes of the size, then the connection closes */
-    F_UNSOLICITED,     /* a response to a request never made, then the real one */
-    F_AFTER_ANSWER,    /* the real response, then the same again: nothing in flight */
-    F_PARTITION_HUGE,  /* Metadata: well-formed, but partition index 2^31-1 */
-    F_NO_PARTITIONS,   /* Metadata: well-formed, topic without error and no partition */
-    F_COUNT
-} fault_t;
-
-static const char *const fault_names[F_COUNT] = {
-    "none",          "truncated",        "stalled",         "size-0",         "size--5",
-    "size-100MiB+1", "size-200MiB",      "garbage-body",    "garbage-frame",  "wrong-corrid",
-    "array-2^31-1",  "string-long",      "close-mid-frame", "close-mid-size", "unsolicited",
-    "after-answer",  "partition-2^31-1", "no-partitions",
-};
-
-static const char *api_name(int api) {
-    switch (api) {
-    case API_PRODUCE: return "Produce";
-    case API_METADATA: return "Metadata";
-    case API_APIVERSIONS: return "ApiVersions";
-    case API_INITPID: return "InitProducerId";
-    case API_ANY: return "any";
-    }
-    return "?";
-}
-
-/* Does the response of this API have what the fault corrupts? */
-static int fault_applies(fault_t f, int api) {
-    if (f == F_STRING_HUGE) /* ApiVersions v0-2 and InitProducerId hold no string */
-        return api == API_METADATA || api == API_PRODUCE;
-    if (f == F_ARRAY_HUGE) /* InitProducerId holds no array */
-        return api != API_INITPID;
-    if (f == F_PARTITION_HUGE || f == F_NO_PARTITIONS)
-        return api == API_METADATA;
-    return 1;
-}
-
-/* ---------------------------------------------------------------- byte buffers */
-
-typedef struct wb {
-    uint8_t *p;
-    size_t len, cap;
-} wb_t;
-
-static void wb_put(wb_t *w, const void *src, size_t n) {
-    if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 256;
-        while (cap < w->len + n)
-            cap *= 2;
-        uint8_t *np = realloc(w->p, cap);
-        if (!np)
-            abort();
-        w->p = np;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->len, src, n);
-    w->len += n;
-}
-static void wb_i8(wb_t *w, int8_t v) { wb_put(w, &v, 1); }
-static void wb_i16(wb_t *w, int16_t v) {
-    uint8_t b[2] = {(uint8_t)((uint16_t)v >> 8), (uint8_t)v};
-    wb_put(w, b, 2);
-}
-static void wb_i32(wb_t *w, int32_t v) {
-    uint32_t u = (uint32_t)v;
-    uint8_t b[4] = {(uint8_t)(u >> 24), (uint8_t)(u >> 16), (uint8_t)(u >> 8), (uint8_t)u};
-    wb_put(w, b, 4);
-}
-static void wb_i64(wb_t *w, int64_t v) {
-    wb_i32(w, (int32_t)(uint32_t)((uint64_t)v >> 32));
-    wb_i32(w, (int32_t)(uint32_t)(uint64_t)v);
-}
-/* A classic string; long: claim 32767 bytes but write only these. */
-static void wb_str(wb_t *w, const char *s, size_t n, int long_) {
-    wb_i16(w, long_ ? INT16_MAX : (int16_t)n);
-    wb_put(w, s, n);
-}
-
-static uint32_t be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* A bounds-checked reader for requests; err is sticky. */
-typedef struct rd {
-    const uint8_t *p;
-    size_t len, off;
-    int err;
-} rd_t;
-
-static const uint8_t *rd_take(rd_t *r, size_t n) {
-    if (r->err || r->len - r->off < n) {
-        r->err = 1;
-        return NULL;
-    }
-    r->off += n;
-    return r->p + r->off - n;
-}
-static int16_t rd_i16(rd_t *r) {
-    const uint8_t *b = rd_take(r, 2);
-    return b ? (int16_t)(uint16_t)(b[0] << 8 | b[1]) : 0;
-}
-static int32_t rd_i32(rd_t *r) {
-    const uint8_t *b = rd_take(r, 4);
-    return b ? (int32_t)be32(b) : 0;
-}
-/* Nullable classic string: its bytes (NULL for null), *n its length. */
-static const char *rd_str(rd_t *r, int16_t *n) {
-    *n = rd_i16(r);
-    if (r->err || *n < 0)
-        return NULL;
-    return (const char *)rd_take(r, (size_t)*n);
-}
-
-/* ---------------------------------------------------------------- the fake broker */
-
-#define MAX_CONNS 32
-#define LOG_CACHE 5
-
-typedef struct fconn {
-    int fd;
-    uint8_t *buf;
-    size_t len, cap;
-    int stalled;  /* sent a partial frame: never answer on it again */
-    int dup_sent; /* sent a response twice */
-    int faulted;  /* got at least one corrupted response */
-} fconn_t;
-
-typedef struct fake_broker {
-    int lfd, port;
-    int wake[2];
-    pthread_t thread;
-    fconn_t conns[MAX_CONNS];
-    int nconns;
-    uint32_t rng;
-
-    pthread_mutex_t lock; /* everything below */
-    /* the schedule: skip `skip` responses of `api`, then corrupt `count`
-     * (FOREVER: all) with `fault` */
-    fault_t fault;
-    int fault_api, fault_skip, fault_count;
-    int injected;
-    int faulted_conns; /* connections that got a corrupted response */
-    /* well-formed errors: skip `perr_skip` t-0 batches, then answer
-     * `perr_count` with error code `perr` (not appended) */
-    int16_t perr;
-    int perr_skip, perr_count, perr_injected;
-    uint8_t garbage[52]; /* the last garbage sent */
-    /* what happened */
-    int accepted;
-    int requests[API_INITPID + 1];
-    int bad_requests; /* unparsable, unknown API, wrong version or client id */
-    int out_of_order; /* Produce answered OUT_OF_ORDER_SEQUENCE_NUMBER */
-    int64_t first_ooo_ms; /* when it first did (test_now_ms), 0: never */
-    char first_ooo[96];   /* and to what */
-    int duplicates;   /* Produce batches recognised as resends */
-    int dup_closed;   /* connections that got a duplicate answer, closed by kprod */
-    /* the log of t-0: idempotent per producer id */
-    int64_t log_end;
-    wb_t log; /* the batches written to t-0, end to end (fb_wrote looks for values) */
-    int32_t pids; /* InitProducerId answered so far: ids 1000, 1001, ... */
-    int partitions; /* how many partitions Metadata lists for t (log kept for t-0 only) */
-    int unknown_sent; /* Produce partitions answered UNKNOWN_TOPIC_OR_PARTITION */
-    int64_t cur_pid;
-    int32_t next_seq;
-    struct {
-        int32_t seq, count;
-        int64_t base;
-    } cache[LOG_CACHE];
-    int ncache;
-} fake_broker_t;
-
-static void fb_set_fault(fake_broker_t *fb, fault_t f, int api, int skip, int count) {
-    pthread_mutex_lock(&fb->lock);
-    fb->fault = f;
-    fb->fault_api = api;
-    fb->fault_skip = skip;
-    fb->fault_count = count;
-    fb->injected = 0;
-    pthread_mutex_unlock(&fb->lock);
-}
-
-/* An error code for the next t-0 batch, or 0 (broker thread). */
-static int16_t fb_next_produce_error(fake_broker_t *fb) {
-    int16_t e = 0;
-    pthread_mutex_lock(&fb->lock);
-    if (fb->perr_skip > 0) {
-        fb->perr_skip--;
-    } else if (fb->perr_count > 0) {
-        fb->perr_count--;
-        fb->perr_injected++;
-        e = fb->perr;
-    }
-    pthread_mutex_unlock(&fb->lock);
-    return e;
-}
-
-/* The fault for the next response of this API (called on the broker thread). */
-static fault_t fb_next_fault(fake_broker_t *fb, int api) {
-    fault_t f = F_NONE;
-    pthread_mutex_lock(&fb->lock);
-    if (fb->fault != F_NONE && (fb->fault_api == API_ANY || fb->fault_api == api) &&
-        fault_applies(fb->fault, api)) {
-        if (fb->fault_skip > 0) {
-            fb->fault_skip--;
-        } else if (fb->fault_count != 0) {
-            if (fb->fault_count > 0)
-                fb->fault_count--;
-            fb->injected++;
-            f = fb->fault;
-        }
-    }
-    pthread_mutex_unlock(&fb->lock);
-    return f;
-}
-
-static int fb_get(fake_broker_t *fb, const int *field) {
-    pthread_mutex_lock(&fb->lock);
-    int v = *field;
-    pthread_mutex_unlock(&fb->lock);
-    return v;
-}
-
-static int64_t fb_log_end(fake_broker_t *fb) {
-    pthread_mutex_lock(&fb->lock);
-    int64_t v = fb->log_end;
-    pthread_mutex_unlock(&fb->lock);
-    return v;
-}
-
-/* Has the broker written a record with this value (to t-0, uncompressed)? */
-static int fb_wrote(fake_broker_t *fb, const char *value) {
-    pthread_mutex_lock(&fb->lock);
-    int r = fb->log.len && memmem(fb->log.p, fb->log.len, value, strlen(value)) != NULL;
-    pthread_mutex_unlock(&fb->lock);
-    return r;
-}
-
-static void fb_bad_request(fake_broker_t *fb, const char *why) {
-    pthread_mutex_lock(&fb->lock);
-    fb->bad_requests++;
-    pthread_mutex_unlock(&fb->lock);
-    fprintf(stderr, "fake broker: bad request: %s\n", why);
-}
-
-static uint32_t fb_rand(fake_broker_t *fb) { /* xorshift32: reproducible garbage */
-    uint32_t x = fb->rng;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return fb->rng = x;
-}
-
-static void conn_drop(fake_broker_t *fb, int i) {
-    close(fb->conns[i].fd);
-    free(fb->conns[i].buf);
-    fb->conns[i] = fb->conns[--fb->nconns];
-}
-
-static void send_all(int fd, const void *p, size_t n) {
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return; /* the client went away: its business */
-        b += w;
-        n -= (size_t)w;
-    }
-}
-
-static void send_frame(int fd, int32_t size, const void *body, size_t n) {
-    wb_t w = {0};
-    wb_i32(&w, size);
-    wb_put(&w, body, n);
-    send_all(fd, w.p, w.len);
-    free(w.p);
-}
-
-/* Append one record batch to t-0 (or recognise a resend). Returns the error
- * code for the partition and sets *base. */
-static int16_t fb_append(fake_broker_t *fb, const uint8_t *batch, size_t len, int64_t *base) {
-    /* RecordBatch v2: lastOffsetDelta @23, producerId @43, epoch @51,
-     * baseSequence @53, records count @57; 61 bytes of header */
-    if (len < 61 || batch[16] != 2)
-        return 2; /* CORRUPT_MESSAGE */
-    int32_t count = (int32_t)be32(batch + 57);
-    int64_t pid = (int64_t)((uint64_t)be32(batch + 43) << 32 | be32(batch + 47));
-    int32_t seq = (int32_t)be32(batch + 53);
-    if (count <= 0 || (int32_t)be32(batch + 23) != count - 1)
-        return 2;
-    int16_t err = 0;
-    pthread_mutex_lock(&fb->lock);
-    if (pid >= 0) {
-        if (pid != fb->cur_pid) {
-            if (seq != 0) {
-                err = 45; /* OUT_OF_ORDER_SEQUENCE_NUMBER */
-                goto out;
-            }
-            fb->cur_pid = pid;
-            fb->next_seq = 0;
-            fb->ncache = 0;
-        }
-        for (int i = 0; i < fb->ncache; i++)
-            if (fb->cache[i].seq == seq && fb->cache[i].count == count) {
-                fb->duplicates++;
-                *base = fb->cache[i].base; /* Kafka answers a resend with its offset */
-                goto out;
-            }
-        if (seq != fb->next_seq) {
-            err = 45;
-            goto out;
-        }
-        fb->next_seq += count;
-        if (fb->ncache == LOG_CACHE) {
-            memmove(fb->cache, fb->cache + 1, (LOG_CACHE - 1) * sizeof(fb->cache[0]));
-            fb->ncache--;
-        }
-        fb->cache[fb->ncache].seq = seq;
-        fb->cache[fb->ncache].count = count;
-        fb->cache[fb->ncache++].base = fb->log_end;
-    }
-    *base = fb->log_end;
-    fb->log_end += count;
-    wb_put(&fb->log, batch, len);
-out:
-    if (err == 45 && !fb->out_of_order++) {
-        fb->first_ooo_ms = test_now_ms();
-        snprintf(fb->first_ooo, sizeof(fb->first_ooo),
-                 "producer id %lld sequence %d (%d records) while at %lld/%d", (long long)pid,
-                 seq, count, (long long)fb->cur_pid, fb->next_seq);
-    }
-    pthread_mutex_unlock(&fb->lock);
-    return err;
-}
-
-/* Build the response body (correlation id first) for one request. Returns
- * -1 for a request the fake broker does not understand. */
-static int fb_respond(fake_broker_t *fb, int16_t api, int16_t ver, int32_t corrid, rd_t *r,
-                      fault_t f, wb_t *out) {
-    int huge_array = f == F_ARRAY_HUGE, long_str = f == F_STRING_HUGE;
-    wb_i32(out, corrid);
-    switch (api) {
-    case API_APIVERSIONS: {
-        static const int16_t offer[][3] = {{API_PRODUCE, 3, 7},
-                                           {API_METADATA, 1, 2},
-                                           {API_APIVERSIONS, 0, 2},
-                                           {API_INITPID, 0, 1}};
-        if (ver < 0 || ver > 2)
-            return -1;
-        wb_i16(out, 0);
-        wb_i32(out, huge_array ? INT32_MAX : 4);
-        for (int i = 0; i < 4; i++)
-            for (int k = 0; k < 3; k++)
-                wb_i16(out, offer[i][k]);
-        if (ver >= 1)
-            wb_i32(out, 0); /* throttle */
-        return 0;
-    }
-    case API_METADATA: {
-        if (ver < 1 || ver > 2)
-            return -1;
-        wb_i32(out, 1); /* brokers */
-        wb_i32(out, NODE_ID);
-        wb_str(out, "127.0.0.1", 9, long_str);
-        wb_i32(out, fb->port);
-        wb_i16(out, -1); /* rack: null */
-        if (ver >= 2)
-            wb_str(out, "fake-cluster", 12, 0);
-        wb_i32(out, NODE_ID); /* controller */
-        wb_i32(out, 1);       /* topics */
-        wb_i16(out, 0);
-        wb_str(out, TOPIC, strlen(TOPIC), 0);
-        wb_i8(out, 0); /* internal */
-        if (f == F_NO_PARTITIONS) {
-            wb_i32(out, 0); /* partitions: none */
-            return 0;
-        }
-        pthread_mutex_lock(&fb->lock);
-        int nparts = fb->partitions > 0 ? fb->partitions : 1;
-        pthread_mutex_unlock(&fb->lock);
-        wb_i32(out, nparts); /* partitions */
-        for (int j = 0; j < nparts; j++) {
-            wb_i16(out, 0);
-            wb_i32(out, f == F_PARTITION_HUGE ? INT32_MAX : j);
-            wb_i32(out, NODE_ID);
-            wb_i32(out, huge_array ? INT32_MAX : 1); /* replicas */
-            wb_i32(out, NODE_ID);
-            wb_i32(out, 1); /* isr */
-            wb_i32(out, NODE_ID);
-        }
-        return 0;
-    }
-    case API_INITPID: {
-        if (ver < 0 || ver > 1)
-            return -1;
-        int16_t n;
-        (void)rd_str(r, &n); /* transactional id */
-        (void)rd_i32(r);     /* transaction timeout */
-        if (r->err)
-            return -1;
-        pthread_mutex_lock(&fb->lock);
-        int64_t pid = 1000 + fb->pids++;
-        pthread_mutex_unlock(&fb->lock);
-        wb_i32(out, 0); /* throttle */
-        wb_i16(out, 0);
-        wb_i64(out, pid);
-        wb_i16(out, 0); /* epoch */
-        return 0;
-    }
-    case API_PRODUCE: {
-        enum { MAXP = 16 };
-        struct {
-            const char *topic;
-            int16_t tlen;
-            int32_t partition;
-            int16_t err;
-            int64_t base;
-        } res[MAXP];
-        int nres = 0;
-        if (ver < 3 || ver > 7)
-            return -1;
-        int16_t n;
-        (void)rd_str(r, &n); /* transactional id */
-        (void)rd_i16(r);     /* acks */
-        (void)rd_i32(r);     /* timeout */
-        int32_t nt = rd_i32(r);
-        if (r->err || nt < 0 || nt > MAXP)
-            return -1;
-        for (int32_t t = 0; t < nt; t++) {
-            int16_t tlen;
-            const char *topic = rd_str(r, &tlen);
-            int32_t np = rd_i32(r);
-            if (r->err || !topic || np < 0 || nres + np > MAXP)
-                return -1;
-            for (int32_t k = 0; k < np; k++) {
-                int32_t part = rd_i32(r);
-                int32_t blen = rd_i32(r);
-                const uint8_t *batch = blen > 0 ? rd_take(r, (size_t)blen) : NULL;
-                if (r->err || !batch)
-                    return -1;
-                res[nres].topic = topic;
-                res[nres].tlen = tlen;
-                res[nres].partition = part;
-                res[nres].base = -1;
-                if (tlen != (int16_t)strlen(TOPIC) || memcmp(topic, TOPIC, (size_t)tlen) ||
-                    part != 0) {
-                    res[nres].err = 3; /* UNKNOWN_TOPIC_OR_PARTITION */
-                    pthread_mutex_lock(&fb->lock);
-                    fb->unknown_sent++;
-                    pthread_mutex_unlock(&fb->lock);
-                }
-                else if (!(res[nres].err = fb_next_produce_error(fb)))
-                    res[nres].err = fb_append(fb, batch, (size_t)blen, &res[nres].base);
-                nres++;
-            }
-        }
-        /* one topic entry per request topic, in order */
-        wb_i32(out, nt);
-        for (int i = 0; i < nres;) {
-            int j = i;
-            while (j < nres && res[j].topic == res[i].topic)
-                j++;
-            wb_str(out, res[i].topic, (size_t)res[i].tlen, long_str);
-            wb_i32(out, huge_array ? INT32_MAX : j - i);
-            for (int k = i; k < j; k++) {
-                wb_i32(out, res[k].partition);
-                wb_i16(out, res[k].err);
-                wb_i64(out, res[k].base);
-                wb_i64(out, -1); /* log append time: CreateTime */
-                if (ver >= 5)
-                    wb_i64(out, 0); /* log start offset */
-            }
-            i = j;
-        }
-        wb_i32(out, 0); /* throttle */
-        return 0;
-    }
-    }
-    return -1;
-}
-
-/* Send the response as the fault says. Returns -1 when the connection is to
- * be closed. */
-static int fb_deliver(fake_broker_t *fb, fconn_t *c, fault_t f, const wb_t *body) {
-    const uint8_t *b = body->p;
-    size_t n = body->len, half = n / 2;
-    switch (f) {
-    case F_NONE:
-    case F_ARRAY_HUGE:
-    case F_STRING_HUGE:
-    case F_PARTITION_HUGE:
-    case F_NO_PARTITIONS: send_frame(c->fd, (int32_t)n, b, n); return 0;
-    case F_TRUNCATED: send_frame(c->fd, (int32_t)half, b, half); return 0;
-    case F_STALLED:
-        send_frame(c->fd, (int32_t)n, b, half);
-        c->stalled = 1;
-        return 0;
-    case F_SIZE_ZERO: send_frame(c->fd, 0, b, n); return 0;
-    case F_SIZE_NEGATIVE: send_frame(c->fd, -5, b, n); return 0;
-    case F_SIZE_OVER_MAX: send_frame(c->fd, 100 * 1024 * 1024 + 1, b, n); return 0;
-    case F_SIZE_HUGE: send_frame(c->fd, 200 * 1024 * 1024, b, n); return 0;
-    case F_GARBAGE:
-    case F_GARBAGE_FRAME: {
-        uint8_t g[52];
-        size_t at = 0;
-        if (f == F_GARBAGE) {
-            memcpy(g, b, 4); /* the right correlation id */
-            at = 4;
-        }
-        for (; at < sizeof(g); at++)
-            g[at] = (uint8_t)fb_rand(fb);
-        pthread_mutex_lock(&fb->lock);
-        memcpy(fb->garbage, g, sizeof(g));
-        pthread_mutex_unlock(&fb->lock);
-        send_frame(c->fd, (int32_t)sizeof(g), g, sizeof(g));
-        return 0;
-    }
-    case F_WRONG_CORRID: {
-        wb_t w = {0};
-        wb_i32(&w, (int32_t)be32(b) + 1000);
-        wb_put(&w, b + 4, n - 4);
-        send_frame(c->fd, (int32_t)w.len, w.p, w.len);
-        free(w.p);
-        return 0;
-    }
-    case F_CLOSE_MID_FRAME: send_frame(c->fd, (int32_t)n, b, half); return -1;
-    case F_CLOSE_MID_SIZE: send_all(c->fd, "\0\0", 2); return -1;
-    case F_UNSOLICITED: {
-        wb_t w = {0};
-        wb_i32(&w, 0x7fff0000); /* no request ever had this id */
-        wb_put(&w, b + 4, n - 4);
-        send_frame(c->fd, (int32_t)w.len, w.p, w.len);
-        free(w.p);
-        send_frame(c->fd, (int32_t)n, b, n);
-        return 0;
-    }
-    case F_AFTER_ANSWER:
-        send_frame(c->fd, (int32_t)n, b, n);
-        send_frame(c->fd, (int32_t)n, b, n);
-        c->dup_sent = 1;
-        return 0;
-    case F_COUNT: break;
-    }
-    return 0;
-}
-
-/* One complete request frame (without its size). Returns -1 to close. */
-static int fb_request(fake_broker_t *fb, fconn_t *c, const uint8_t *p, size_t len) {
-    rd_t r = {p, len, 0, 0};
-    int16_t api = rd_i16(&r), ver = rd_i16(&r);
-    int32_t corrid = rd_i32(&r);
-    int16_t clen;
-    const char *cid = rd_str(&r, &clen);
-    if (r.err || !cid || clen != (int16_t)strlen(CLIENT_ID) ||
-        memcmp(cid, CLIENT_ID, (size_t)clen)) {
-        fb_bad_request(fb, "header or client id");
-        return -1;
-    }
-    if (api == API_PRODUCE || api == API_METADATA || api == API_APIVERSIONS || api == API_INITPID) {
-        pthread_mutex_lock(&fb->lock);
-        fb->requests[api]++;
-        pthread_mutex_unlock(&fb->lock);
-    }
-    if (c->stalled)
-        return 0; /* kprod waits for the rest of a frame that never comes */
-    fault_t f = fb_next_fault(fb, api);
-    if (f != F_NONE && !c->faulted) {
-        c->faulted = 1;
-        pthread_mutex_lock(&fb->lock);
-        fb->faulted_conns++;
-        pthread_mutex_unlock(&fb->lock);
-    }
-    wb_t body = {0};
-    int rc = fb_respond(fb, api, ver, corrid, &r, f, &body);
-    if (rc < 0) {
-        char why[64];
-        snprintf(why, sizeof(why), "api %d version %d", api, ver);
-        fb_bad_request(fb, why);
-    } else {
-        rc = fb_deliver(fb, c, f, &body);
-    }
-    free(body.p);
-    return rc;
-}
-
-/* Read what the connection has; handle every complete frame. */
-static int fb_read(fake_broker_t *fb, fconn_t *c) {
-    if (c->cap - c->len < 65536) {
-        uint8_t *nb = realloc(c->buf, c->cap + 65536);
-        if (!nb)
-            abort();
-        c->buf = nb;
-        c->cap += 65536;
-    }
-    ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-        return -1;
-    if (n < 0)
-        return 0;
-    c->len += (size_t)n;
-    size_t off = 0;
-    while (c->len - off >= 4) {
-        int32_t size = (int32_t)be32(c->buf + off);
-        if (size < 8 || size > 64 * 1024 * 1024) {
-            fb_bad_request(fb, "request frame size");
-            return -1;
-        }
-        if (c->len - off - 4 < (size_t)size)
-            break;
-        if (fb_request(fb, c, c->buf + off + 4, (size_t)size) < 0)
-            return -1;
-        off += 4 + (size_t)size;
-    }
-    memmove(c->buf, c->buf + off, c->len - off);
-    c->len -= off;
-    return 0;
-}
-
-static void *fb_main(void *arg) {
-    fake_broker_t *fb = arg;
-    for (;;) {
-        struct pollfd pfd[2 + MAX_CONNS];
-        int n = 0;
-        pfd[n++] = (struct pollfd){.fd = fb->wake[0], .events = POLLIN};
-        pfd[n++] = (struct pollfd){.fd = fb->lfd, .events = POLLIN};
-        for (int i = 0; i < fb->nconns; i++)
-            pfd[n++] = (struct pollfd){.fd = fb->conns[i].fd, .events = POLLIN};
-        if (poll(pfd, (nfds_t)n, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (pfd[0].revents)
-            break;
-        /* connections from the back, so dropping one (moving the last into
-         * its slot) leaves the ones still to look at in place */
-        for (int i = n - 1; i >= 2; i--)
-            if (pfd[i].revents && fb_read(fb, &fb->conns[i - 2]) < 0) {
-                if (fb->conns[i - 2].dup_sent) {
-                    pthread_mutex_lock(&fb->lock);
-                    fb->dup_closed++;
-                    pthread_mutex_unlock(&fb->lock);
-                }
-                conn_drop(fb, i - 2);
-            }
-        if (pfd[1].revents & POLLIN) {
-            int fd = accept4(fb->lfd, NULL, NULL, SOCK_CLOEXEC);
-            if (fd >= 0 && fb->nconns == MAX_CONNS) {
-                close(fd);
-            } else if (fd >= 0) {
-                fb->conns[fb->nconns++] = (fconn_t){.fd = fd};
-                pthread_mutex_lock(&fb->lock);
-                fb->accepted++;
-                pthread_mutex_unlock(&fb->lock);
-            }
-        }
-    }
-    while (fb->nconns)
-        conn_drop(fb, fb->nconns - 1);
-    return NULL;
-}
-
-static fake_broker_t *fb_start(void) {
-    fake_broker_t *fb = calloc(1, sizeof(*fb));
+/* A fake broker for this test's producers; a failure to start is a failed
+ * check (the reason is on stderr). */
+static fake_broker_t *broker_start(void) {
+    const fb_options_t o = {.client_id = CLIENT_ID,
+                            .topic = TOPIC,
+                            .fill_random = test_fill_random,
+                            .seed = GARBAGE_SEED};
+    fake_broker_t *fb = fb_start(&o);
     if (!fb)
-        return NULL;
-    fb->rng = 0x9e3779b9u;
-    fb->cur_pid = -1;
-    pthread_mutex_init(&fb->lock, NULL);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof(sa);
-    fb->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fb->lfd < 0 || bind(fb->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fb->lfd, 16) ||
-        getsockname(fb->lfd, (struct sockaddr *)&sa, &sl) || pipe(fb->wake)) {
-        FAIL("fake broker socket: %s", strerror(errno));
-        if (fb->lfd >= 0)
-            close(fb->lfd);
-        pthread_mutex_destroy(&fb->lock);
-        free(fb);
-        return NULL;
-    }
-    fb->port = ntohs(sa.sin_port);
-    if (pthread_create(&fb->thread, NULL, fb_main, fb)) {
-        FAIL("fake broker thread");
-        close(fb->lfd);
-        close(fb->wake[0]);
-        close(fb->wake[1]);
-        pthread_mutex_destroy(&fb->lock);
-        free(fb);
-        return NULL;
-    }
+        FAIL("the fake broker did not start");
     return fb;
 }
 
-static void fb_stop(fake_broker_t *fb) {
-    if (!fb)
-        return;
-    if (write(fb->wake[1], "x", 1) != 1)
+static void broker_stop(fake_broker_t *fb) {
+    if (fb_stop(fb) != 0)
         FAIL("fake broker wake-up: %s", strerror(errno));
-    pthread_join(fb->thread, NULL);
-    close(fb->lfd);
-    close(fb->wake[0]);
-    close(fb->wake[1]);
-    pthread_mutex_destroy(&fb->lock);
-    free(fb->log.p);
-    free(fb);
 }
 
 /* ---------------------------------------------------------------- the producer side */
@@ -789,12 +75,11 @@ static void log_cb(int level, const char *msg, void *opaque) {
  * `extra` (NULL-terminated pairs) adds or overrides properties. */
 static kp_producer_t *producer_with(const fake_broker_t *fb, logcap_t *lc, const char *dto,
                                     const char *const *extra) {
-    char boot[64], err[512];
+    char err[512];
     atomic_init(&lc->lines, 0);
     atomic_init(&lc->disconnects, 0);
-    snprintf(boot, sizeof(boot), "127.0.0.1:%d", fb->port);
     const char *props[][2] = {
-        {"bootstrap.servers", boot},
+        {"bootstrap.servers", fb_bootstrap(fb)},
         {"client.id", CLIENT_ID},
         {"linger.ms", "0"},
         {"delivery.timeout.ms", dto},
@@ -870,23 +155,23 @@ static int drops_logged(void *arg) {
 
 static int dup_conns_closed(void *arg) {
     drops_arg_t *d = arg;
-    return fb_get(d->fb, &d->fb->dup_closed) >= d->want;
+    return fb_stats(d->fb).dup_closed >= d->want;
 }
 
 /* `count` responses of `api` corrupted with `f`, then correct answers: N
  * records sent with callbacks all succeed, once each, at offsets 0..N-1,
  * and the broker's log holds exactly N records. */
-static void run_recovery(fault_t f, int api, int count) {
+static void run_recovery(fb_fault_t f, int api, int count) {
     enum { N = 20 };
-    const char *an = api_name(api), *fn = fault_names[f];
+    const char *an = fb_api_name(api), *fn = fb_fault_name(f);
     int64_t t0 = test_now_ms();
-    fake_broker_t *fb = fb_start();
+    fake_broker_t *fb = broker_start();
     REQUIRE_NOT_NULL(fb);
     fb_set_fault(fb, f, api, 0, count);
     logcap_t lc;
     kp_producer_t *p = producer_for(fb, &lc, "10000");
     if (!p) {
-        fb_stop(fb);
+        broker_stop(fb);
         return;
     }
     tracker_t t;
@@ -907,10 +192,10 @@ static void run_recovery(fault_t f, int api, int count) {
         }
         CHECK_EQ_INT(t.d[i].persisted, KP_PERSISTED);
     }
-    int injected = fb_get(fb, &fb->injected);
+    int injected = fb_stats(fb).injected;
     /* Every scheduled fault happened: kprod asked again each time. (A
      * duplicate after the real answer makes nobody ask again.) */
-    if (f == F_AFTER_ANSWER ? injected < 1 || injected > count : injected != count)
+    if (f == FB_F_AFTER_ANSWER ? injected < 1 || injected > count : injected != count)
         FAIL("%s/%s: injected %d of %d faults", an, fn, injected, count);
     /* Each connection that got a fault was dropped, and kprod said so.
      * (Random bytes may happen to decode, and odd partitions are
@@ -920,61 +205,61 @@ static void run_recovery(fault_t f, int api, int count) {
      * waits for one: kprod closes that connection when it reads it (and logs it) or
      * when it retires it unread (a bootstrap connection: silently) — it
      * must not keep it. */
-    drops_arg_t da = {&lc, fb, fb_get(fb, &fb->faulted_conns)};
-    if (f == F_AFTER_ANSWER) {
+    drops_arg_t da = {&lc, fb, fb_stats(fb).faulted_conns};
+    if (f == FB_F_AFTER_ANSWER) {
         if (!wait_until(dup_conns_closed, &da, 5000))
             FAIL("%s/%s: %d connections got a duplicate answer, %d closed", an, fn, da.want,
-                 fb_get(fb, &fb->dup_closed));
-    } else if (f != F_GARBAGE && f != F_PARTITION_HUGE && f != F_NO_PARTITIONS) {
+                 fb_stats(fb).dup_closed);
+    } else if (f != FB_F_GARBAGE && f != FB_F_PARTITION_HUGE && f != FB_F_NO_PARTITIONS) {
         if (!wait_until(drops_logged, &da, 5000))
             FAIL("%s/%s: %d faults on %d connections but %d logged disconnections", an, fn,
                  injected, da.want, atomic_load(&lc.disconnects));
     }
     /* A stalled frame costs one request.timeout.ms (500 ms), then the
      * reconnect waits reconnect.backoff.ms (10-50 ms), not more. */
-    if (f == F_STALLED && took > 500 + 600)
+    if (f == FB_F_STALLED && took > 500 + 600)
         FAIL("%s/%s: a %d ms request timeout took %lld ms to recover from", an, fn, 500,
              (long long)took);
     CHECK_OK(kp_close(p, 10000));
     kp_producer_destroy(p);
     CHECK_EQ_INT(fb_log_end(fb), N); /* nothing written twice, nothing lost */
-    CHECK_EQ_INT(fb_get(fb, &fb->out_of_order), 0);
-    CHECK_EQ_INT(fb_get(fb, &fb->bad_requests), 0);
+    CHECK_EQ_INT(fb_stats(fb).out_of_order, 0);
+    CHECK_EQ_INT(fb_stats(fb).bad_requests, 0);
     printf("  %-14s %-16s %d faults, %d disconnections, %d connections, %d resends seen, "
            "done in %lld ms\n",
-           an, fn, injected, atomic_load(&lc.disconnects), fb_get(fb, &fb->accepted),
-           fb_get(fb, &fb->duplicates), (long long)took);
+           an, fn, injected, atomic_load(&lc.disconnects), fb_stats(fb).accepted,
+           fb_stats(fb).duplicates, (long long)took);
     tracker_free(&t);
-    fb_stop(fb);
+    broker_stop(fb);
 }
 
 static void run_all_faults(int api) {
-    for (int f = F_NONE + 1; f < F_COUNT; f++) {
-        if (!fault_applies((fault_t)f, api))
+    for (int f = FB_F_NONE + 1; f < FB_F_COUNT; f++) {
+        if (!fb_fault_applies((fb_fault_t)f, api))
             continue;
         /* random bytes in an InitProducerId body decode to a well-formed
          * answer with an unknown error code: see test_initpid_garbage_fatal */
-        if (api == API_INITPID && f == F_GARBAGE)
+        if (api == FB_API_INITPID && f == FB_F_GARBAGE)
             continue;
-        if (f == F_PARTITION_HUGE || f == F_NO_PARTITIONS) /* test_metadata_odd_partitions */
+        if (f == FB_F_PARTITION_HUGE || f == FB_F_NO_PARTITIONS) /* test_metadata_odd_partitions */
             continue;
         /* a stall costs request.timeout.ms: one is enough */
-        run_recovery((fault_t)f, api, f == F_STALLED ? 1 : 2);
+        run_recovery((fb_fault_t)f, api, f == FB_F_STALLED ? 1 : 2);
     }
 }
 
 /* The handshake: ApiVersions answered wrong twice on a fresh connection. */
-static void test_apiversions_faults(void) { run_all_faults(API_APIVERSIONS); }
+static void test_apiversions_faults(void) { run_all_faults(FB_API_APIVERSIONS); }
 
 /* Metadata answered wrong: kp_send() waits, then carries on. */
-static void test_metadata_faults(void) { run_all_faults(API_METADATA); }
+static void test_metadata_faults(void) { run_all_faults(FB_API_METADATA); }
 
 /* InitProducerId answered wrong: the producer id comes on a later try. */
-static void test_initpid_faults(void) { run_all_faults(API_INITPID); }
+static void test_initpid_faults(void) { run_all_faults(FB_API_INITPID); }
 
 /* Produce answered wrong after the broker appended the batch: the resend is
  * recognised as a duplicate, each record is acknowledged once, in order. */
-static void test_produce_faults(void) { run_all_faults(API_PRODUCE); }
+static void test_produce_faults(void) { run_all_faults(FB_API_PRODUCE); }
 
 /* InitProducerId answered with a random body: its 16 leading bytes decode
  * as a well-formed v1 response (trailing bytes are ignored, as they must
@@ -985,13 +270,13 @@ static void test_produce_faults(void) { run_all_faults(API_PRODUCE); }
  * and at once, not after delivery.timeout.ms. */
 static void test_initpid_garbage_fatal(void) {
     enum { N = 5 };
-    fake_broker_t *fb = fb_start();
+    fake_broker_t *fb = broker_start();
     REQUIRE_NOT_NULL(fb);
-    fb_set_fault(fb, F_GARBAGE, API_INITPID, 0, 1);
+    fb_set_fault(fb, FB_F_GARBAGE, FB_API_INITPID, 0, 1);
     logcap_t lc;
     kp_producer_t *p = producer_for(fb, &lc, "2000");
     if (!p) {
-        fb_stop(fb);
+        broker_stop(fb);
         return;
     }
     tracker_t t;
@@ -1007,12 +292,12 @@ static void test_initpid_garbage_fatal(void) {
     }
     CHECK(tracker_wait(&t, 2000 + 3000));
     /* the error the garbage carries: correlation id, throttle, error code */
-    pthread_mutex_lock(&fb->lock);
-    int16_t code = (int16_t)(uint16_t)(fb->garbage[8] << 8 | fb->garbage[9]);
-    pthread_mutex_unlock(&fb->lock);
-    CHECK_EQ_INT(fb_get(fb, &fb->injected), 1);
+    uint8_t garbage[16] = {0};
+    fb_last_garbage(fb, garbage, sizeof(garbage));
+    int16_t code = (int16_t)(uint16_t)(garbage[8] << 8 | garbage[9]);
+    CHECK_EQ_INT(fb_stats(fb).injected, 1);
     CHECK(code != 0 && !kp_err_is_retriable((kp_err_t)code) && code != 14 && code != 15 &&
-          code != 16); /* what this seed yields (7991); else the test proves nothing */
+          code != 16); /* what GARBAGE_SEED yields (3784); else the test proves nothing */
     int late = 0;
     for (size_t i = 0; i < N; i++) {
         if (sent[i] != KP_OK) {
@@ -1035,23 +320,23 @@ static void test_initpid_garbage_fatal(void) {
     kp_close(p, 5000);
     kp_producer_destroy(p);
     tracker_free(&t);
-    fb_stop(fb);
+    broker_stop(fb);
 }
 
 /* Faults on whatever response comes, several in a row, skipping a few
  * correct answers first so they land mid-stream. */
 static void test_any_response_faults(void) {
-    static const fault_t fs[] = {F_TRUNCATED,       F_WRONG_CORRID, F_GARBAGE_FRAME,
-                                 F_CLOSE_MID_FRAME, F_UNSOLICITED,  F_SIZE_HUGE};
+    static const fb_fault_t fs[] = {FB_F_TRUNCATED,       FB_F_WRONG_CORRID, FB_F_GARBAGE_FRAME,
+                                    FB_F_CLOSE_MID_FRAME, FB_F_UNSOLICITED,  FB_F_SIZE_HUGE};
     for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
         enum { N = 20 };
-        fake_broker_t *fb = fb_start();
+        fake_broker_t *fb = broker_start();
         REQUIRE_NOT_NULL(fb);
-        fb_set_fault(fb, fs[i], API_ANY, 3, 4);
+        fb_set_fault(fb, fs[i], FB_API_ANY, 3, 4);
         logcap_t lc;
         kp_producer_t *p = producer_for(fb, &lc, "10000");
         if (!p) {
-            fb_stop(fb);
+            broker_stop(fb);
             return;
         }
         tracker_t t;
@@ -1066,16 +351,16 @@ static void test_any_response_faults(void) {
         }
         CHECK_OK(kp_close(p, 10000));
         kp_producer_destroy(p);
-        CHECK_EQ_INT(fb_get(fb, &fb->injected), 4);
+        CHECK_EQ_INT(fb_stats(fb).injected, 4);
         /* every connection that got a fault was dropped (two faulty answers
          * in flight on one connection cost it once) */
-        CHECK_GE_INT(fb_get(fb, &fb->faulted_conns), 1);
-        CHECK_GE_INT(atomic_load(&lc.disconnects), fb_get(fb, &fb->faulted_conns));
+        CHECK_GE_INT(fb_stats(fb).faulted_conns, 1);
+        CHECK_GE_INT(atomic_load(&lc.disconnects), fb_stats(fb).faulted_conns);
         CHECK_EQ_INT(fb_log_end(fb), N);
-        CHECK_EQ_INT(fb_get(fb, &fb->out_of_order), 0);
-        CHECK_EQ_INT(fb_get(fb, &fb->bad_requests), 0);
+        CHECK_EQ_INT(fb_stats(fb).out_of_order, 0);
+        CHECK_EQ_INT(fb_stats(fb).bad_requests, 0);
         tracker_free(&t);
-        fb_stop(fb);
+        broker_stop(fb);
     }
 }
 
@@ -1085,7 +370,7 @@ static void test_any_response_faults(void) {
 #define FOREVER_RTO 500
 
 typedef struct forever_case {
-    fault_t f;
+    fb_fault_t f;
     fake_broker_t *fb;
     kp_producer_t *p;
     logcap_t lc;
@@ -1103,10 +388,11 @@ typedef struct forever_case {
  * one producer each), so the whole takes one delivery timeout. */
 static void test_faults_forever_time_out(void) {
     enum { N = 10 };
-    static const fault_t fs[] = {
-        F_TRUNCATED,   F_STALLED,         F_SIZE_ZERO,      F_SIZE_NEGATIVE, F_SIZE_OVER_MAX,
-        F_SIZE_HUGE,   F_GARBAGE,         F_GARBAGE_FRAME,  F_WRONG_CORRID,  F_ARRAY_HUGE,
-        F_STRING_HUGE, F_CLOSE_MID_FRAME, F_CLOSE_MID_SIZE, F_UNSOLICITED,
+    static const fb_fault_t fs[] = {
+        FB_F_TRUNCATED,      FB_F_STALLED,    FB_F_SIZE_ZERO,   FB_F_SIZE_NEGATIVE,
+        FB_F_SIZE_OVER_MAX,  FB_F_SIZE_HUGE,  FB_F_GARBAGE,     FB_F_GARBAGE_FRAME,
+        FB_F_WRONG_CORRID,   FB_F_ARRAY_HUGE, FB_F_STRING_HUGE, FB_F_CLOSE_MID_FRAME,
+        FB_F_CLOSE_MID_SIZE, FB_F_UNSOLICITED,
     };
     enum { NC = sizeof(fs) / sizeof(fs[0]) };
     forever_case_t *cs = calloc(NC, sizeof(*cs));
@@ -1117,7 +403,7 @@ static void test_faults_forever_time_out(void) {
     for (int i = 0; i < NC && ok; i++) {
         forever_case_t *c = &cs[i];
         c->f = fs[i];
-        c->fb = fb_start();
+        c->fb = broker_start();
         c->p = c->fb ? producer_for(c->fb, &c->lc, dto) : NULL;
         ok = c->p != NULL;
         if (!ok)
@@ -1129,7 +415,7 @@ static void test_faults_forever_time_out(void) {
     }
     for (int i = 0; i < NC && ok; i++) {
         forever_case_t *c = &cs[i];
-        fb_set_fault(c->fb, c->f, API_PRODUCE, 0, FOREVER);
+        fb_set_fault(c->fb, c->f, FB_API_PRODUCE, 0, FB_FOREVER);
         c->appended_before = fb_log_end(c->fb);
         tracker_init(&c->t, N);
         c->t0 = test_now_ms();
@@ -1137,7 +423,7 @@ static void test_faults_forever_time_out(void) {
     }
     for (int i = 0; i < NC && ok; i++) {
         forever_case_t *c = &cs[i];
-        const char *fn = fault_names[c->f];
+        const char *fn = fb_fault_name(c->f);
         if (!tracker_wait(&c->t, FOREVER_DTO + FOREVER_RTO + 10000))
             FAIL("%s: %ld of %d records completed", fn, atomic_load(&c->t.done), N);
         CHECK_EQ_INT(atomic_load(&c->t.failed), N);
@@ -1176,8 +462,8 @@ static void test_faults_forever_time_out(void) {
             CHECK_GE_INT(took, FOREVER_DTO - 5);
             CHECK_LE_INT(took, FOREVER_DTO + FOREVER_RTO + 750);
         }
-        CHECK_GE_INT(fb_get(c->fb, &c->fb->injected), 1);
-        if (c->f != F_GARBAGE)
+        CHECK_GE_INT(fb_stats(c->fb).injected, 1);
+        if (c->f != FB_F_GARBAGE)
             CHECK_GE_INT(atomic_load(&c->lc.disconnects), 1);
         /* Nothing is sent out of order while every record is still being
          * retried. Once a batch has failed for good (its records' delivery
@@ -1185,21 +471,20 @@ static void test_faults_forever_time_out(void) {
          * that may have been written before must be sent under its old
          * sequence to find out: the broker's OUT_OF_ORDER_SEQUENCE_NUMBER
          * says it was not (a duplicate would have been recognised). */
-        pthread_mutex_lock(&c->fb->lock);
-        if (c->fb->out_of_order && c->fb->first_ooo_ms < first_failed)
+        fb_stats_t st = fb_stats(c->fb);
+        if (st.out_of_order && st.first_ooo_ms < first_failed)
             FAIL("%s: out of order %lld ms before the first record failed: %s", fn,
-                 (long long)(first_failed - c->fb->first_ooo_ms), c->fb->first_ooo);
-        pthread_mutex_unlock(&c->fb->lock);
-        CHECK_EQ_INT(fb_get(c->fb, &c->fb->bad_requests), 0);
+                 (long long)(first_failed - st.first_ooo_ms), st.first_ooo);
+        CHECK_EQ_INT(fb_stats(c->fb).bad_requests, 0);
         printf("  Produce        %-15s %d faults, %d disconnections, %d in flight / %d queued "
                "timed out, %lld written, last after %d ms\n",
-               fn, fb_get(c->fb, &c->fb->injected), atomic_load(&c->lc.disconnects), in_flight,
+               fn, fb_stats(c->fb).injected, atomic_load(&c->lc.disconnects), in_flight,
                queued, (long long)written, max_ms);
     }
     /* the broker mends: the same producer delivers again */
     for (int i = 0; i < NC && ok; i++) {
         forever_case_t *c = &cs[i];
-        fb_set_fault(c->fb, F_NONE, API_ANY, 0, 0);
+        fb_set_fault(c->fb, FB_F_NONE, FB_API_ANY, 0, 0);
         kp_record_t r = {
             .topic = TOPIC, .partition = KP_PARTITION_ANY, .value = "after", .value_len = 5};
         kp_record_metadata_t md;
@@ -1218,7 +503,7 @@ static void test_faults_forever_time_out(void) {
         }
         if (c->t.d)
             tracker_free(&c->t);
-        fb_stop(c->fb);
+        broker_stop(c->fb);
     }
     free(cs);
 }
@@ -1234,12 +519,11 @@ static int has_three(void *arg) { return test_partitions(((growth_t *)arg)->p, T
 /* A topic that grows (partitions added on the broker) is picked up by the
  * periodic metadata refresh (metadata.max.age.ms). */
 static void test_partition_growth_picked_up(void) {
-    fake_broker_t *fb = fb_start();
+    fake_broker_t *fb = broker_start();
     REQUIRE_NOT_NULL(fb);
-    char boot[64], err[512];
-    snprintf(boot, sizeof(boot), "127.0.0.1:%d", fb->port);
+    char err[512];
     kp_config_t *c = kp_config_new();
-    kp_config_set(c, "bootstrap.servers", boot, err, sizeof(err));
+    kp_config_set(c, "bootstrap.servers", fb_bootstrap(fb), err, sizeof(err));
     kp_config_set(c, "client.id", CLIENT_ID, err, sizeof(err));
     kp_config_set(c, "metadata.max.age.ms", "100", err, sizeof(err));
     growth_t g = {kp_producer_new(c, err, sizeof(err))};
@@ -1247,9 +531,7 @@ static void test_partition_growth_picked_up(void) {
     REQUIRE_NOT_NULL(g.p);
     CHECK_EQ_INT(test_partitions(g.p, TOPIC), 1);
     kp_record_t r = {.topic = TOPIC, .partition = 2, .value = "x", .value_len = 1};
-    pthread_mutex_lock(&fb->lock);
-    fb->partitions = 3;
-    pthread_mutex_unlock(&fb->lock);
+    fb_set_partitions(fb, 3);
     CHECK(wait_until(has_three, &g, 5000));
     /* an explicit partition of the grown topic is accepted now (its
      * delivery is not this test's business: the fake keeps only t-0) */
@@ -1258,22 +540,19 @@ static void test_partition_growth_picked_up(void) {
     kp_future_destroy(f);
     CHECK_EQ_ERR(kp_close(g.p, 0), KP_ERR_TIMED_OUT);
     kp_producer_destroy(g.p);
-    fb_stop(fb);
+    broker_stop(fb);
 }
 
 /* Many partitions failing with a metadata error cause one metadata refresh
  * at a time, at most one per retry.backoff.ms (single-flight, coalesced),
  * not one per failing partition. */
 static void test_metadata_refresh_coalesced(void) {
-    fake_broker_t *fb = fb_start();
+    fake_broker_t *fb = broker_start();
     REQUIRE_NOT_NULL(fb);
-    pthread_mutex_lock(&fb->lock);
-    fb->partitions = 8; /* partitions 1..7 answer UNKNOWN_TOPIC_OR_PARTITION */
-    pthread_mutex_unlock(&fb->lock);
-    char boot[64], err[512];
-    snprintf(boot, sizeof(boot), "127.0.0.1:%d", fb->port);
+    fb_set_partitions(fb, 8); /* partitions 1..7 answer UNKNOWN_TOPIC_OR_PARTITION */
+    char err[512];
     kp_config_t *c = kp_config_new();
-    kp_config_set(c, "bootstrap.servers", boot, err, sizeof(err));
+    kp_config_set(c, "bootstrap.servers", fb_bootstrap(fb), err, sizeof(err));
     kp_config_set(c, "client.id", CLIENT_ID, err, sizeof(err));
     kp_config_set(c, "linger.ms", "0", err, sizeof(err));
     kp_config_set(c, "request.timeout.ms", "500", err, sizeof(err));
@@ -1284,7 +563,7 @@ static void test_metadata_refresh_coalesced(void) {
     kp_config_destroy(c);
     REQUIRE_NOT_NULL(p);
     CHECK_EQ_INT(test_partitions(p, TOPIC), 8);
-    int md0 = fb_get(fb, &fb->requests[API_METADATA]);
+    int md0 = fb_stats(fb).requests[FB_API_METADATA];
     tracker_t t;
     tracker_init(&t, 7);
     slot_ref_t refs[7];
@@ -1296,8 +575,8 @@ static void test_metadata_refresh_coalesced(void) {
     }
     CHECK(tracker_wait(&t, 10000)); /* they fail at delivery.timeout.ms */
     int64_t elapsed = test_now_ms() - t0;
-    int md = fb_get(fb, &fb->requests[API_METADATA]) - md0;
-    int errors = fb_get(fb, &fb->unknown_sent);
+    int md = fb_stats(fb).requests[FB_API_METADATA] - md0;
+    int errors = fb_stats(fb).unknown_partitions;
     printf("%d partition errors answered in %lld ms, %d metadata requests\n", errors,
            (long long)elapsed, md);
     CHECK_GT_INT(errors, 50);
@@ -1305,7 +584,7 @@ static void test_metadata_refresh_coalesced(void) {
     CHECK_LT_INT(md * 2, errors);
     kp_producer_destroy(p);
     tracker_free(&t);
-    fb_stop(fb);
+    broker_stop(fb);
 }
 
 /* ---------------------------------------------------------------- odd partitions */
@@ -1351,8 +630,8 @@ static void run_isolated(const char *what, void (*fn)(void)) {
     }
 }
 
-static void partition_index_max(void) { run_recovery(F_PARTITION_HUGE, API_METADATA, 2); }
-static void no_partitions(void) { run_recovery(F_NO_PARTITIONS, API_METADATA, 2); }
+static void partition_index_max(void) { run_recovery(FB_F_PARTITION_HUGE, FB_API_METADATA, 2); }
+static void no_partitions(void) { run_recovery(FB_F_NO_PARTITIONS, FB_API_METADATA, 2); }
 
 /* Well-formed Metadata answers a broker never gives, twice, then the truth:
  * a partition index of 2^31-1 must cause no signed overflow (UBSan aborts
@@ -1426,7 +705,7 @@ static void run_inflight(fake_broker_t *fb, const char *what) {
     CHECK_EQ_INT(fb_log_end(fb), N);
     printf("  %-44s %d refused as out of order, %d resends recognised, %d disconnections, log "
            "%lld records in order\n",
-           what, fb_get(fb, &fb->out_of_order), fb_get(fb, &fb->duplicates),
+           what, fb_stats(fb).out_of_order, fb_stats(fb).duplicates,
            atomic_load(&lc.disconnects), (long long)fb_log_end(fb));
     free(refs);
     tracker_free(&t);
@@ -1443,20 +722,17 @@ static void test_inflight_retries_keep_order(void) {
     } plans[] = {{20, 1}, {40, 3}, {60, 10}};
     int refused = 0;
     for (size_t pl = 0; pl < sizeof(plans) / sizeof(plans[0]); pl++) {
-        fake_broker_t *fb = fb_start();
+        fake_broker_t *fb = broker_start();
         REQUIRE_NOT_NULL(fb);
-        pthread_mutex_lock(&fb->lock);
-        fb->perr = 6; /* NOT_LEADER_OR_FOLLOWER */
-        fb->perr_skip = plans[pl].skip;
-        fb->perr_count = plans[pl].count;
-        pthread_mutex_unlock(&fb->lock);
+        fb_set_produce_error(fb, 6 /* NOT_LEADER_OR_FOLLOWER */, plans[pl].skip,
+                             plans[pl].count);
         char what[64];
         snprintf(what, sizeof(what), "%d NOT_LEADER_OR_FOLLOWER after %d batches",
                  plans[pl].count, plans[pl].skip);
         run_inflight(fb, what);
-        CHECK_EQ_INT(fb_get(fb, &fb->perr_injected), plans[pl].count);
-        refused += fb_get(fb, &fb->out_of_order);
-        fb_stop(fb);
+        CHECK_EQ_INT(fb_stats(fb).errors_injected, plans[pl].count);
+        refused += fb_stats(fb).out_of_order;
+        broker_stop(fb);
     }
     /* batches were in flight behind the failed ones: the broker refused
      * them, and kprod sent them again (in order, once: run_inflight) */
@@ -1470,18 +746,18 @@ static void test_inflight_retries_keep_order(void) {
  * batches, Kafka's window, which is why five is the most in flight) and
  * answers with the first offsets: each record once, in order. */
 static void test_inflight_lost_answers(void) {
-    static const fault_t faults[] = {F_CLOSE_MID_FRAME, F_GARBAGE_FRAME, F_TRUNCATED};
+    static const fb_fault_t faults[] = {FB_F_CLOSE_MID_FRAME, FB_F_GARBAGE_FRAME, FB_F_TRUNCATED};
     int resends = 0;
     for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
-        fake_broker_t *fb = fb_start();
+        fake_broker_t *fb = broker_start();
         REQUIRE_NOT_NULL(fb);
-        fb_set_fault(fb, faults[i], API_PRODUCE, 30, 2);
+        fb_set_fault(fb, faults[i], FB_API_PRODUCE, 30, 2);
         char what[64];
-        snprintf(what, sizeof(what), "2 Produce answers lost (%s)", fault_names[faults[i]]);
+        snprintf(what, sizeof(what), "2 Produce answers lost (%s)", fb_fault_name(faults[i]));
         run_inflight(fb, what);
-        CHECK_EQ_INT(fb_get(fb, &fb->injected), 2);
-        resends += fb_get(fb, &fb->duplicates);
-        fb_stop(fb);
+        CHECK_EQ_INT(fb_stats(fb).injected, 2);
+        resends += fb_stats(fb).duplicates;
+        broker_stop(fb);
     }
     /* batches written but not acknowledged were sent again, recognised */
     CHECK(resends > 0);
