@@ -300,7 +300,8 @@ static __attribute__((noinline)) kp_err_t grow_entries(kp_producer_t *p, kp_batc
     return KP_OK;
 }
 
-static inline kp_err_t push_entry(kp_producer_t *p, kp_batch_t *b, kp_rec_entry_t e) {
+static inline __attribute__((always_inline)) kp_err_t push_entry(kp_producer_t *p, kp_batch_t *b,
+                                                                 kp_rec_entry_t e) {
     if (b->nents == b->ents_cap && grow_entries(p, b)) /* per batch, not per record */
         return KP_ERR_NOMEM;
     b->ents[b->nents++] = e;
@@ -308,15 +309,21 @@ static inline kp_err_t push_entry(kp_producer_t *p, kp_batch_t *b, kp_rec_entry_
 }
 
 /* The entry of the record about to be appended to b. */
-static kp_err_t add_entry(kp_producer_t *p, kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
-                          kp_callback_fn *cb, void *opaque, kp_future_t *fut) {
+static inline __attribute__((always_inline)) kp_err_t
+add_entry(kp_producer_t *p, kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
+          kp_callback_fn *cb, void *opaque, kp_future_t *fut) {
     return push_entry(p, b, (kp_rec_entry_t){b->count, klen, vlen, ts, cb, opaque, fut});
 }
 
-kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, const void *key,
-                       int32_t klen, const void *value, int32_t vlen, int64_t ts,
-                       kp_callback_fn *cb, void *opaque, kp_future_t *fut, int64_t *deadline,
-                       int send_now, int *new_batch) {
+kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int *new_batch) {
+    const kp_record_t *rec = a->rec;
+    const void *key = a->key, *value = a->value;
+    int32_t klen = a->klen, vlen = a->vlen;
+    int64_t ts = a->ts, *deadline = a->deadline;
+    kp_callback_fn *cb = a->cb;
+    void *opaque = a->opaque;
+    kp_future_t *fut = a->fut;
+    int send_now = a->send_now, may_block = a->may_block;
     const kp_header_t *hdrs = rec->headers;
     size_t nhdrs = rec->headers ? rec->header_count : 0;
     int32_t hk_small[16], *hklens = hk_small;
@@ -327,9 +334,6 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, co
 
     /* an entry per record that someone must be told about */
     int want_entry = cb || fut || p->conf.ninterceptors > 0;
-    /* In the I/O thread (a send from a callback) waiting for memory would
-     * wait for ourselves: never block there. */
-    int may_block = !kp_in_io_thread(p);
     uint8_t *spare = NULL;
     size_t spare_size = 0;
     kp_batch_t *to_compress = NULL; /* closed here, full: compress it after */

@@ -57,8 +57,8 @@ static void fail_list(kp_producer_t *p, kp_conn_t *c, kp_req_t *head, kp_err_t e
     while (head) {
         kp_req_t *n = head->next;
         head->next = NULL;
-        if (head->api != KP_API_API_VERSIONS)
-            kp_sender_on_failed(p, c, head, err);
+        if (head->ops->failed)
+            head->ops->failed(p, c, head, err);
         kp_req_free(head);
         head = n;
     }
@@ -196,10 +196,12 @@ static void enqueue(kp_conn_t *c, kp_req_t *req) {
     c->out_tail = req;
 }
 
-kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now) {
+kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now,
+                     const kp_req_ops_t *ops) {
     kp_req_t *req = kp_calloc(1, sizeof(*req));
     if (!req)
         return NULL;
+    req->ops = ops;
     req->api = api;
     req->ver = ver;
     req->corrid = p->next_corrid++;
@@ -220,8 +222,15 @@ int kp_req_seal(kp_req_t *req) {
     return 0;
 }
 
+static void handle_apiversions(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r);
+
+/* The connection's own request: its failure needs no telling (the
+ * connection is down with it). */
+static const kp_req_ops_t apiversions_ops = {handle_apiversions, NULL, NULL};
+
 static void queue_apiversions(kp_producer_t *p, kp_conn_t *c) {
-    kp_req_t *req = kp_req_new(p, KP_API_API_VERSIONS, c->apiv_ver, kp_mono_ms());
+    kp_req_t *req =
+        kp_req_new(p, KP_API_API_VERSIONS, c->apiv_ver, kp_mono_ms(), &apiversions_ops);
     if (req)
         kp_apiversions_req(&req->w, req->ver, req->corrid, p->client_id);
     if (!req || kp_req_seal(req)) {
@@ -260,22 +269,22 @@ short kp_conn_events(const kp_conn_t *c) {
     return ev;
 }
 
-static int handle_apiversions(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+static void handle_apiversions(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
     kp_api_range_t ranges[KP_API_COUNT];
     int err = kp_apiversions_resp(r, req->ver, ranges);
     if (err == -1) { /* (a broker's own -1 arrives as KP_ERR_UNKNOWN_SERVER_ERROR) */
         kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed ApiVersions response");
-        return -1;
+        return;
     }
     if (err == KAFKA_UNSUPPORTED_VERSION && ranges[KP_API_API_VERSIONS].max >= 0 &&
         ranges[KP_API_API_VERSIONS].max < req->ver) {
         c->apiv_ver = ranges[KP_API_API_VERSIONS].max;
         queue_apiversions(p, c);
-        return 0;
+        return;
     }
     if (err) {
         kp_conn_close(p, c, KP_ERR_UNSUPPORTED_BROKER, "ApiVersions failed");
-        return -1;
+        return;
     }
     for (int api = 0; api < KP_API_COUNT; api++)
         c->ver[api] = kp_proto_pick((int16_t)api, ranges[api].min, ranges[api].max);
@@ -286,13 +295,12 @@ static int handle_apiversions(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_
                c->node_id, c->host, c->port, ranges[0].min, ranges[0].max, ranges[3].min,
                ranges[3].max);
         kp_conn_close(p, c, KP_ERR_UNSUPPORTED_BROKER, "unsupported broker");
-        return -1;
+        return;
     }
     c->state = KP_CONN_READY;
     c->failures = 0;
     kp_log(p, 7, "broker %d (%s:%d): ready, Produce v%d, Metadata v%d", c->node_id, c->host,
            c->port, c->ver[KP_API_PRODUCE], c->ver[KP_API_METADATA]);
-    return 0;
 }
 
 /* A complete response frame is in c->rbuf. Returns -1 if the connection
@@ -314,13 +322,9 @@ static int dispatch(kp_producer_t *p, kp_conn_t *c) {
     if (!c->wait_head)
         c->wait_tail = NULL;
     req->next = NULL;
-    if (req->api == KP_API_API_VERSIONS) {
-        int rc = handle_apiversions(p, c, req, &r);
-        kp_req_free(req);
-        return rc;
-    }
-    c->nreqs--;
-    kp_sender_on_response(p, c, req, &r);
+    if (req->api != KP_API_API_VERSIONS) /* (the handshake is not counted) */
+        c->nreqs--;
+    req->ops->response(p, c, req, &r);
     kp_req_free(req);
     return c->state == KP_CONN_DOWN ? -1 : 0;
 }
@@ -420,7 +424,7 @@ static void do_write(kp_producer_t *p, kp_conn_t *c, int64_t now) {
             c->wait_tail = req;
         } else {
             c->nreqs--;
-            kp_sender_on_written(p, c, req);
+            req->ops->written(p, c, req);
             kp_req_free(req);
         }
     }

@@ -28,8 +28,21 @@ typedef enum kp_conn_state {
     KP_CONN_READY,
 } kp_conn_state_t;
 
+/* What a request's outcome is handed to. Each request carries its own
+ * (set by whoever builds it), so the connection names nobody above it and
+ * nothing dispatches on the API key. */
+typedef struct kp_req_ops {
+    /* the answer arrived; r is positioned at its body */
+    void (*response)(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r);
+    /* it will never get one (connection lost, timed out, closed) */
+    void (*failed)(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err);
+    /* it expects no answer (acks=0) and was fully written */
+    void (*written)(kp_producer_t *p, kp_conn_t *c, kp_req_t *req);
+} kp_req_ops_t;
+
 struct kp_req {
     kp_req_t *next;
+    const kp_req_ops_t *ops;
     int32_t corrid;
     int16_t api, ver;
     int expect_response;
@@ -89,15 +102,8 @@ void kp_req_free(kp_req_t *req);
 /* A request whose body the caller encodes into req->w (correlation id and
  * deadline set); kp_req_seal() then points its single iovec at req->w.
  * kp_req_new returns NULL, kp_req_seal -1, when memory runs out. */
-kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now);
+kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now,
+                     const kp_req_ops_t *ops);
 int kp_req_seal(kp_req_t *req);
-
-/* ---- implemented by the sender (sender.c) ---- */
-/* A response arrived for req (r positioned at its body). */
-void kp_sender_on_response(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r);
-/* req will never get a response (connection lost / timed out). */
-void kp_sender_on_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err);
-/* A request that expects no response (acks=0) was fully written. */
-void kp_sender_on_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req);
 
 #endif

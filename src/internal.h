@@ -309,10 +309,24 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
                        int64_t log_append_time, kp_persisted_t persisted);
 
 /* ---- accumulator.c ---- */
-kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_record_t *rec, const void *key,
-                       int32_t klen, const void *value, int32_t vlen, int64_t ts,
-                       kp_callback_fn *cb, void *opaque, kp_future_t *fut, int64_t *deadline,
-                       int send_now, int *new_batch);
+/* One record for kp_acc_append: what the send path has ready. */
+typedef struct kp_append {
+    const kp_record_t *rec; /* its headers */
+    const void *key, *value; /* serialized; lengths -1 for null */
+    int32_t klen, vlen;
+    int64_t ts;
+    kp_callback_fn *cb; /* completion: callback and/or future, or neither */
+    void *opaque;
+    kp_future_t *fut;
+    int64_t *deadline; /* max.block.ms, from the clock once a wait starts (0 until) */
+    int send_now;      /* close the batch: it goes without lingering */
+    int may_block;     /* the caller may wait for memory (0 on the I/O thread, where
+                        * a wait would wait for itself: then _BUFFER_EXHAUSTED) */
+} kp_append_t;
+/* Append a record to tp's open batch, opening one (memory from the pool)
+ * when it does not fit; *new_batch says a batch was opened or closed (the
+ * I/O thread may have work). */
+kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int *new_batch);
 /* A send's max.block.ms deadline, read from the clock only when the send
  * first has to wait (most never do: this saves a clock read per record).
  * *deadline starts at 0. */

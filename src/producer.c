@@ -215,9 +215,14 @@ static kp_topic_t *index_find(const kp_topic_index_t *ix, const char *name, uint
 static KP_TLS uint64_t last_uid;
 static KP_TLS kp_topic_t *last_topic;
 
-kp_topic_t *kp_topic_find(const kp_producer_t *p, const char *name) {
+/* The send path's lookup: the thread's last topic, inline, else the index. */
+static inline kp_topic_t *topic_lookup(const kp_producer_t *p, const char *name) {
     if (last_uid == p->uid && !strcmp(last_topic->name, name))
         return last_topic;
+    return kp_topic_find(p, name);
+}
+
+kp_topic_t *kp_topic_find(const kp_producer_t *p, const char *name) {
     const kp_topic_index_t *ix = atomic_load_explicit(&p->tindex, memory_order_acquire);
     kp_topic_t *t = ix ? index_find(ix, name, name_hash(name)) : NULL;
     if (t) {
@@ -576,7 +581,7 @@ static kp_err_t send_record(kp_producer_t *p, const kp_record_t *rec, kp_callbac
 
     /* No lock to find the partition (kp_ptab, atomics); topics_lock only
      * for a topic not seen before or without metadata yet. */
-    kp_topic_t *t = kp_topic_find(p, rec->topic);
+    kp_topic_t *t = topic_lookup(p, rec->topic);
     void *const *tps = NULL;
     int32_t npart = t ? kp_topic_parts(t, &tps) : 0;
     if (!npart || rec->partition >= npart) {
@@ -610,8 +615,10 @@ static kp_err_t send_record(kp_producer_t *p, const kp_record_t *rec, kp_callbac
     kp_tp_t *tp = tps[part];
 
     int new_batch = 0;
-    err = kp_acc_append(p, tp, rec, ks.p, ks.len, vs.p, vs.len, ts, cb, opaque, fut, &deadline,
-                        send_now, &new_batch);
+    kp_append_t a = {.rec = rec, .key = ks.p, .value = vs.p, .klen = ks.len, .vlen = vs.len,
+                     .ts = ts, .cb = cb, .opaque = opaque, .fut = fut, .deadline = &deadline,
+                     .send_now = send_now, .may_block = !kp_in_io_thread(p)};
+    err = kp_acc_append(p, tp, &a, &new_batch);
     if (err == KP_OK && (new_batch || p->conf.linger_ms == 0))
         kp_wake(p);
 out:

@@ -62,6 +62,7 @@ static int is_pid_error(kp_err_t err) {
 }
 
 static void request_new_pid(kp_producer_t *p, const char *why);
+static const kp_req_ops_t metadata_ops, initpid_ops, produce_ops;
 
 static kp_conn_t *broker_conn(kp_producer_t *p, int32_t node_id) {
     for (int i = 0; i < p->nbrokers; i++)
@@ -188,6 +189,7 @@ static kp_req_t *build_produce(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, 
     kp_req_t *req = kp_calloc(1, sizeof(*req));
     if (!req)
         return NULL;
+    req->ops = &produce_ops;
     req->api = KP_API_PRODUCE;
     req->ver = c->ver[KP_API_PRODUCE];
     req->corrid = p->next_corrid++;
@@ -280,7 +282,7 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_k
         names[k++] = t->name; /* names live as long as p */
     }
     p->md_asked = n;
-    kp_req_t *req = kp_req_new(p, KP_API_METADATA, c->ver[KP_API_METADATA], now);
+    kp_req_t *req = kp_req_new(p, KP_API_METADATA, c->ver[KP_API_METADATA], now, &metadata_ops);
     if (req)
         /* Like the Java producer, let the broker auto-create topics (it does
          * only if its auto.create.topics.enable allows). */
@@ -417,7 +419,8 @@ static void initpid_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
         ensure_connecting(p, now, next);
         return;
     }
-    kp_req_t *req = kp_req_new(p, KP_API_INIT_PRODUCER_ID, c->ver[KP_API_INIT_PRODUCER_ID], now);
+    kp_req_t *req = kp_req_new(p, KP_API_INIT_PRODUCER_ID, c->ver[KP_API_INIT_PRODUCER_ID], now,
+                               &initpid_ops);
     if (req)
         kp_initpid_req(&req->w, req->ver, req->corrid, p->client_id, NULL, 60000, -1, -1);
     if (!req || kp_req_seal(req)) {
@@ -659,34 +662,29 @@ static void handle_produce(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbu
     kp_produce_resp_free(&pr);
 }
 
-void kp_sender_on_response(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
-    if (req->api == KP_API_INIT_PRODUCER_ID)
-        handle_initpid(p, c, req, r);
-    else if (req->api == KP_API_METADATA)
-        handle_metadata(p, c, req, r);
-    else if (req->api == KP_API_PRODUCE)
-        handle_produce(p, c, req, r);
+/* A request that ended without an answer: whatever it was, the cluster
+ * view may be stale (a full metadata refresh follows, after its backoff). */
+static void metadata_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+    (void)c, (void)req, (void)err;
+    atomic_store(&p->md_wanted, 1);
+    p->md_inflight = 0;
+    p->md_backoff_until = kp_mono_ms() + p->conf.retry_backoff_ms;
 }
 
-void kp_sender_on_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+static void initpid_req_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+    (void)c, (void)req;
+    atomic_store(&p->md_wanted, 1);
+    initpid_failed(p, err);
+}
+
+static void produce_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
     (void)c;
     atomic_store(&p->md_wanted, 1);
-    if (req->api == KP_API_METADATA) {
-        /* what it asked for is asked again in a full refresh (md_wanted,
-         * set above), after the backoff */
-        p->md_inflight = 0;
-        p->md_backoff_until = kp_mono_ms() + p->conf.retry_backoff_ms;
-        return;
-    }
-    if (req->api == KP_API_INIT_PRODUCER_ID)
-        initpid_failed(p, err);
-    if (req->api != KP_API_PRODUCE)
-        return;
     for (int i = 0; i < req->nbatches; i++)
         batch_result(p, req->batches[i], err, -1, -1, req->written > 0);
 }
 
-void kp_sender_on_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
+static void produce_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
     (void)c;
     /* acks=0: done when written; the broker says nothing, so offsets are
      * unknown and the status is "possibly persisted". */
@@ -699,6 +697,10 @@ void kp_sender_on_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
             kp_batch_complete(p, b, KP_OK, -1, -1, KP_POSSIBLY_PERSISTED);
     }
 }
+
+static const kp_req_ops_t metadata_ops = {handle_metadata, metadata_failed, NULL};
+static const kp_req_ops_t initpid_ops = {handle_initpid, initpid_req_failed, NULL};
+static const kp_req_ops_t produce_ops = {handle_produce, produce_failed, produce_written};
 
 /* Compression: a batch closed because it was full was compressed by the
  * application thread that closed it (accumulator.c); one sent because of
