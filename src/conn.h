@@ -70,6 +70,7 @@ struct kp_conn {
     int64_t next_connect_ms; /* backoff: no attempt before this */
     int64_t connect_deadline_ms;
     int failures;
+    int want_connect; /* a partition waits for it: the sender dials it after its scan */
     int64_t last_io_ms;   /* last byte written or read (connections.max.idle.ms) */
     int64_t last_warn_ms; /* last failure logged as a warning (rate limit) */
     int16_t ver[KP_API_COUNT]; /* negotiated version per API, -1 = unusable */

@@ -909,9 +909,9 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
             } else if (ready_at > now) {
                 next = MIN(next, ready_at);
             } else if (c->state != KP_CONN_READY) {
-                kp_conn_connect(p, c, now);
-                if (c->state == KP_CONN_DOWN)
-                    next = MIN(next, c->next_connect_ms);
+                /* dialled after the scan, never under a partition's lock
+                 * (a connect resolves the broker's name) */
+                c->want_connect = 1;
             } else if (c->nreqs < p->conf.max_in_flight) {
                 drain_list_t *d = drain_for(&lists, &nlists, &lcap, c);
                 if (d && !d->full &&
@@ -949,6 +949,15 @@ static int64_t scan(kp_producer_t *p, int64_t now) {
             p->active[listed++] = tp;
     }
     p->nactive = listed;
+    for (int i = 0; i < conn_count(p); i++) {
+        kp_conn_t *c = conn_at(p, i);
+        if (!c->want_connect)
+            continue;
+        c->want_connect = 0;
+        kp_conn_connect(p, c, now); /* (does nothing while its backoff lasts) */
+        if (c->state == KP_CONN_DOWN)
+            next = MIN(next, c->next_connect_ms);
+    }
 
     while (expired) {
         kp_batch_t *b = expired;
