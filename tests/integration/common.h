@@ -6,6 +6,8 @@
 #define KPROD_TEST_COMMON_H
 
 #include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "mockcluster.h"
 #include "readback.h"
@@ -40,6 +42,18 @@ static inline kp_producer_t *make_producer(const char *bootstraps, ...) {
         FAIL("kp_producer_new: %s", err);
     kp_config_destroy(c);
     return p;
+}
+
+/* This process's resident memory in KiB (/proc/self/statm), 0 if unknown. */
+static inline long test_rss_kb(void) {
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* One slot per record: what its completion said. */

@@ -306,17 +306,6 @@ static void test_split_on_message_too_large(void) {
     split_on_message_too_large("lz4");
 }
 
-static long rss_kb(void) {
-    long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-            resident = 0;
-        fclose(f);
-    }
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 /* A broker outage: sends fill buffer.memory, then block max.block.ms and
  * fail with KP_ERR_BUFFER_EXHAUSTED; resident memory grows by no more than
  * buffer.memory plus a small constant; when the broker returns, everything
@@ -356,7 +345,7 @@ static void outage_memory_bounded(const char *codec) {
     char value[1024];
     memset(value, 'm', sizeof(value));
     uint64_t rng = 0x9E3779B97F4A7C15ull;
-    long rss0 = rss_kb();
+    long rss0 = test_rss_kb();
     size_t accepted = 0;
     kp_err_t e = KP_OK;
     int64_t blocked = 0;
@@ -375,7 +364,7 @@ static void outage_memory_bounded(const char *codec) {
         }
         accepted++;
     }
-    long grown_kb = rss_kb() - rss0;
+    long grown_kb = test_rss_kb() - rss0;
     printf("%s: accepted %zu records of 1 KiB before %s after blocking %lld ms; RSS grew %ld "
            "KiB (buffer.memory %ld KiB)\n",
            codec, accepted, kp_err_name(e), (long long)blocked, grown_kb, budget / 1024);

@@ -188,17 +188,6 @@ static void test_delivery_timeout_bounds_in_flight(void) {
 
 /* ---- defect 6 ---------------------------------------------------------- */
 
-static long rss_kb(void) {
-    long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-            resident = 0;
-        fclose(f);
-    }
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 typedef struct counts {
     atomic_long ok, failed;
 } counts_t;
@@ -242,7 +231,7 @@ static void test_callbacks_count_against_buffer_memory(void) {
     counts_t c;
     atomic_init(&c.ok, 0);
     atomic_init(&c.failed, 0);
-    long rss0 = rss_kb(), accepted = 0;
+    long rss0 = test_rss_kb(), accepted = 0;
     kp_err_t e = KP_OK;
     /* before the fix about 3.3 million would be accepted: stop well past
      * what a bounded producer takes */
@@ -254,7 +243,7 @@ static void test_callbacks_count_against_buffer_memory(void) {
             break;
         accepted++;
     }
-    long grown_kb = rss_kb() - rss0;
+    long grown_kb = test_rss_kb() - rss0;
     printf("  accepted %ld records before %s; RSS grew %ld KiB (buffer.memory %ld KiB)\n",
            accepted, kp_err_name(e), grown_kb, budget / 1024);
     CHECK_EQ_ERR(e, KP_ERR_BUFFER_EXHAUSTED);
