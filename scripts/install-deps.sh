@@ -2,7 +2,7 @@
 # Installs the Debian packages kprod's build, demo and tests need, and only
 # those that are missing. Run as root (make demo / make test call it).
 set -eu
-PKGS="gcc make cmake pkg-config librdkafka-dev kcat valgrind zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev"
+PKGS="gcc make cmake pkg-config librdkafka-dev kcat valgrind zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libc-ares-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
