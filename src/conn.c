@@ -1,11 +1,17 @@
 /*
  * conn — a broker connection. See conn.h for the contract.
  *
- * Life: DOWN -> (backoff passed) CONNECTING -> HANDSHAKE (ApiVersions) ->
- * READY -> ... -> DOWN on any error, with every queued and in-flight request
+ * Life: DOWN -> (backoff passed) [RESOLVING ->] CONNECTING -> HANDSHAKE
+ * (ApiVersions) -> READY -> ... -> DOWN on any error, with every queued and in-flight request
  * failed back to the sender, which decides what to retry. Reconnect backoff
  * is exponential from reconnect.backoff.ms to reconnect.backoff.max.ms with
  * +-20% jitter; each address a host resolves to is tried in turn.
+ *
+ * RESOLVING: the host name is looked up by the producer's resolver
+ * (resolve.h) while the I/O thread goes on with the other brokers; the
+ * lookup ends at socket.connection.setup.timeout.ms at the latest, and a
+ * failure is one like a refused connect (logged, backoff). IP literals skip
+ * it. A connection closed or destroyed while RESOLVING cancels its lookup.
  */
 #include "alloc.h"
 #include "conn.h"
@@ -85,7 +91,9 @@ static void log_close(kp_producer_t *p, kp_conn_t *c, const char *why) {
         level = 4;
         c->last_warn_ms = now;
     }
-    const char *what = c->state == KP_CONN_CONNECTING ? "cannot connect" : "disconnected";
+    const char *what = c->state == KP_CONN_CONNECTING || c->state == KP_CONN_RESOLVING
+                           ? "cannot connect"
+                           : "disconnected";
     if (c->node_id < 0)
         kp_log(p, level, "bootstrap server %s:%d: %s: %s%s", c->host, c->port, what, why, hint);
     else
@@ -98,6 +106,10 @@ void kp_conn_close(kp_producer_t *p, kp_conn_t *c, kp_err_t err, const char *why
         return;
     if (why)
         log_close(p, c, why);
+    if (c->lookup) {
+        kp_lookup_cancel(p->resolver, c->lookup);
+        c->lookup = NULL;
+    }
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -122,8 +134,7 @@ void kp_conn_destroy(kp_producer_t *p, kp_conn_t *c) {
     if (!c)
         return;
     kp_conn_close(p, c, KP_ERR_CLOSED, NULL);
-    if (c->ai)
-        freeaddrinfo(c->ai);
+    free(c->addrs);
     free(c->host);
     free(c);
 }
@@ -139,33 +150,50 @@ static void set_sockopts(kp_producer_t *p, int fd) {
 
 static void queue_apiversions(kp_producer_t *p, kp_conn_t *c);
 
+static void dial(kp_producer_t *p, kp_conn_t *c, int64_t now);
+
+/* The resolver's answer for c (I/O thread, from kp_resolver_process). */
+static void on_resolved(void *ctx, void *arg, kp_err_t err, kp_addrs_t *addrs, const char *why) {
+    kp_producer_t *p = ctx;
+    kp_conn_t *c = arg;
+    c->lookup = NULL;
+    if (err) {
+        kp_conn_close(p, c, err, why); /* (RESOLVING: logs and backs off) */
+        return;
+    }
+    free(c->addrs);
+    c->addrs = addrs;
+    c->addr_next = 0;
+    dial(p, c, kp_mono_ms());
+}
+
 void kp_conn_connect(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     if (c->state != KP_CONN_DOWN || now < c->next_connect_ms)
         return;
-    if (!c->ai_cur) {
-        if (c->ai)
-            freeaddrinfo(c->ai);
-        c->ai = NULL;
-        struct addrinfo hints = {0};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        char port[16];
-        snprintf(port, sizeof(port), "%d", (int)c->port);
-        int rc = getaddrinfo(c->host, port, &hints, &c->ai);
-        if (rc) {
-            char why[160];
-            snprintf(why, sizeof(why), "cannot resolve host name: %s", gai_strerror(rc));
-            c->ai = NULL;
-            c->state = KP_CONN_CONNECTING; /* so close() logs and backs off */
-            kp_conn_close(p, c, KP_ERR_TRANSPORT, why);
+    if (!c->addrs || c->addr_next >= c->addrs->n) {
+        free(c->addrs);
+        c->addrs = NULL;
+        kp_addrs_t *addrs;
+        kp_err_t err = kp_resolve_start(p->resolver, c->host, c->port,
+                                        now + p->conf.socket_setup_timeout_ms, on_resolved, c,
+                                        &addrs, &c->lookup);
+        c->state = KP_CONN_RESOLVING; /* so that close() logs and backs off */
+        if (err) {
+            kp_conn_close(p, c, err, "cannot resolve host name: out of memory");
             return;
         }
-        c->ai_cur = c->ai;
+        if (!addrs)
+            return; /* on_resolved dials */
+        c->addrs = addrs;
+        c->addr_next = 0;
     }
-    struct addrinfo *ai = c->ai_cur;
-    c->ai_cur = ai->ai_next; /* next attempt tries the next address */
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    dial(p, c, now);
+}
+
+/* Dial c's next address. */
+static void dial(kp_producer_t *p, kp_conn_t *c, int64_t now) {
+    const struct kp_addr *ai = &c->addrs->a[c->addr_next++]; /* next attempt: the next one */
+    int fd = socket(ai->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     fd = kp_fd_above_std(fd);
     c->state = KP_CONN_CONNECTING;
     if (fd < 0) {
@@ -180,7 +208,7 @@ void kp_conn_connect(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     if (tmo > p->conf.socket_setup_timeout_max_ms)
         tmo = p->conf.socket_setup_timeout_max_ms;
     c->connect_deadline_ms = now + kp_jitter(tmo, &p->rng);
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+    if (connect(fd, (const struct sockaddr *)&ai->sa, ai->len) < 0 && errno != EINPROGRESS) {
         kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(errno));
         return;
     }
@@ -257,7 +285,8 @@ void kp_conn_send(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
 
 short kp_conn_events(const kp_conn_t *c) {
     switch (c->state) {
-    case KP_CONN_DOWN: return 0;
+    case KP_CONN_DOWN:
+    case KP_CONN_RESOLVING: return 0;
     case KP_CONN_CONNECTING: return POLLOUT;
     case KP_CONN_HANDSHAKE:
     case KP_CONN_READY: break;
@@ -446,7 +475,7 @@ void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now) {
             return;
         c->state = KP_CONN_HANDSHAKE;
         c->last_io_ms = now;
-        c->ai_cur = NULL; /* connected: resolve afresh next time */
+        c->addr_next = c->addrs->n; /* connected: resolve afresh next time */
         queue_apiversions(p, c);
         if (c->state == KP_CONN_DOWN)
             return;

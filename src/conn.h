@@ -1,6 +1,7 @@
 /*
- * conn — one non-blocking TCP connection to one broker: connect with
- * exponential backoff, the ApiVersions handshake, framing, correlation ids
+ * conn — one non-blocking TCP connection to one broker: name resolution
+ * (resolve.h, never blocking), connect with exponential backoff, the
+ * ApiVersions handshake, framing, correlation ids
  * and the in-flight list. Owned and driven by the I/O thread only.
  *
  * Responses arrive in request order on a connection (the protocol promises
@@ -10,19 +11,20 @@
 #ifndef KP_CONN_H
 #define KP_CONN_H
 
-#include <netdb.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
 #include "buf.h"
 #include "internal.h"
 #include "protocol.h"
+#include "resolve.h"
 
 /* Largest response frame accepted; a larger length is treated as garbage. */
 #define KP_MAX_RESPONSE_SIZE (100 * 1024 * 1024)
 
 typedef enum kp_conn_state {
     KP_CONN_DOWN = 0,
+    KP_CONN_RESOLVING, /* its host name is being looked up (p->resolver) */
     KP_CONN_CONNECTING,
     KP_CONN_HANDSHAKE, /* ApiVersions in flight */
     KP_CONN_READY,
@@ -82,12 +84,19 @@ struct kp_conn {
     size_t szgot;
     uint8_t *rbuf;
     size_t rlen, rgot;
-    struct addrinfo *ai, *ai_cur;
+    /* the addresses the host resolved to, tried in turn (a failed dial
+     * moves on to the next; a new lookup starts once all were tried), and
+     * the lookup under way while RESOLVING */
+    kp_addrs_t *addrs;
+    int addr_next;
+    kp_lookup_t *lookup;
 };
 
 kp_conn_t *kp_conn_new(int32_t node_id, const char *host, int32_t port);
 void kp_conn_destroy(kp_producer_t *p, kp_conn_t *c);
-/* Start connecting if down and the backoff allows. */
+/* Start connecting if down and the backoff allows: dial the next address
+ * of the host, or, when none is left, start looking the name up
+ * (RESOLVING; an IP literal needs no lookup) and dial once it resolves. */
 void kp_conn_connect(kp_producer_t *p, kp_conn_t *c, int64_t now);
 /* Drop the connection; every request on it fails with err. */
 void kp_conn_close(kp_producer_t *p, kp_conn_t *c, kp_err_t err, const char *why);

@@ -245,6 +245,9 @@ struct kp_producer {
     pthread_mutex_t close_lock;
 
     /* sender-owned */
+    /* host names to addresses for the connections (resolve.h): made by
+     * kp_producer_new, used by the I/O thread alone, freed after it ended */
+    struct kp_resolver *resolver;
     kp_broker_t *brokers;
     int nbrokers, brokers_cap;
     kp_conn_t **boot;  /* bootstrap connections, until metadata is known */

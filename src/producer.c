@@ -15,7 +15,6 @@
  * switched after batch.size bytes, weighted by queue depth when adaptive.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include "conn.h"
 #include "internal.h"
 #include "record_batch.h"
+#include "resolve.h"
 #include "util.h"
 
 static _Atomic int client_seq; /* producer-N client ids, as Java */
@@ -887,18 +887,49 @@ static int parse_hostport(const char *s, size_t n, char **host, int32_t *port) {
 }
 
 /* Does some bootstrap server's host name resolve? (Java's
- * ClientUtils.parseAndValidateAddresses: creation fails when none does.
- * Resolved on the application thread that creates the producer; the I/O
- * thread resolves again when it connects.) */
+ * ClientUtils.parseAndValidateAddresses: creation fails when none does.)
+ * An IP literal is enough at once. Otherwise the names are looked up
+ * together, with c-ares on the creating thread, until one resolves or all
+ * failed, for socket.connection.setup.timeout.ms at most: a resolver that
+ * hangs delays creation by that bound, not by its own timeouts (glibc's
+ * getaddrinfo took 15 s and more). The I/O thread resolves again when it
+ * connects. 1: yes, 0: no, -1: out of memory. */
+typedef struct boot_check {
+    int ok, nomem;
+} boot_check_t;
+
+static void on_boot_resolved(void *ctx, void *arg, kp_err_t err, kp_addrs_t *addrs,
+                             const char *why) {
+    boot_check_t *bc = ctx;
+    free(addrs);
+    bc->ok |= !err;
+    bc->nomem |= err == KP_ERR_NOMEM;
+}
+
 static int any_resolves(const kp_producer_t *p) {
-    for (int i = 0; i < p->nboot; i++) {
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-        if (!getaddrinfo(p->boot[i]->host, NULL, &hints, &ai)) {
-            freeaddrinfo(ai);
+    for (int i = 0; i < p->nboot; i++)
+        if (kp_is_ip_literal(p->boot[i]->host))
             return 1;
+    boot_check_t bc = {0, 0};
+    kp_err_t err;
+    kp_resolver_t *r = kp_resolver_new(&bc, &err);
+    if (!r)
+        return err == KP_ERR_NOMEM ? -1 : 0;
+    int64_t until = kp_mono_ms() + p->conf.socket_setup_timeout_ms;
+    for (int i = 0; i < p->nboot; i++) {
+        kp_addrs_t *now_addrs;
+        kp_lookup_t *lk;
+        if (kp_resolve_start(r, p->boot[i]->host, p->boot[i]->port, until, on_boot_resolved, NULL,
+                             &now_addrs, &lk)) {
+            bc.nomem = 1;
+            break;
         }
+        free(now_addrs);
     }
-    return 0;
+    if (!bc.nomem)
+        kp_resolver_wait(r, until, &bc.ok);
+    kp_resolver_destroy(r);
+    return bc.ok ? 1 : bc.nomem ? -1 : 0;
 }
 
 static void producer_free(kp_producer_t *p) {
@@ -913,6 +944,7 @@ static void producer_free(kp_producer_t *p) {
         p->retired = c->next;
         kp_conn_destroy(p, c);
     }
+    kp_resolver_destroy(p->resolver); /* after the connections: they cancel their lookups */
     void *const *ts, *const *tps;
     for (size_t i = 0, nt = kp_topics(p, &ts); i < nt; i++) {
         kp_topic_t *t = ts[i];
@@ -1035,8 +1067,19 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         producer_free(p);
         return NULL;
     }
-    if (!any_resolves(p)) {
-        kp_errf(errstr, errstr_size, "No resolvable bootstrap urls given in bootstrap.servers");
+    int resolves = any_resolves(p);
+    if (resolves <= 0) {
+        kp_errf(errstr, errstr_size, resolves < 0 ? "Out of memory"
+                                                  : "No resolvable bootstrap urls given in "
+                                                    "bootstrap.servers");
+        producer_free(p);
+        return NULL;
+    }
+    kp_err_t rerr;
+    p->resolver = kp_resolver_new(p, &rerr);
+    if (!p->resolver) {
+        kp_errf(errstr, errstr_size, rerr == KP_ERR_NOMEM ? "Out of memory"
+                                                          : "Cannot set up the name resolver");
         producer_free(p);
         return NULL;
     }

@@ -12,7 +12,9 @@
  *      backoff passed), up to max.request.size per request, one request per
  *      broker per turn;
  *   3. requests are written (iovecs over the batch buffers: no copy);
- *   4. poll() for sockets, the wake-up eventfd and the nearest deadline.
+ *   4. poll() for sockets, the wake-up eventfd, the resolver's sockets
+ *      (resolve.h: host names are looked up without blocking) and the
+ *      nearest deadline.
  *
  * Order: a partition has up to max.in.flight.requests.per.connection
  * batches in flight, one per request, all on its leader's one connection,
@@ -40,6 +42,7 @@
 #include "crc32c.h"
 #include "internal.h"
 #include "record_batch.h"
+#include "resolve.h"
 #include "util.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -332,23 +335,27 @@ static kp_conn_t *pick_ready_conn(kp_producer_t *p, int api) {
 /* Nothing ready: make sure some connection is being set up, known brokers
  * and bootstrap servers in turn, respecting their backoff. While one is
  * being set up, its progress (socket readiness, its setup deadline) is what
- * wakes us; only when none is, the earliest backoff end does (waking for a
- * backoff that has passed, while we choose not to dial, spun the loop). */
+ * wakes us; only when none is, the earliest backoff end of those down does
+ * (waking for a backoff that has passed, while we choose not to dial, spun
+ * the loop). One whose name is being looked up is not being set up yet: the
+ * next is dialled meanwhile (a resolver that hangs must not keep us from
+ * the brokers that resolve), and the lookup's end wakes us (resolve.h). */
 static void ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next) {
     int connecting = 0, total = conn_count(p);
     for (int i = 0; i < total; i++)
-        connecting |= conn_at(p, i)->state != KP_CONN_DOWN;
+        connecting |= conn_at(p, i)->state > KP_CONN_RESOLVING;
     for (int k = 0; !connecting && k < total; k++) {
         kp_conn_t *c = conn_at(p, (p->boot_next++) % total);
-        if (now >= c->next_connect_ms) {
+        if (c->state == KP_CONN_DOWN && now >= c->next_connect_ms) {
             kp_conn_connect(p, c, now);
-            connecting = c->state != KP_CONN_DOWN;
+            connecting = c->state > KP_CONN_RESOLVING;
         }
     }
     if (connecting)
         return;
     for (int i = 0; i < total; i++)
-        *next = MIN(*next, conn_at(p, i)->next_connect_ms);
+        if (conn_at(p, i)->state == KP_CONN_DOWN)
+            *next = MIN(*next, conn_at(p, i)->next_connect_ms);
 }
 
 static void metadata_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
@@ -1104,10 +1111,11 @@ void *kp_sender_main(void *arg) {
         initpid_maybe(p, now, &next);
         expire_in_flight(p, now, &next);
         next = MIN(next, scan(p, now));
-        /* timers and fds */
-        int nc = conn_count(p);
-        if (nc + 1 > pcap) {
-            int ncap = (nc + 1) * 2;
+        /* timers and fds: the wake-up eventfd, the connections', then the
+         * resolver's (resolve.h) */
+        int nc = conn_count(p), nr = kp_resolver_nfds(p->resolver);
+        if (nc + nr + 1 > pcap) {
+            int ncap = (nc + nr + 1) * 2;
             struct pollfd *np = kp_realloc(pfds, (size_t)ncap * sizeof(*np));
             kp_conn_t **ncn = np ? kp_realloc(pconns, (size_t)ncap * sizeof(*ncn)) : NULL;
             if (np)
@@ -1134,8 +1142,13 @@ void *kp_sender_main(void *arg) {
             pfds[nfds].events = kp_conn_events(c);
             pconns[nfds++] = c;
         }
+        int rfds = nfds;
+        nr = kp_resolver_fds(p->resolver, pfds + rfds, nr);
+        nfds += nr;
         int timeout;
         now = kp_mono_ms();
+        int64_t rdue = kp_resolver_timeout(p->resolver, now);
+        next = MIN(next, rdue);
         if (next <= now)
             timeout = 0;
         else if (next == INT64_MAX || next - now > 1000)
@@ -1145,12 +1158,16 @@ void *kp_sender_main(void *arg) {
         int rc = poll(pfds, (nfds_t)nfds, timeout);
         if (rc < 0 && errno != EINTR)
             kp_log(p, 3, "poll: %s", strerror(errno));
-        if (rc <= 0)
+        if (rc < 0)
             continue;
         now = kp_mono_ms();
+        /* lookups: answers, c-ares' timeouts, deadlines (no-op when none) */
+        kp_resolver_process(p->resolver, pfds + rfds, nr, now);
+        if (rc == 0)
+            continue;
         if (pfds[0].revents & POLLIN)
             drain_wake(p);
-        for (int i = 1; i < nfds; i++)
+        for (int i = 1; i < rfds; i++)
             if (pfds[i].revents)
                 kp_conn_io(p, pconns[i], pfds[i].revents, now);
     }
