@@ -106,7 +106,7 @@ static const struct prop props[] = {
     LONG("reconnect.backoff.max.ms", "1000", 0, I64MAX, reconnect_backoff_max_ms,
          "Maximum wait before reconnecting to a broker"),
     LONG("socket.connection.setup.timeout.ms", "10000", 0, I64MAX, socket_setup_timeout_ms,
-         "How long a TCP connect may take before it is abandoned"),
+         "How long setting up a connection may take (name lookup, TCP connect, the ApiVersions handshake) before it is abandoned; doubles per failure up to the .max"),
     LONG("socket.connection.setup.timeout.max.ms", "30000", 0, I64MAX,
          socket_setup_timeout_max_ms, "Maximum connect timeout after repeated failures"),
     LONG("connections.max.idle.ms", "540000", 0, I64MAX, connections_max_idle_ms,
