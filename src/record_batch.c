@@ -105,7 +105,7 @@ void kp_rb_finalize_crc(uint8_t *buf, size_t len, const kp_rb_header_t *h, uint3
     kp_put_be32(buf + 12, (uint32_t)-1);
     buf[16] = 2;
     kp_put_be16(buf + 21, (uint16_t)h->attributes);
-    kp_put_be32(buf + 23, (uint32_t)(h->record_count - 1));
+    kp_put_be32(buf + 23, (uint32_t)h->record_count - 1u); /* (no signed overflow) */
     kp_put_be64(buf + 27, (uint64_t)h->base_timestamp);
     kp_put_be64(buf + 35, (uint64_t)h->max_timestamp);
     kp_put_be64(buf + 43, (uint64_t)h->producer_id);
@@ -143,7 +143,9 @@ int kp_rb_decode(const uint8_t *buf, size_t len, kp_rb_header_t *hout, kp_rb_rec
     h.record_count = kp_r_i32(&r);
     if (hout)
         *hout = h;
-    if (h.record_count < 0 || last_delta != h.record_count - 1 || (h.attributes & 7))
+    if (h.record_count < 0) /* never valid, compressed or not */
+        return -1;
+    if (last_delta != h.record_count - 1 || (h.attributes & 7))
         return h.attributes & 7 ? (fn ? -1 : 0) : -1;
     r.len = (size_t)blen + 12;
     for (int32_t i = 0; i < h.record_count; i++) {
