@@ -6,7 +6,9 @@ those of the layers below; conf, proto and record are siblings that use only
 base; the public header kprod/kprod.h may be included anywhere):
 
     api      producer.c                      the public functions
-    engine   accumulator, sender, internal.h the producer's machinery
+    engine   accumulator, sender, metadata,  the producer's machinery
+             idempotence, produce, drain,
+             engine.h, internal.h
     net      conn, resolve                   connections to brokers
     conf     config                          the property table    \
     proto    protocol                        request/response codecs > base only
@@ -30,7 +32,8 @@ LAYERS = {
     "proto": ["protocol"],
     "record": ["record_batch", "compress"],
     "net": ["conn", "resolve"],
-    "engine": ["accumulator", "sender", "internal"],
+    "engine": ["accumulator", "sender", "metadata", "idempotence", "produce", "drain",
+               "engine", "internal"],
     "api": ["producer"],
 }
 RANK = {"base": 0, "conf": 1, "proto": 1, "record": 1, "net": 2, "engine": 3, "api": 4}

@@ -1,0 +1,248 @@
+/*
+ * drain — the scan: for each partition with batches, fail those past
+ * delivery.timeout.ms, and take the head batch when it is ready and its
+ * leader's connection can take it, into one request per broker.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "conn.h"
+#include "engine.h"
+#include "internal.h"
+#include "util.h"
+
+/* ---------------------------------------------------------------- the scan */
+
+typedef struct drain_list {
+    kp_conn_t *conn;
+    kp_batch_t **bs;
+    int n, cap;
+    size_t bytes;
+    int full;
+} drain_list_t;
+
+static drain_list_t *drain_for(drain_list_t **lists, int *nlists, int *cap, kp_conn_t *c) {
+    for (int i = 0; i < *nlists; i++)
+        if ((*lists)[i].conn == c)
+            return &(*lists)[i];
+    drain_list_t *nl = kp_grow(*lists, *nlists, cap, sizeof(*nl), 8);
+    if (!nl)
+        return NULL;
+    *lists = nl;
+    drain_list_t *d = &(*lists)[(*nlists)++];
+    memset(d, 0, sizeof(*d));
+    d->conn = c;
+    return d;
+}
+
+static int drain_add(drain_list_t *d, kp_batch_t *b) {
+    kp_batch_t **nb = kp_grow(d->bs, d->n, &d->cap, sizeof(*nb), 16);
+    if (!nb)
+        return -1;
+    d->bs = nb;
+    d->bs[d->n++] = b;
+    d->bytes += b->cbuf ? b->clen : b->len;
+    return 0;
+}
+
+/* May the partition send b now, with what it has in flight? Up to
+ * max.in.flight.requests.per.connection batches (5 at most with
+ * idempotence, which the broker's duplicate check covers), all to one
+ * connection, whose answers come back in order; resends one at a time; and
+ * a batch under a new producer id only once the old id's are answered. */
+static int may_send_more(const kp_producer_t *p, const kp_tp_t *tp, const kp_batch_t *b,
+                         const kp_conn_t *c) {
+    if (!tp->inflight)
+        return 1;
+    if (tp->retrying || tp->inflight_conn != c || tp->inflight >= p->conf.max_in_flight)
+        return 0;
+    return !(p->idempotent && b->base_seq < 0 && (tp->pid != p->pid || tp->epoch != p->epoch));
+}
+
+/* Move the partitions waiting in the inbox onto the I/O thread's list (all
+ * of them, or none while memory runs out: they wait for the next turn). */
+static void take_inbox(kp_producer_t *p) {
+    pthread_mutex_lock(&p->work_lock);
+    int n = 0;
+    for (kp_tp_t *tp = p->work_inbox; tp; tp = tp->work_next)
+        n++;
+    if (p->nactive + n > p->active_cap) {
+        int cap = (p->nactive + n) * 2;
+        kp_tp_t **na = kp_realloc(p->active, (size_t)cap * sizeof(*na));
+        if (!na) {
+            pthread_mutex_unlock(&p->work_lock);
+            return;
+        }
+        p->active = na;
+        p->active_cap = cap;
+    }
+    for (kp_tp_t *tp = p->work_inbox; tp; tp = tp->work_next)
+        p->active[p->nactive++] = tp;
+    p->work_inbox = NULL;
+    pthread_mutex_unlock(&p->work_lock);
+}
+
+/* A request lists each topic once, its partitions together: drain lists,
+ * filled in the order of the partition list, are sorted by topic. */
+static int by_topic(const void *a, const void *b) {
+    const kp_batch_t *x = *(kp_batch_t *const *)a, *y = *(kp_batch_t *const *)b;
+    if (x->tp->topic != y->tp->topic)
+        return (uintptr_t)x->tp->topic < (uintptr_t)y->tp->topic ? -1 : 1;
+    return x->tp->partition < y->tp->partition ? -1 : x->tp->partition > y->tp->partition;
+}
+
+/* Scan the partitions with batches: expire, and collect ready batches per broker.
+ * Returns the nearest time something becomes due. */
+int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
+    int64_t next = INT64_MAX;
+    kp_batch_t *expired = NULL;
+    drain_list_t *lists = NULL;
+    int nlists = 0, lcap = 0;
+    int hurry = atomic_load(&p->flushing) > 0 || atomic_load(&p->closing);
+    kp_err_t fatal = (kp_err_t)atomic_load(&p->fatal_err);
+    int64_t dto = p->conf.delivery_timeout_ms;
+
+    /* only the partitions with batches: those on the list, and those that
+     * got their first batch since (the inbox) */
+    take_inbox(p);
+    int listed = 0;
+    for (int ai = 0; ai < p->nactive; ai++) {
+        kp_tp_t *tp = p->active[ai];
+        pthread_mutex_lock(&tp->lock);
+        /* delivery.timeout.ms: batches waiting in the deque (all of
+         * them once the producer hit a fatal error) */
+        while (tp->head && !tp->head->compressing &&
+               (fatal || now >= tp->head->created_ms + dto)) {
+            kp_batch_t *b = tp->head;
+            tp->head = b->next;
+            if (!tp->head)
+                tp->tail = NULL;
+            b->closed = 1;
+            if (b->base_seq >= 0 && b->pid == p->pid && b->epoch == p->epoch)
+                kp_idem_new_pid(p, "a sequenced batch expired");
+            b->next = expired;
+            expired = b;
+        }
+        kp_batch_t *b = tp->head;
+        /* (stores only on a change: every write costs the partner
+         * thread a cache miss) */
+        int64_t stalled = atomic_load_explicit(&tp->stalled_since, memory_order_relaxed);
+        if (!b && stalled)
+            atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
+        if (b) {
+            next = MIN(next, b->created_ms + dto);
+            kp_conn_t *c = tp->leader >= 0 ? kp_broker_conn(p, tp->leader) : NULL;
+            int64_t ready_at;
+            if (b->attempts)
+                ready_at = b->retry_at_ms; /* a retry waits out its backoff */
+            else if (b->closed || b->next || hurry)
+                ready_at = now;
+            else
+                ready_at = b->created_ms + p->conf.linger_ms;
+            /* idempotence: a new batch needs a producer id */
+            int need_pid = p->idempotent && b->base_seq < 0 && p->pid_state != KP_PID_READY;
+            int stalls = ready_at <= now && (!c || c->state != KP_CONN_READY);
+            if (!stalls && stalled)
+                atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
+            else if (stalls && !stalled)
+                atomic_store_explicit(&tp->stalled_since, now, memory_order_relaxed);
+            if (tp->retrying && !tp->inflight && !b->sent_no)
+                tp->retrying = 0; /* every resend went through */
+            if (!c) {
+                atomic_store(&p->md_wanted, 1);
+            } else if (b->compressing) {
+                /* its application thread wakes us when done */
+            } else if (need_pid || !may_send_more(p, tp, b, c)) {
+                /* wait for answers to what is in flight */
+            } else if (ready_at > now) {
+                next = MIN(next, ready_at);
+            } else if (c->state != KP_CONN_READY) {
+                /* dialled after the scan, never under a partition's lock
+                 * (a connect resolves the broker's name) */
+                c->want_connect = 1;
+            } else if (c->nreqs < p->conf.max_in_flight) {
+                drain_list_t *d = drain_for(&lists, &nlists, &lcap, c);
+                if (d && !d->full &&
+                    (d->n == 0 || d->bytes + (b->cbuf ? b->clen : b->len) <=
+                                      (size_t)p->conf.max_request_size)) {
+                    if (!drain_add(d, b)) {
+                        tp->head = b->next;
+                        if (!tp->head)
+                            tp->tail = NULL;
+                        b->next = NULL;
+                        b->closed = 1;
+                        tp->inflight++;
+                        tp->inflight_conn = c;
+                        if (!b->sent_no)
+                            b->sent_no = ++tp->sent_count;
+                        if (p->idempotent && b->base_seq < 0)
+                            kp_idem_assign(p, tp, b);
+                        /* a request holds one batch per partition: the
+                         * next one goes in the next request */
+                        if (tp->head)
+                            next = now;
+                    }
+                } else if (d) {
+                    d->full = 1;
+                    next = now; /* more to send: come straight back */
+                }
+            }
+        }
+        /* off the list once its deque is empty (appends and requeues
+         * put it back, under this lock) */
+        int keep = tp->head != NULL;
+        tp->listed = keep;
+        pthread_mutex_unlock(&tp->lock);
+        if (keep)
+            p->active[listed++] = tp;
+    }
+    p->nactive = listed;
+    for (int i = 0; i < kp_conn_count(p); i++) {
+        kp_conn_t *c = kp_conn_at(p, i);
+        if (!c->want_connect)
+            continue;
+        c->want_connect = 0;
+        kp_conn_connect(p, c, now); /* (does nothing while its backoff lasts) */
+        if (c->state == KP_CONN_DOWN)
+            next = MIN(next, c->next_connect_ms);
+    }
+
+    while (expired) {
+        kp_batch_t *b = expired;
+        expired = b->next;
+        kp_err_t err = fatal                ? fatal
+                       : b->maybe_persisted ? KP_ERR_MSG_TIMED_OUT_IN_FLIGHT
+                                            : KP_ERR_MSG_TIMED_OUT_QUEUE;
+        kp_batch_complete(p, b, err, -1, -1,
+                          b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+    }
+    for (int i = 0; i < nlists; i++) {
+        drain_list_t *d = &lists[i];
+        int kept = 0;
+        for (int k = 0; k < d->n; k++) {
+            kp_err_t e = kp_prod_prepare(p, d->conn, d->bs[k]);
+            if (e)
+                kp_prod_result(p, d->bs[k], e, -1, -1, 0);
+            else
+                d->bs[kept++] = d->bs[k];
+        }
+        d->n = kept;
+        if (!d->n) {
+            free(d->bs);
+            continue;
+        }
+        qsort(d->bs, (size_t)d->n, sizeof(*d->bs), by_topic);
+        kp_req_t *req = kp_prod_build(p, d->conn, d->bs, d->n, now);
+        if (!req) {
+            for (int k = 0; k < d->n; k++)
+                kp_prod_result(p, d->bs[k], KP_ERR_NOMEM, -1, -1, 0);
+            free(d->bs);
+            continue;
+        }
+        kp_conn_send(p, d->conn, req);
+    }
+    free(lists);
+    return next;
+}

@@ -1,0 +1,60 @@
+/*
+ * engine — what the parts of the I/O thread offer each other (sender.c's
+ * essay says which part does what). Everything here runs on the I/O thread
+ * only and touches the "sender-owned" state of internal.h.
+ */
+#ifndef KP_ENGINE_H
+#define KP_ENGINE_H
+
+#include "conn.h"
+#include "internal.h"
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* ---- sender.c: the connections ---- */
+/* Every connection, known brokers first, then bootstrap servers:
+ * kp_conn_at(p, 0 .. kp_conn_count(p) - 1). */
+int kp_conn_count(const kp_producer_t *p);
+kp_conn_t *kp_conn_at(const kp_producer_t *p, int i);
+/* The ready connection with the fewest requests, or NULL; api: an API the
+ * broker must offer, or -1. */
+kp_conn_t *kp_pick_ready_conn(kp_producer_t *p, int api);
+/* Nothing ready: have some connection being set up (backoff respected);
+ * *next lowered to when to look again. */
+void kp_ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next);
+
+/* ---- metadata.c: the cluster view ---- */
+/* A metadata request if one is due and none is in flight; *next lowered. */
+void kp_md_maybe(kp_producer_t *p, int64_t now, int64_t *next);
+/* The connection of broker node_id, or NULL. */
+kp_conn_t *kp_broker_conn(kp_producer_t *p, int32_t node_id);
+
+/* ---- idempotence.c ---- */
+/* The broker refused a batch because of our producer state (not written). */
+int kp_idem_is_pid_error(kp_err_t err);
+/* The partition sequences can no longer be trusted: a new producer id. */
+void kp_idem_new_pid(kp_producer_t *p, const char *why);
+/* InitProducerId if one is needed and none is in flight; *next lowered. */
+void kp_idem_maybe(kp_producer_t *p, int64_t now, int64_t *next);
+/* Give a batch about to be sent first its sequence numbers. */
+void kp_idem_assign(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b);
+
+/* ---- produce.c ---- */
+/* The outcome of one attempt at a batch (ambiguous: it may have been
+ * written): complete it, retry it, or split it. */
+void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                    int64_t log_append_time, int ambiguous);
+/* One Produce request for c carrying bs[0..n) (one per partition); NULL
+ * when memory runs out (the caller keeps the batches). */
+kp_req_t *kp_prod_build(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n, int64_t now);
+/* Make a batch ready to go to c (compression); an error fails it. */
+kp_err_t kp_prod_prepare(kp_producer_t *p, kp_conn_t *c, kp_batch_t *b);
+/* delivery.timeout.ms for the batches in flight; *next lowered. */
+void kp_prod_expire(kp_producer_t *p, int64_t now, int64_t *next);
+
+/* ---- drain.c ---- */
+/* Scan the partitions with batches: expire, and send what is ready.
+ * Returns when something next becomes due. */
+int64_t kp_drain_scan(kp_producer_t *p, int64_t now);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * produce — Produce requests: building one per broker from the batches the
+ * scan took (iovecs over the batch buffers, no copy), their outcomes per
+ * partition, retries in first-send order, splits on MESSAGE_TOO_LARGE, and
+ * delivery.timeout.ms for batches in flight.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "compress.h"
+#include "conn.h"
+#include "crc32c.h"
+#include "engine.h"
+#include "internal.h"
+#include "record_batch.h"
+#include "util.h"
+
+static const kp_req_ops_t produce_ops;
+
+/* Errors that mean our view of the cluster is stale (Java's
+ * InvalidMetadataException family). */
+static int is_metadata_error(kp_err_t err) {
+    return err == KAFKA_UNKNOWN_TOPIC_OR_PARTITION || err == KAFKA_LEADER_NOT_AVAILABLE ||
+           err == KAFKA_NOT_LEADER_OR_FOLLOWER || err == KAFKA_NETWORK_EXCEPTION ||
+           err == KAFKA_KAFKA_STORAGE_ERROR || err == KAFKA_FENCED_LEADER_EPOCH ||
+           err == KAFKA_UNKNOWN_LEADER_EPOCH || err == KAFKA_UNKNOWN_TOPIC_ID ||
+           err == KAFKA_INCONSISTENT_TOPIC_ID || err == KP_ERR_TRANSPORT;
+}
+
+/* Put a batch that was sent back in its partition's deque for a resend,
+ * in the order the partition first sent it: the front of the deque holds
+ * the batches waiting for a resend (sent_no ascending), then those never
+ * sent. Records keep their order however the answers to several batches
+ * in flight come back. Among equals (the halves of a split batch) b goes
+ * first. */
+static void requeue(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
+    pthread_mutex_lock(&tp->lock);
+    kp_acc_mark_work(p, tp);
+    kp_batch_t **pp = &tp->head;
+    while (*pp && (*pp)->sent_no && (*pp)->sent_no < b->sent_no)
+        pp = &(*pp)->next;
+    b->next = *pp;
+    *pp = b;
+    if (!b->next)
+        tp->tail = b;
+    pthread_mutex_unlock(&tp->lock);
+}
+
+/* Is a batch sent before b waiting for a resend? Then the broker answered b
+ * OUT_OF_ORDER_SEQUENCE_NUMBER only because that one is missing. */
+static int earlier_waits(kp_tp_t *tp, const kp_batch_t *b) {
+    pthread_mutex_lock(&tp->lock);
+    int r = tp->head && tp->head->sent_no && tp->head->sent_no < b->sent_no;
+    pthread_mutex_unlock(&tp->lock);
+    return r;
+}
+
+/* The outcome of one attempt at a batch. ambiguous: the broker may have
+ * written it (the request was sent and no answer came). */
+void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                         int64_t log_append_time, int ambiguous) {
+    kp_tp_t *tp = b->tp;
+    tp->inflight--;
+    if (b->abandoned) {
+        /* its records failed at delivery.timeout.ms while it was in flight
+         * (expire_in_flight); this late outcome changes nothing for them */
+        kp_log(p, 7, "%s [%d]: late outcome of an expired batch: %s", tp->topic->name,
+               tp->partition, kp_err_name(err));
+        kp_acc_release(p, b);
+        return;
+    }
+    if (err == KAFKA_DUPLICATE_SEQUENCE_NUMBER && b->base_seq >= 0) {
+        /* the broker has these records already: a retry of a write that
+         * succeeded; the offset is not known */
+        kp_batch_complete(p, b, KP_OK, -1, -1, KP_PERSISTED);
+        return;
+    }
+    if (err == KP_OK) {
+        kp_batch_complete(p, b, KP_OK, base_offset, log_append_time, KP_PERSISTED);
+        return;
+    }
+    if (ambiguous)
+        b->maybe_persisted = 1;
+    int stopping = atomic_load(&p->force_close);
+    /* MESSAGE_TOO_LARGE for a batch of several records: split it in two and
+     * send the halves (not counted as a retry, as in the Java client). */
+    kp_batch_t *first, *second;
+    if (err == KAFKA_MESSAGE_TOO_LARGE && b->count > 1 && !stopping &&
+        !kp_acc_split(p, b, &first, &second)) {
+        kp_log(p, 6, "%s [%d]: batch of %d records too large for the broker: split in two",
+               tp->topic->name, tp->partition, first->count + second->count);
+        tp->retrying = 1;
+        requeue(p, tp, second);
+        requeue(p, tp, first);
+        return;
+    }
+    int64_t now = kp_mono_ms();
+    int expired = now >= b->created_ms + p->conf.delivery_timeout_ms;
+    if (is_metadata_error(err))
+        atomic_store(&p->md_wanted, 1);
+    /* The broker rejected the batch because of our producer state: this
+     * attempt was not written. Resend under a new producer id, unless the
+     * sequence is out of order only because a batch before it failed and
+     * waits for its own resend (then this one follows it, as it is). */
+    int behind =
+        err == KAFKA_OUT_OF_ORDER_SEQUENCE_NUMBER && b->base_seq >= 0 && earlier_waits(tp, b);
+    int pid_error = b->base_seq >= 0 && kp_idem_is_pid_error(err) && !behind;
+    if (pid_error) {
+        if (b->pid == p->pid && b->epoch == p->epoch)
+            kp_idem_new_pid(p, kp_err_name(err));
+        b->base_seq = -1;
+        b->pid = -1;
+        b->epoch = -1;
+    }
+    int retriable = pid_error || behind || kp_err_is_retriable(err);
+    if (retriable && !expired && b->attempts < p->conf.retries && !stopping) {
+        b->attempts++;
+        b->retry_at_ms = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
+                                          b->attempts - 1, &p->rng);
+        kp_log(p, 7, "%s [%d]: retrying batch of %d records after %s (attempt %d)",
+               tp->topic->name, tp->partition, b->count, kp_err_name(err), b->attempts);
+        tp->retrying = 1;
+        requeue(p, tp, b);
+        return;
+    }
+    if (retriable && expired)
+        err = b->maybe_persisted ? KP_ERR_MSG_TIMED_OUT_IN_FLIGHT : KP_ERR_MSG_TIMED_OUT_QUEUE;
+    /* A sequenced batch that fails for good leaves a gap the broker would
+     * answer with OUT_OF_ORDER_SEQUENCE_NUMBER: start a new sequence. */
+    if (b->base_seq >= 0 && b->pid == p->pid && b->epoch == p->epoch && !stopping)
+        kp_idem_new_pid(p, "a sequenced batch failed");
+    if (!stopping)
+        kp_log(p, 4, "%s [%d]: %d records failed: %s", tp->topic->name, tp->partition, b->count,
+               kp_err_name(err));
+    kp_batch_complete(p, b, err, -1, -1,
+                      b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+kp_req_t *kp_prod_build(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n,
+                               int64_t now) {
+    kp_req_t *req = kp_calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->ops = &produce_ops;
+    req->api = KP_API_PRODUCE;
+    req->ver = c->ver[KP_API_PRODUCE];
+    req->corrid = p->next_corrid++;
+    req->expect_response = p->conf.acks != 0;
+    req->is_produce = 1;
+    req->deadline_ms = now + p->conf.request_timeout_ms;
+    req->batches = bs;
+    req->nbatches = n;
+    req->expire_at = INT64_MAX;
+    for (int i = 0; i < n; i++)
+        req->expire_at = MIN(req->expire_at, bs[i]->created_ms + p->conf.delivery_timeout_ms);
+    int32_t ntopics = 0;
+    for (int i = 0; i < n; i++)
+        if (i == 0 || bs[i]->tp->topic != bs[i - 1]->tp->topic)
+            ntopics++;
+    kp_produce_begin(&req->pb, req->ver, req->corrid, p->client_id, (int16_t)p->conf.acks,
+                     p->conf.request_timeout_ms, NULL, ntopics);
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j < n && bs[j]->tp->topic == bs[i]->tp->topic)
+            j++;
+        kp_produce_topic(&req->pb, bs[i]->tp->topic->name, j - i);
+        for (int k = i; k < j; k++) {
+            kp_batch_t *b = bs[k];
+            kp_rb_header_t h = {(int16_t)p->conf.compression_type, b->count, b->base_ts,
+                                b->max_ts, b->pid, b->epoch, b->base_seq};
+            uint8_t *buf = b->cbuf ? b->cbuf : b->buf;
+            size_t len = b->cbuf ? b->clen : b->len;
+            uint32_t crc = b->cbuf ? b->ccrc
+                                   : kp_crc32c(b->crc, b->buf + b->crc_len, b->len - b->crc_len);
+            kp_rb_finalize_crc(buf, len, &h, crc);
+            kp_produce_partition(&req->pb, b->tp->partition, buf, len);
+        }
+        kp_produce_topic_end(&req->pb);
+        i = j;
+    }
+    req->iov = kp_produce_finish(&req->pb, &req->niov);
+    if (!req->iov) {
+        req->batches = NULL; /* the caller keeps them */
+        kp_req_free(req);
+        return NULL;
+    }
+    return req;
+}
+
+static void handle_produce(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+    kp_produce_resp_t pr;
+    if (kp_produce_resp(r, req->ver, &pr)) {
+        kp_log(p, 4, "broker %d: malformed Produce response", c->node_id);
+        for (int i = 0; i < req->nbatches; i++)
+            kp_prod_result(p, req->batches[i], KP_ERR_BAD_RESPONSE, -1, -1, 1);
+        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed Produce response");
+        return;
+    }
+    for (int i = 0; i < req->nbatches; i++) {
+        kp_batch_t *b = req->batches[i];
+        const char *name = b->tp->topic->name;
+        size_t nlen = strlen(name);
+        kp_produce_presp_t *found = NULL;
+        for (int32_t t = 0; t < pr.ntopics && !found; t++) {
+            kp_produce_tresp_t *tr = &pr.topics[t];
+            if (tr->name_len != (int32_t)nlen || memcmp(tr->name, name, nlen))
+                continue;
+            for (int32_t j = 0; j < tr->nparts; j++)
+                if (tr->parts[j].partition == b->tp->partition) {
+                    found = &tr->parts[j];
+                    break;
+                }
+        }
+        if (!found)
+            kp_prod_result(p, b, KP_ERR_BAD_RESPONSE, -1, -1, 1);
+        else
+            kp_prod_result(p, b, found->err, found->base_offset, found->log_append_time,
+                         found->err == KAFKA_REQUEST_TIMED_OUT ||
+                             found->err == KAFKA_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+    }
+    kp_produce_resp_free(&pr);
+}
+
+static void produce_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+    (void)c;
+    atomic_store(&p->md_wanted, 1);
+    for (int i = 0; i < req->nbatches; i++)
+        kp_prod_result(p, req->batches[i], err, -1, -1, req->written > 0);
+}
+
+static void produce_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
+    (void)c;
+    /* acks=0: done when written; the broker says nothing, so offsets are
+     * unknown and the status is "possibly persisted". */
+    for (int i = 0; i < req->nbatches; i++) {
+        kp_batch_t *b = req->batches[i];
+        b->tp->inflight--;
+        if (b->abandoned)
+            kp_acc_release(p, b);
+        else
+            kp_batch_complete(p, b, KP_OK, -1, -1, KP_POSSIBLY_PERSISTED);
+    }
+}
+
+/* Compression: a batch closed because it was full was compressed by the
+ * application thread that closed it (accumulator.c); one sent because of
+ * linger.ms or a flush is compressed here, once, when first sent; retries
+ * reuse the result. zstd needs Produce v7: an older broker gets no silently
+ * uncompressed batch, the records fail with UNSUPPORTED_COMPRESSION_TYPE. */
+kp_err_t kp_prod_prepare(kp_producer_t *p, kp_conn_t *c, kp_batch_t *b) {
+    if (!p->compressor)
+        return KP_OK;
+    if (p->conf.compression_type == KP_CODEC_ZSTD && c->ver[KP_API_PRODUCE] < 7)
+        return KAFKA_UNSUPPORTED_COMPRESSION_TYPE;
+    return b->cbuf ? KP_OK : kp_batch_compress(p, p->compressor, b);
+}
+
+/* ---------------------------------------------------------------- delivery timeout in flight */
+
+/* delivery.timeout.ms bounds a record's time to its completion also while
+ * its batch is in flight (the Java client's Sender.getExpiredInflightBatches):
+ * a batch past its deadline fails now with _MSG_TIMED_OUT_IN_FLIGHT, possibly
+ * persisted, and stays in its request, abandoned, until the request ends
+ * (its buffer may still be being written; its place in the partition's
+ * in-flight count keeps later batches in order), when batch_result frees
+ * it and ignores the late answer. Its sequence range may or may not be
+ * written: under idempotence the producer takes a new id (KIP-360), as for
+ * any sequenced batch that fails. */
+static void expire_request(kp_producer_t *p, kp_req_t *req, int64_t now, int64_t *next) {
+    if (now < req->expire_at) {
+        *next = MIN(*next, req->expire_at);
+        return;
+    }
+    req->expire_at = INT64_MAX;
+    for (int i = 0; i < req->nbatches; i++) {
+        kp_batch_t *b = req->batches[i];
+        int64_t due = b->created_ms + p->conf.delivery_timeout_ms;
+        if (b->abandoned)
+            continue;
+        if (now < due) {
+            req->expire_at = MIN(req->expire_at, due);
+            continue;
+        }
+        b->abandoned = 1;
+        if (b->base_seq >= 0 && b->pid == p->pid && b->epoch == p->epoch)
+            kp_idem_new_pid(p, "a batch in flight expired");
+        kp_log(p, 4, "%s [%d]: %d records failed: delivery.timeout.ms expired in flight",
+               b->tp->topic->name, b->tp->partition, b->count);
+        kp_batch_notify(p, b, KP_ERR_MSG_TIMED_OUT_IN_FLIGHT, -1, -1, KP_POSSIBLY_PERSISTED);
+    }
+    *next = MIN(*next, req->expire_at);
+}
+
+void kp_prod_expire(kp_producer_t *p, int64_t now, int64_t *next) {
+    for (int i = 0; i < kp_conn_count(p); i++) {
+        kp_conn_t *c = kp_conn_at(p, i);
+        for (kp_req_t *req = c->wait_head; req; req = req->next)
+            if (req->is_produce)
+                expire_request(p, req, now, next);
+        for (kp_req_t *req = c->out_head; req; req = req->next)
+            if (req->is_produce)
+                expire_request(p, req, now, next);
+    }
+}
+
+static const kp_req_ops_t produce_ops = {handle_produce, produce_failed, produce_written};
