@@ -58,7 +58,7 @@ struct kp_req {
     kp_batch_t **batches; /* produce: the batches carried */
     int nbatches;
     /* produce: the earliest delivery deadline of a batch carried and not
-     * yet abandoned (sender.c, expire_request) */
+     * yet abandoned (produce.c, expire_request) */
     int64_t expire_at;
 };
 

@@ -254,7 +254,7 @@ struct kp_producer {
     int nboot;
     int boot_next;
     int32_t next_corrid;
-    int md_inflight;          /* the kind of request in flight (sender.c), 0: none */
+    int md_inflight;          /* the kind of request in flight (metadata.c), 0: none */
     int md_due;               /* a full refresh is owed */
     int64_t md_backoff_until; /* no full refresh before this */
     int64_t md_next_ms;       /* next periodic full refresh (metadata.max.age.ms) */
