@@ -17,10 +17,20 @@
  * batch meanwhile (the Java client's RecordAccumulator does the same).
  * Buffers of exactly batch.size bytes are kept on a free list for reuse.
  *
+ * Memory also counts each batch's completion entries and, once a batch is
+ * compressed, its compressed copy instead of its buffer.
+ *
  * Readiness (decided by the sender): a batch is ready when it is closed
  * (full, or followed by another batch), when linger.ms has passed since it
  * was created, when a flush or close is under way, or when its retry backoff
  * has passed.
+ *
+ * State: kp_acc_t (internal.h) holds the pool, the application threads'
+ * compressors and the inbox of partitions that got their first batch; the
+ * deques live in the partitions, each under its lock. The accumulator knows
+ * its owner only through the configuration, the closing flag and the notify
+ * hook it was given (the producer's: wake the I/O thread); the caller says
+ * whether an append may block.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -71,107 +81,131 @@ size_t kp_acc_record_bound(int32_t klen, int32_t vlen, const kp_header_t *hdrs, 
     return n;
 }
 
-void kp_acc_mark_work(kp_producer_t *p, kp_tp_t *tp) {
+void kp_acc_mark_work(kp_acc_t *acc, kp_tp_t *tp) {
     if (tp->listed)
         return;
     tp->listed = 1;
-    pthread_mutex_lock(&p->work_lock);
-    tp->work_next = p->work_inbox;
-    p->work_inbox = tp;
-    pthread_mutex_unlock(&p->work_lock);
+    pthread_mutex_lock(&acc->work_lock);
+    tp->work_next = acc->work_inbox;
+    acc->work_inbox = tp;
+    pthread_mutex_unlock(&acc->work_lock);
 }
 
-int64_t kp_send_deadline(const kp_producer_t *p, int64_t *deadline) {
+int64_t kp_send_deadline(int64_t max_block_ms, int64_t *deadline) {
     if (!*deadline)
-        *deadline = kp_mono_ms() + p->conf.max_block_ms;
+        *deadline = kp_mono_ms() + max_block_ms;
     return *deadline;
 }
 
 /* Take size bytes of buffer.memory. blocking=0: fail with
  * KP_ERR_BUFFER_EXHAUSTED at once. */
-static kp_err_t pool_alloc(kp_producer_t *p, size_t size, int64_t *deadline, int blocking,
+static kp_err_t pool_alloc(kp_acc_t *acc, size_t size, int64_t *deadline, int blocking,
                            uint8_t **out) {
     kp_err_t err = KP_OK;
-    pthread_mutex_lock(&p->pool_lock);
-    while (p->pool_avail < (int64_t)size) {
-        if (atomic_load(&p->closing)) {
+    pthread_mutex_lock(&acc->pool_lock);
+    while (acc->pool_avail < (int64_t)size) {
+        if (atomic_load(acc->closing)) {
             err = KP_ERR_CLOSED;
             break;
         }
-        if (!blocking || kp_mono_ms() >= kp_send_deadline(p, deadline)) {
+        if (!blocking || kp_mono_ms() >= kp_send_deadline(acc->conf->max_block_ms, deadline)) {
             err = KP_ERR_BUFFER_EXHAUSTED;
             break;
         }
-        p->pool_waiters++;
-        kp_cond_wait_until(&p->pool_cond, &p->pool_lock, *deadline);
-        p->pool_waiters--;
+        acc->pool_waiters++;
+        kp_cond_wait_until(&acc->pool_cond, &acc->pool_lock, *deadline);
+        acc->pool_waiters--;
     }
     if (err == KP_OK) {
-        p->pool_avail -= (int64_t)size;
+        acc->pool_avail -= (int64_t)size;
         uint8_t *buf = NULL;
-        if (size == (size_t)p->conf.batch_size)
-            buf = kp_stack_pop(&p->free_bufs);
-        pthread_mutex_unlock(&p->pool_lock);
+        if (size == (size_t)acc->conf->batch_size)
+            buf = kp_stack_pop(&acc->free_bufs);
+        pthread_mutex_unlock(&acc->pool_lock);
         if (!buf)
             buf = kp_malloc(size);
         if (!buf) {
-            pthread_mutex_lock(&p->pool_lock);
-            p->pool_avail += (int64_t)size;
-            pthread_mutex_unlock(&p->pool_lock);
+            pthread_mutex_lock(&acc->pool_lock);
+            acc->pool_avail += (int64_t)size;
+            pthread_mutex_unlock(&acc->pool_lock);
             return KP_ERR_NOMEM;
         }
         *out = buf;
         return KP_OK;
     }
-    pthread_mutex_unlock(&p->pool_lock);
+    pthread_mutex_unlock(&acc->pool_lock);
     return err;
 }
 
-static void pool_free(kp_producer_t *p, uint8_t *buf, size_t size) {
-    pthread_mutex_lock(&p->pool_lock);
-    p->pool_avail += (int64_t)size;
-    if (size == (size_t)p->conf.batch_size &&
-        (int64_t)p->free_bufs.n * (int64_t)size < p->conf.buffer_memory &&
-        !kp_stack_push(&p->free_bufs, buf))
+static void pool_free(kp_acc_t *acc, uint8_t *buf, size_t size) {
+    pthread_mutex_lock(&acc->pool_lock);
+    acc->pool_avail += (int64_t)size;
+    if (size == (size_t)acc->conf->batch_size &&
+        (int64_t)acc->free_bufs.n * (int64_t)size < acc->conf->buffer_memory &&
+        !kp_stack_push(&acc->free_bufs, buf))
         buf = NULL;
-    if (p->pool_waiters)
-        pthread_cond_broadcast(&p->pool_cond);
-    pthread_mutex_unlock(&p->pool_lock);
+    if (acc->pool_waiters)
+        pthread_cond_broadcast(&acc->pool_cond);
+    pthread_mutex_unlock(&acc->pool_lock);
     free(buf);
 }
 
 /* Charge (n > 0) or give back (n < 0) bytes held outside the pool's
  * buffers: compressed copies. Never waits: a charge may take the pool
  * below zero for a while (appends then wait). */
-static void pool_adjust(kp_producer_t *p, int64_t n) {
-    pthread_mutex_lock(&p->pool_lock);
-    p->pool_avail -= n;
-    if (n < 0 && p->pool_waiters)
-        pthread_cond_broadcast(&p->pool_cond);
-    pthread_mutex_unlock(&p->pool_lock);
+static void pool_adjust(kp_acc_t *acc, int64_t n) {
+    pthread_mutex_lock(&acc->pool_lock);
+    acc->pool_avail -= n;
+    if (n < 0 && acc->pool_waiters)
+        pthread_cond_broadcast(&acc->pool_cond);
+    pthread_mutex_unlock(&acc->pool_lock);
 }
 
-void kp_acc_pool_destroy(kp_producer_t *p) {
+kp_err_t kp_acc_init(kp_acc_t *acc, const kp_conf_t *conf, const _Atomic int *closing,
+                     void (*notify)(void *owner), void *owner, int codec_level) {
+    memset(acc, 0, sizeof(*acc));
+    acc->conf = conf;
+    acc->closing = closing;
+    acc->notify = notify;
+    acc->owner = owner;
+    acc->codec_level = codec_level;
+    acc->pool_avail = conf->buffer_memory;
+    pthread_mutex_init(&acc->pool_lock, NULL);
+    pthread_mutex_init(&acc->cpool_lock, NULL);
+    pthread_mutex_init(&acc->work_lock, NULL);
+    kp_cond_init_mono(&acc->pool_cond);
+    return KP_OK;
+}
+
+void kp_acc_destroy(kp_acc_t *acc) {
     void *buf;
-    while ((buf = kp_stack_pop(&p->free_bufs)))
+    while ((buf = kp_stack_pop(&acc->free_bufs)))
         free(buf);
-    free(p->free_bufs.v);
-    p->free_bufs = (kp_stack_t){0};
+    free(acc->free_bufs.v);
+    kp_compressor_t *c;
+    while ((c = kp_stack_pop(&acc->cpool)))
+        kp_compressor_free(c);
+    free(acc->cpool.v);
+    pthread_mutex_destroy(&acc->pool_lock);
+    pthread_mutex_destroy(&acc->cpool_lock);
+    pthread_mutex_destroy(&acc->work_lock);
+    pthread_cond_destroy(&acc->pool_cond);
+    memset(acc, 0, sizeof(*acc));
 }
 
-void kp_acc_release(kp_producer_t *p, kp_batch_t *b) {
+void kp_acc_release(kp_acc_t *acc, kp_batch_t *b) {
     if (b->buf)
-        pool_free(p, b->buf, b->cap);
+        pool_free(acc, b->buf, b->cap);
     if (b->cbuf)
-        pool_adjust(p, -(int64_t)b->clen);
+        pool_adjust(acc, -(int64_t)b->clen);
     if (b->ents_cap)
-        pool_adjust(p, -(int64_t)b->ents_cap * (int64_t)sizeof(*b->ents));
+        pool_adjust(acc, -(int64_t)b->ents_cap * (int64_t)sizeof(*b->ents));
     free(b->ents);
     free(b->cbuf);
     free(b);
 }
 
-kp_err_t kp_batch_compress(kp_producer_t *p, kp_compressor_t *c, kp_batch_t *b) {
+kp_err_t kp_batch_compress(kp_acc_t *acc, kp_compressor_t *c, kp_batch_t *b) {
     kp_wbuf_t w;
     kp_wbuf_init(&w, KP_RB_HEADER_SIZE + (b->len - KP_RB_HEADER_SIZE) / 2 + 64);
     kp_wbuf_reserve(&w, KP_RB_HEADER_SIZE);
@@ -190,8 +224,8 @@ kp_err_t kp_batch_compress(kp_producer_t *p, kp_compressor_t *c, kp_batch_t *b) 
      * what buffer.memory counts (as in the Java client, whose buffers hold
      * compressed bytes): the uncompressed buffer goes back to the pool. A
      * split (MESSAGE_TOO_LARGE) decompresses. */
-    pool_adjust(p, (int64_t)b->clen);
-    pool_free(p, b->buf, b->cap);
+    pool_adjust(acc, (int64_t)b->clen);
+    pool_free(acc, b->buf, b->cap);
     b->buf = NULL;
     b->cap = 0;
     /* the Java client's estimator: worse ratios are believed at once (at
@@ -216,48 +250,40 @@ kp_err_t kp_batch_compress(kp_producer_t *p, kp_compressor_t *c, kp_batch_t *b) 
  * the thread that filled a batch compresses it, so N senders compress in
  * parallel, and the I/O thread is left with the network. On failure cbuf
  * stays NULL and the I/O thread tries again when it sends the batch. */
-static void compress_closed(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
-    pthread_mutex_lock(&p->cpool_lock);
-    kp_compressor_t *c = kp_stack_pop(&p->cpool);
-    pthread_mutex_unlock(&p->cpool_lock);
+static void compress_closed(kp_acc_t *acc, kp_tp_t *tp, kp_batch_t *b) {
+    pthread_mutex_lock(&acc->cpool_lock);
+    kp_compressor_t *c = kp_stack_pop(&acc->cpool);
+    pthread_mutex_unlock(&acc->cpool_lock);
     if (!c)
-        c = kp_compressor_new(p->conf.compression_type, p->codec_level);
+        c = kp_compressor_new(acc->conf->compression_type, acc->codec_level);
     if (c)
-        kp_batch_compress(p, c, b);
+        kp_batch_compress(acc, c, b);
     pthread_mutex_lock(&tp->lock);
     b->compressing = 0;
     pthread_mutex_unlock(&tp->lock);
-    kp_wake(p); /* it may be sent now */
+    acc->notify(acc->owner); /* it may be sent now */
     if (!c)
         return;
-    pthread_mutex_lock(&p->cpool_lock);
-    if (!kp_stack_push(&p->cpool, c))
+    pthread_mutex_lock(&acc->cpool_lock);
+    if (!kp_stack_push(&acc->cpool, c))
         c = NULL;
-    pthread_mutex_unlock(&p->cpool_lock);
+    pthread_mutex_unlock(&acc->cpool_lock);
     kp_compressor_free(c);
-}
-
-void kp_acc_compressors_destroy(kp_producer_t *p) {
-    kp_compressor_t *c;
-    while ((c = kp_stack_pop(&p->cpool)))
-        kp_compressor_free(c);
-    free(p->cpool.v);
-    p->cpool = (kp_stack_t){0};
 }
 
 /* Uncompressed bytes a new batch may hold. With compression, batch.size
  * bounds the *compressed* size as in the Java client: the topic's observed
  * ratio (plus 5 %) scales it up, never beyond max.request.size. */
-static size_t batch_target(const kp_producer_t *p, const kp_topic_t *t) {
-    size_t target = (size_t)p->conf.batch_size;
-    if (!p->compressor)
+static size_t batch_target(const kp_acc_t *acc, const kp_topic_t *t) {
+    size_t target = (size_t)acc->conf->batch_size;
+    if (acc->conf->compression_type == KP_CODEC_NONE)
         return target;
     int32_t ratio = atomic_load_explicit(&t->ratio_milli, memory_order_relaxed);
     if (ratio <= 0 || ratio >= 1000)
         return target;
     uint64_t scaled = (uint64_t)target * 1000 * 100 / ((uint64_t)ratio * 105);
-    if (scaled > (uint64_t)p->conf.max_request_size)
-        scaled = (uint64_t)p->conf.max_request_size;
+    if (scaled > (uint64_t)acc->conf->max_request_size)
+        scaled = (uint64_t)acc->conf->max_request_size;
     return scaled > target ? (size_t)scaled : target;
 }
 
@@ -290,19 +316,19 @@ static int try_append(kp_batch_t *b, const void *key, int32_t klen, const void *
  * each against ~10 of lz4 for a 100-byte value), and an outage once grew
  * them to 430 MB beyond a 32 MiB budget. A growth may take the pool below
  * zero for a while; the next new batch then waits. */
-static __attribute__((noinline)) kp_err_t grow_entries(kp_producer_t *p, kp_batch_t *b) {
+static __attribute__((noinline)) kp_err_t grow_entries(kp_acc_t *acc, kp_batch_t *b) {
     int cap = b->ents_cap;
     kp_rec_entry_t *ne = kp_grow(b->ents, b->nents, &b->ents_cap, sizeof(*ne), 8);
     if (!ne)
         return KP_ERR_NOMEM;
-    pool_adjust(p, (int64_t)(b->ents_cap - cap) * (int64_t)sizeof(*ne));
+    pool_adjust(acc, (int64_t)(b->ents_cap - cap) * (int64_t)sizeof(*ne));
     b->ents = ne;
     return KP_OK;
 }
 
-static inline __attribute__((always_inline)) kp_err_t push_entry(kp_producer_t *p, kp_batch_t *b,
+static inline __attribute__((always_inline)) kp_err_t push_entry(kp_acc_t *acc, kp_batch_t *b,
                                                                  kp_rec_entry_t e) {
-    if (b->nents == b->ents_cap && grow_entries(p, b)) /* per batch, not per record */
+    if (b->nents == b->ents_cap && grow_entries(acc, b)) /* per batch, not per record */
         return KP_ERR_NOMEM;
     b->ents[b->nents++] = e;
     return KP_OK;
@@ -310,12 +336,12 @@ static inline __attribute__((always_inline)) kp_err_t push_entry(kp_producer_t *
 
 /* The entry of the record about to be appended to b. */
 static inline __attribute__((always_inline)) kp_err_t
-add_entry(kp_producer_t *p, kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
+add_entry(kp_acc_t *acc, kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
           kp_callback_fn *cb, void *opaque, kp_future_t *fut) {
-    return push_entry(p, b, (kp_rec_entry_t){b->count, klen, vlen, ts, cb, opaque, fut});
+    return push_entry(acc, b, (kp_rec_entry_t){b->count, klen, vlen, ts, cb, opaque, fut});
 }
 
-kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int *new_batch) {
+kp_err_t kp_acc_append(kp_acc_t *acc, kp_tp_t *tp, const kp_append_t *a, int *new_batch) {
     const kp_record_t *rec = a->rec;
     const void *key = a->key, *value = a->value;
     int32_t klen = a->klen, vlen = a->vlen;
@@ -333,7 +359,7 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int 
         hklens[i] = (int32_t)strlen(hdrs[i].key);
 
     /* an entry per record that someone must be told about */
-    int want_entry = cb || fut || p->conf.ninterceptors > 0;
+    int want_entry = cb || fut || acc->conf->ninterceptors > 0;
     uint8_t *spare = NULL;
     size_t spare_size = 0;
     kp_batch_t *to_compress = NULL; /* closed here, full: compress it after */
@@ -342,13 +368,13 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int 
 
     pthread_mutex_lock(&tp->lock);
     for (;;) {
-        if (atomic_load(&p->closing)) {
+        if (atomic_load(acc->closing)) {
             err = KP_ERR_CLOSED;
             break;
         }
         kp_batch_t *b = tp->tail;
         if (b && !b->closed) {
-            if (want_entry && (err = add_entry(p, b, klen, vlen, ts, cb, opaque, fut)))
+            if (want_entry && (err = add_entry(acc, b, klen, vlen, ts, cb, opaque, fut)))
                 break;
             if (try_append(b, key, klen, value, vlen, ts, hdrs, nhdrs, hklens))
                 break;
@@ -356,14 +382,14 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int 
                 b->nents--;
             b->closed = 1; /* full: the sender may take it now */
             *new_batch = 1;
-            if (p->compressor && may_block) {
+            if (acc->conf->compression_type != KP_CODEC_NONE && may_block) {
                 b->compressing = 1; /* ... once this thread has compressed it */
                 to_compress = b;
             }
         }
         size_t need = KP_RB_HEADER_SIZE +
                       kp_rb_record_size(0, 0, klen, vlen, hdrs, nhdrs, hklens);
-        size_t target = batch_target(p, tp->topic);
+        size_t target = batch_target(acc, tp->topic);
         if (need < target)
             need = target;
         uint8_t *buf = NULL;
@@ -372,17 +398,17 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int 
             need = spare_size;
             spare = NULL;
         } else {
-            err = pool_alloc(p, need, deadline, 0, &buf);
+            err = pool_alloc(acc, need, deadline, 0, &buf);
             if (err == KP_ERR_BUFFER_EXHAUSTED && may_block) {
                 /* Wait for memory without holding the partition (and
                  * having compressed the batch just closed: the memory we
                  * wait for may be its own, freed once it is sent). */
                 pthread_mutex_unlock(&tp->lock);
                 if (to_compress)
-                    compress_closed(p, tp, to_compress), to_compress = NULL;
+                    compress_closed(acc, tp, to_compress), to_compress = NULL;
                 if (spare)
-                    pool_free(p, spare, spare_size), spare = NULL;
-                err = pool_alloc(p, need, deadline, 1, &spare);
+                    pool_free(acc, spare, spare_size), spare = NULL;
+                err = pool_alloc(acc, need, deadline, 1, &spare);
                 pthread_mutex_lock(&tp->lock);
                 if (err)
                     break;
@@ -394,7 +420,7 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int 
         }
         kp_batch_t *nb = kp_calloc(1, sizeof(*nb));
         if (!nb) {
-            pool_free(p, buf, need);
+            pool_free(acc, buf, need);
             err = KP_ERR_NOMEM;
             break;
         }
@@ -406,8 +432,8 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int 
         nb->pid = -1;
         nb->epoch = -1;
         nb->base_seq = -1;
-        if (want_entry && (err = add_entry(p, nb, klen, vlen, ts, cb, opaque, fut))) {
-            kp_acc_release(p, nb);
+        if (want_entry && (err = add_entry(acc, nb, klen, vlen, ts, cb, opaque, fut))) {
+            kp_acc_release(acc, nb);
             break;
         }
         try_append(nb, key, klen, value, vlen, ts, hdrs, nhdrs, hklens); /* fits by size */
@@ -415,7 +441,7 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int 
             tp->tail->next = nb;
         } else {
             tp->head = nb;
-            kp_acc_mark_work(p, tp);
+            kp_acc_mark_work(acc, tp);
         }
         tp->tail = nb;
         atomic_fetch_add_explicit(&tp->queued, 1, memory_order_relaxed);
@@ -432,9 +458,9 @@ kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int 
                               memory_order_relaxed);
     pthread_mutex_unlock(&tp->lock);
     if (to_compress)
-        compress_closed(p, tp, to_compress);
+        compress_closed(acc, tp, to_compress);
     if (spare)
-        pool_free(p, spare, spare_size);
+        pool_free(acc, spare, spare_size);
     if (hklens != hk_small)
         free(hklens);
     return err;
@@ -454,7 +480,7 @@ static int collect(const kp_rb_record_t *rec, void *opaque) {
 }
 
 /* A batch of records [from, to) of recs, as a new closed batch. */
-static kp_batch_t *sub_batch(kp_producer_t *p, const kp_batch_t *b, const split_recs_t *s,
+static kp_batch_t *sub_batch(kp_acc_t *acc, const kp_batch_t *b, const split_recs_t *s,
                              int32_t from, int32_t to) {
     int64_t base_ts = s->r[from].timestamp;
     size_t need = KP_RB_HEADER_SIZE;
@@ -468,9 +494,9 @@ static kp_batch_t *sub_batch(kp_producer_t *p, const kp_batch_t *b, const split_
     }
     /* charged to buffer.memory like any batch (it may dip below zero
      * briefly: the original batch's buffer is given back right after) */
-    pthread_mutex_lock(&p->pool_lock);
-    p->pool_avail -= (int64_t)need;
-    pthread_mutex_unlock(&p->pool_lock);
+    pthread_mutex_lock(&acc->pool_lock);
+    acc->pool_avail -= (int64_t)need;
+    pthread_mutex_unlock(&acc->pool_lock);
     nb->tp = b->tp;
     nb->buf = buf;
     nb->cap = need;
@@ -502,15 +528,15 @@ static kp_batch_t *sub_batch(kp_producer_t *p, const kp_batch_t *b, const split_
         if (e.index < from || e.index >= to)
             continue;
         e.index -= from;
-        if (push_entry(p, nb, e)) {
-            kp_acc_release(p, nb);
+        if (push_entry(acc, nb, e)) {
+            kp_acc_release(acc, nb);
             return NULL;
         }
     }
     return nb;
 }
 
-int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t **second) {
+int kp_acc_split(kp_acc_t *acc, kp_batch_t *b, kp_batch_t **first, kp_batch_t **second) {
     if (b->count < 2)
         return -1;
     /* The uncompressed records: b->buf, or (compressed batch) a
@@ -521,7 +547,7 @@ int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t
     if (!recs) {
         kp_wbuf_init(&w, b->len);
         kp_wbuf_reserve(&w, KP_RB_HEADER_SIZE);
-        if (w.err || kp_decompress(p->conf.compression_type, b->cbuf + KP_RB_HEADER_SIZE,
+        if (w.err || kp_decompress(acc->conf->compression_type, b->cbuf + KP_RB_HEADER_SIZE,
                                    b->clen - KP_RB_HEADER_SIZE, &w, b->len) ||
             w.len != b->len) {
             kp_wbuf_free(&w);
@@ -538,17 +564,17 @@ int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t
         return -1;
     }
     int32_t half = s.n / 2;
-    *first = sub_batch(p, b, &s, 0, half);
-    *second = *first ? sub_batch(p, b, &s, half, s.n) : NULL;
+    *first = sub_batch(acc, b, &s, 0, half);
+    *second = *first ? sub_batch(acc, b, &s, half, s.n) : NULL;
     free(s.r);
     kp_wbuf_free(&w);
     if (!*second) {
         if (*first)
-            kp_acc_release(p, *first);
+            kp_acc_release(acc, *first);
         return -1;
     }
     (*first)->next = *second;
     atomic_fetch_add_explicit(&b->tp->queued, 1, memory_order_relaxed); /* one became two */
-    kp_acc_release(p, b);
+    kp_acc_release(acc, b);
     return 0;
 }

@@ -198,6 +198,32 @@ struct kp_future {
     kp_record_metadata_t md;
 };
 
+/* The accumulator's state: everything kp_acc_* touches besides the
+ * partitions' deques (each under its tp->lock). It knows the producer only
+ * through the configuration, the closing flag and a notify hook. */
+typedef struct kp_acc {
+    const kp_conf_t *conf;
+    const _Atomic int *closing; /* set: no new batches, waits end */
+    /* tell the owner (the I/O thread) that a batch may be sent now */
+    void (*notify)(void *owner);
+    void *owner;
+    /* memory pool: buffer.memory bounds the bytes of all batch buffers,
+     * compressed copies and completion entries (pool_lock) */
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    int64_t pool_avail;
+    kp_stack_t free_bufs; /* buffers of batch.size bytes, reusable */
+    int pool_waiters;
+    /* idle compressors for application threads (cpool_lock, taken alone) */
+    int codec_level; /* of conf->compression_type */
+    pthread_mutex_t cpool_lock;
+    kp_stack_t cpool;
+    /* partitions that got a batch while off the I/O thread's list
+     * (work_lock, taken alone or under a tp->lock) */
+    pthread_mutex_t work_lock;
+    kp_tp_t *work_inbox;
+} kp_acc_t;
+
 struct kp_producer {
     uint64_t uid; /* unique over the process's life, from 1 */
     kp_conf_t conf;
@@ -212,17 +238,9 @@ struct kp_producer {
     kp_ptab_t *_Atomic topics;
     kp_topic_index_t *_Atomic tindex;
 
-    /* memory pool: buffer.memory bounds the bytes of all batch buffers */
-    pthread_mutex_t pool_lock;
-    pthread_cond_t pool_cond;
-    int64_t pool_avail;
-    kp_stack_t free_bufs; /* buffers of batch.size bytes, reusable */
-    int pool_waiters;
-
-    /* partitions that got a batch while off the I/O thread's list
-     * (work_lock, taken alone or under a tp->lock) */
-    pthread_mutex_t work_lock;
-    kp_tp_t *work_inbox;
+    /* the accumulator: the memory pool, compressors for application
+     * threads, partitions that got work (accumulator.c) */
+    kp_acc_t acc;
     /* the I/O thread's list of partitions with batches (sender-owned) */
     kp_tp_t **active;
     int nactive, active_cap;
@@ -273,10 +291,6 @@ struct kp_producer {
     int pid_attempts;
     _Atomic int fatal_err; /* non-zero: the producer cannot continue */
     struct kp_compressor *compressor; /* the I/O thread's; NULL: compression.type=none */
-    int codec_level; /* of conf.compression_type, for application threads' compressors */
-    /* idle compressors for application threads (cpool_lock) */
-    pthread_mutex_t cpool_lock;
-    kp_stack_t cpool;
     _Atomic uint64_t tx_bytes;        /* bytes written to brokers */
     int retire_boot;    /* bootstrap connections are no longer needed */
     kp_conn_t *retired; /* connections to destroy at the top of the loop */
@@ -329,29 +343,31 @@ typedef struct kp_append {
 /* Append a record to tp's open batch, opening one (memory from the pool)
  * when it does not fit; *new_batch says a batch was opened or closed (the
  * I/O thread may have work). */
-kp_err_t kp_acc_append(kp_producer_t *p, kp_tp_t *tp, const kp_append_t *a, int *new_batch);
+kp_err_t kp_acc_append(kp_acc_t *acc, kp_tp_t *tp, const kp_append_t *a, int *new_batch);
 /* A send's max.block.ms deadline, read from the clock only when the send
  * first has to wait (most never do: this saves a clock read per record).
  * *deadline starts at 0. */
-int64_t kp_send_deadline(const kp_producer_t *p, int64_t *deadline);
-void kp_acc_release(kp_producer_t *p, kp_batch_t *b);
+int64_t kp_send_deadline(int64_t max_block_ms, int64_t *deadline);
+void kp_acc_release(kp_acc_t *acc, kp_batch_t *b);
 /* Split a batch the broker rejected as too large into two closed batches
  * (first->next == second) with the same records, callbacks, deadline and,
  * under idempotence, the same sequence range; b is freed. -1 (b untouched)
  * for a single record or when memory runs out. */
-int kp_acc_split(kp_producer_t *p, kp_batch_t *b, kp_batch_t **first, kp_batch_t **second);
-void kp_acc_pool_destroy(kp_producer_t *p);
-void kp_acc_compressors_destroy(kp_producer_t *p);
+int kp_acc_split(kp_acc_t *acc, kp_batch_t *b, kp_batch_t **first, kp_batch_t **second);
+/* Set up an accumulator (KP_ERR_NOMEM, or KP_OK) and free what it holds. */
+kp_err_t kp_acc_init(kp_acc_t *acc, const kp_conf_t *conf, const _Atomic int *closing,
+                     void (*notify)(void *owner), void *owner, int codec_level);
+void kp_acc_destroy(kp_acc_t *acc);
 /* Compress b's records into b->cbuf with c (once; retries reuse it) and
  * update the topic's compression ratio estimate. */
-kp_err_t kp_batch_compress(kp_producer_t *p, struct kp_compressor *c, kp_batch_t *b);
+kp_err_t kp_batch_compress(kp_acc_t *acc, struct kp_compressor *c, kp_batch_t *b);
 kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition);
 void kp_tp_destroy(kp_tp_t *tp);
 /* Bytes a record needs in a new batch (used for size checks). */
 size_t kp_acc_record_bound(int32_t klen, int32_t vlen, const kp_header_t *hdrs, size_t nhdrs);
 /* tp has a batch now (tp->lock held): put it on the I/O thread's list if
  * it is not there. */
-void kp_acc_mark_work(kp_producer_t *p, kp_tp_t *tp);
+void kp_acc_mark_work(kp_acc_t *acc, kp_tp_t *tp);
 
 /* ---- sender.c ---- */
 void *kp_sender_main(void *arg);

@@ -36,7 +36,7 @@ static int is_metadata_error(kp_err_t err) {
  * first. */
 static void requeue(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
     pthread_mutex_lock(&tp->lock);
-    kp_acc_mark_work(p, tp);
+    kp_acc_mark_work(&p->acc, tp);
     kp_batch_t **pp = &tp->head;
     while (*pp && (*pp)->sent_no && (*pp)->sent_no < b->sent_no)
         pp = &(*pp)->next;
@@ -67,7 +67,7 @@ void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
          * (expire_in_flight); this late outcome changes nothing for them */
         kp_log(p, 7, "%s [%d]: late outcome of an expired batch: %s", tp->topic->name,
                tp->partition, kp_err_name(err));
-        kp_acc_release(p, b);
+        kp_acc_release(&p->acc, b);
         return;
     }
     if (err == KAFKA_DUPLICATE_SEQUENCE_NUMBER && b->base_seq >= 0) {
@@ -87,7 +87,7 @@ void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
      * send the halves (not counted as a retry, as in the Java client). */
     kp_batch_t *first, *second;
     if (err == KAFKA_MESSAGE_TOO_LARGE && b->count > 1 && !stopping &&
-        !kp_acc_split(p, b, &first, &second)) {
+        !kp_acc_split(&p->acc, b, &first, &second)) {
         kp_log(p, 6, "%s [%d]: batch of %d records too large for the broker: split in two",
                tp->topic->name, tp->partition, first->count + second->count);
         tp->retrying = 1;
@@ -239,7 +239,7 @@ static void produce_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
         kp_batch_t *b = req->batches[i];
         b->tp->inflight--;
         if (b->abandoned)
-            kp_acc_release(p, b);
+            kp_acc_release(&p->acc, b);
         else
             kp_batch_complete(p, b, KP_OK, -1, -1, KP_POSSIBLY_PERSISTED);
     }
@@ -255,7 +255,7 @@ kp_err_t kp_prod_prepare(kp_producer_t *p, kp_conn_t *c, kp_batch_t *b) {
         return KP_OK;
     if (p->conf.compression_type == KP_CODEC_ZSTD && c->ver[KP_API_PRODUCE] < 7)
         return KAFKA_UNSUPPORTED_COMPRESSION_TYPE;
-    return b->cbuf ? KP_OK : kp_batch_compress(p, p->compressor, b);
+    return b->cbuf ? KP_OK : kp_batch_compress(&p->acc, p->compressor, b);
 }
 
 /* ---------------------------------------------------------------- delivery timeout in flight */

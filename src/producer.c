@@ -50,20 +50,15 @@ void kp_log(kp_producer_t *p, int level, const char *fmt, ...) {
                 p->client_id, msg);
 }
 
+/* The accumulator's notify hook. */
+static void wake_owner(void *owner) { kp_wake(owner); }
+
 void kp_wake(kp_producer_t *p) {
     if (!atomic_exchange(&p->wake_pending, 1)) {
         uint64_t one = 1;
         if (write(p->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
             kp_log(p, 3, "eventfd write: %s", strerror(errno));
     }
-}
-
-static void cond_init_mono(pthread_cond_t *c) {
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(c, &a);
-    pthread_condattr_destroy(&a);
 }
 
 /* ---------------------------------------------------------------- futures */
@@ -84,7 +79,7 @@ static kp_future_t *future_new(void) {
     if (!f)
         return NULL;
     pthread_mutex_init(&f->lock, NULL);
-    cond_init_mono(&f->cond);
+    kp_cond_init_mono(&f->cond);
     f->refs = 2;
     return f;
 }
@@ -184,7 +179,7 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
     int32_t n = b->count;
     notify_records(p, b, err, base_offset, log_append_time, persisted);
     atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);
-    kp_acc_release(p, b);
+    kp_acc_release(&p->acc, b);
     count_completed(p, tp, n);
 }
 
@@ -334,7 +329,7 @@ static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t pa
             ask_again(p, t);
             return md_err;
         }
-        if (kp_in_io_thread(p) || kp_mono_ms() >= kp_send_deadline(p, deadline)) {
+        if (kp_in_io_thread(p) || kp_mono_ms() >= kp_send_deadline(p->conf.max_block_ms, deadline)) {
             if (n > 0)
                 return KP_ERR_UNKNOWN_PARTITION;
             /* no broker answered while we waited: say that, not that the
@@ -618,7 +613,7 @@ static kp_err_t send_record(kp_producer_t *p, const kp_record_t *rec, kp_callbac
     kp_append_t a = {.rec = rec, .key = ks.p, .value = vs.p, .klen = ks.len, .vlen = vs.len,
                      .ts = ts, .cb = cb, .opaque = opaque, .fut = fut, .deadline = &deadline,
                      .send_now = send_now, .may_block = !kp_in_io_thread(p)};
-    err = kp_acc_append(p, tp, &a, &new_batch);
+    err = kp_acc_append(&p->acc, tp, &a, &new_batch);
     if (err == KP_OK && (new_batch || p->conf.linger_ms == 0))
         kp_wake(p);
 out:
@@ -821,9 +816,9 @@ kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms) {
     }
     atomic_store(&p->closing, 1);
     /* wake senders blocked on memory or metadata: they fail with CLOSED */
-    pthread_mutex_lock(&p->pool_lock);
-    pthread_cond_broadcast(&p->pool_cond);
-    pthread_mutex_unlock(&p->pool_lock);
+    pthread_mutex_lock(&p->acc.pool_lock);
+    pthread_cond_broadcast(&p->acc.pool_cond);
+    pthread_mutex_unlock(&p->acc.pool_lock);
     pthread_mutex_lock(&p->topics_lock);
     pthread_cond_broadcast(&p->md_cond);
     pthread_mutex_unlock(&p->topics_lock);
@@ -959,20 +954,16 @@ static void producer_free(kp_producer_t *p) {
         prev = ix->prev;
         free(ix);
     }
-    kp_acc_pool_destroy(p);
+    if (p->acc.conf)
+        kp_acc_destroy(&p->acc);
     kp_compressor_free(p->compressor);
-    kp_acc_compressors_destroy(p);
     if (p->wake_fd >= 0)
         close(p->wake_fd);
     pthread_mutex_destroy(&p->topics_lock);
-    pthread_mutex_destroy(&p->pool_lock);
     pthread_mutex_destroy(&p->done_lock);
     pthread_mutex_destroy(&p->close_lock);
-    pthread_mutex_destroy(&p->cpool_lock);
-    pthread_mutex_destroy(&p->work_lock);
     free(p->active);
     pthread_cond_destroy(&p->md_cond);
-    pthread_cond_destroy(&p->pool_cond);
     pthread_cond_destroy(&p->done_cond);
     free(p->client_id);
     kp_conf_free(&p->conf);
@@ -995,14 +986,10 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
     const char *dbg = getenv("KPROD_DEBUG");
     p->log_level = dbg && *dbg && strcmp(dbg, "0") ? 7 : 4;
     pthread_mutex_init(&p->topics_lock, NULL);
-    pthread_mutex_init(&p->pool_lock, NULL);
     pthread_mutex_init(&p->done_lock, NULL);
     pthread_mutex_init(&p->close_lock, NULL);
-    pthread_mutex_init(&p->cpool_lock, NULL);
-    pthread_mutex_init(&p->work_lock, NULL);
-    cond_init_mono(&p->md_cond);
-    cond_init_mono(&p->pool_cond);
-    cond_init_mono(&p->done_cond);
+    kp_cond_init_mono(&p->md_cond);
+    kp_cond_init_mono(&p->done_cond);
     if (kp_conf_copy(&p->conf, &conf->c)) {
         kp_errf(errstr, errstr_size, "Out of memory");
         free(p->client_id);
@@ -1020,7 +1007,6 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         snprintf(id, sizeof(id), "producer-%d", atomic_fetch_add(&client_seq, 1) + 1);
         p->client_id = kp_strdup(id);
     }
-    p->pool_avail = p->conf.buffer_memory;
     p->rng = ((uint64_t)kp_mono_us() ^ (uint64_t)(uintptr_t)p) ^ 0x5DEECE66Dull;
     /* bootstrap.servers */
     const char *s = p->conf.bootstrap_servers;
@@ -1089,13 +1075,13 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         producer_free(p);
         return NULL;
     }
-    if (p->conf.compression_type != KP_CODEC_NONE) {
-        int codec = p->conf.compression_type;
-        int level = codec == KP_CODEC_GZIP   ? p->conf.gzip_level
-                    : codec == KP_CODEC_LZ4  ? p->conf.lz4_level
-                    : codec == KP_CODEC_ZSTD ? p->conf.zstd_level
-                                             : KP_CODEC_LEVEL_DEFAULT;
-        p->codec_level = level;
+    int codec = p->conf.compression_type;
+    int level = codec == KP_CODEC_GZIP   ? p->conf.gzip_level
+                : codec == KP_CODEC_LZ4  ? p->conf.lz4_level
+                : codec == KP_CODEC_ZSTD ? p->conf.zstd_level
+                                         : KP_CODEC_LEVEL_DEFAULT;
+    kp_acc_init(&p->acc, &p->conf, &p->closing, wake_owner, p, level);
+    if (codec != KP_CODEC_NONE) {
         p->compressor = kp_compressor_new(codec, level);
         if (!p->compressor) {
             kp_errf(errstr, errstr_size, "Cannot set up %s compression at level %d",

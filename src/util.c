@@ -139,6 +139,14 @@ void *kp_grow(void *items, int n, int *cap, size_t elem, int first) {
     return p;
 }
 
+void kp_cond_init_mono(pthread_cond_t *c) {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+}
+
 int kp_fd_above_std(int fd) {
     if (fd < 0 || fd > 2)
         return fd;

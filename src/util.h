@@ -29,6 +29,9 @@ int64_t kp_mono_us(void);
 /* Wall-clock milliseconds since the epoch (record timestamps). */
 int64_t kp_wall_ms(void);
 
+/* Initialise a condition variable that waits on CLOCK_MONOTONIC (for
+ * kp_cond_wait_until). */
+void kp_cond_init_mono(pthread_cond_t *c);
 /* Wait on c (created with CLOCK_MONOTONIC, m held) until woken or the
  * monotonic deadline; INT64_MAX waits without limit. Returns -1 without
  * waiting once the deadline has passed, else 0 (the caller re-checks its
