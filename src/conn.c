@@ -30,6 +30,8 @@
 
 #include "util.h"
 
+static const kp_transport_ops_t tcp_transport;
+
 kp_conn_t *kp_conn_new(int32_t node_id, const char *host, int32_t port) {
     kp_conn_t *c = kp_calloc(1, sizeof(*c));
     if (!c)
@@ -42,6 +44,7 @@ kp_conn_t *kp_conn_new(int32_t node_id, const char *host, int32_t port) {
     c->node_id = node_id;
     c->port = port;
     c->fd = -1;
+    c->tr = &tcp_transport;
     c->apiv_ver = kp_proto_our_max(KP_API_API_VERSIONS);
     for (int i = 0; i < KP_API_COUNT; i++)
         c->ver[i] = -1;
@@ -150,6 +153,53 @@ static void set_sockopts(kp_producer_t *p, int fd) {
 
 static void queue_apiversions(kp_producer_t *p, kp_conn_t *c);
 
+/* ---- the byte layer: plain TCP ---- */
+
+static ssize_t tcp_read(kp_conn_t *c, void *buf, size_t n) { return read(c->fd, buf, n); }
+
+/* sendmsg with MSG_NOSIGNAL, not writev: a broker that closed the
+ * connection must cost an error here, not a SIGPIPE that kills the
+ * application (caught by test_malformed with requests pipelined) */
+static ssize_t tcp_writev(kp_conn_t *c, const struct iovec *iov, int n) {
+    struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+    return sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+}
+
+static short tcp_events(const kp_conn_t *c, short framing_wants) {
+    (void)c;
+    return framing_wants;
+}
+
+static const kp_transport_ops_t tcp_transport = {"tcp", tcp_read, tcp_writev, tcp_events};
+
+/* ---- setup steps: what a connection does once TCP is up, in order,
+ * before it is READY (ApiVersions today; SaslHandshake/SaslAuthenticate
+ * next). A step queues its requests (marked setup: written before READY)
+ * and, when it is done, calls setup_next; a failure closes the
+ * connection. ---- */
+
+typedef void setup_step_fn(kp_producer_t *p, kp_conn_t *c);
+static setup_step_fn *const setup_steps[] = {queue_apiversions};
+#define NSTEPS ((int)(sizeof(setup_steps) / sizeof(setup_steps[0])))
+
+static void setup_start(kp_producer_t *p, kp_conn_t *c) {
+    c->state = KP_CONN_HANDSHAKE;
+    c->step = 0;
+    setup_steps[0](p, c);
+}
+
+/* The current step is done: the next one, or READY. */
+static void setup_next(kp_producer_t *p, kp_conn_t *c) {
+    if (++c->step < NSTEPS) {
+        setup_steps[c->step](p, c);
+        return;
+    }
+    c->state = KP_CONN_READY;
+    c->failures = 0;
+    kp_log(p, 7, "broker %d (%s:%d): ready, Produce v%d, Metadata v%d", c->node_id, c->host,
+           c->port, c->ver[KP_API_PRODUCE], c->ver[KP_API_METADATA]);
+}
+
 static void dial(kp_producer_t *p, kp_conn_t *c, int64_t now);
 
 /* The resolver's answer for c (I/O thread, from kp_resolver_process). */
@@ -201,6 +251,7 @@ static void dial(kp_producer_t *p, kp_conn_t *c, int64_t now) {
         return;
     }
     c->fd = fd;
+    c->tr = &tcp_transport;
     set_sockopts(p, fd);
     int64_t tmo = p->conf.socket_setup_timeout_ms;
     for (int i = 0; i < c->failures && tmo < p->conf.socket_setup_timeout_max_ms; i++)
@@ -260,6 +311,8 @@ static void queue_apiversions(kp_producer_t *p, kp_conn_t *c) {
     kp_req_t *req =
         kp_req_new(p, KP_API_API_VERSIONS, c->apiv_ver, kp_mono_ms(), &apiversions_ops);
     if (req)
+        req->setup = 1;
+    if (req)
         kp_apiversions_req(&req->w, req->ver, req->corrid, p->client_id);
     if (!req || kp_req_seal(req)) {
         kp_req_free(req);
@@ -292,10 +345,10 @@ short kp_conn_events(const kp_conn_t *c) {
     case KP_CONN_READY: break;
     }
     short ev = POLLIN;
-    /* Requests other than the handshake wait until it completes. */
-    if (c->out_head && (c->state == KP_CONN_READY || c->out_head->api == KP_API_API_VERSIONS))
+    /* Requests other than the setup's wait until it completes. */
+    if (c->out_head && (c->state == KP_CONN_READY || c->out_head->setup))
         ev |= POLLOUT;
-    return ev;
+    return c->tr->events(c, ev);
 }
 
 static void handle_apiversions(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
@@ -326,10 +379,7 @@ static void handle_apiversions(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp
         kp_conn_close(p, c, KP_ERR_UNSUPPORTED_BROKER, "unsupported broker");
         return;
     }
-    c->state = KP_CONN_READY;
-    c->failures = 0;
-    kp_log(p, 7, "broker %d (%s:%d): ready, Produce v%d, Metadata v%d", c->node_id, c->host,
-           c->port, c->ver[KP_API_PRODUCE], c->ver[KP_API_METADATA]);
+    setup_next(p, c);
 }
 
 /* A complete response frame is in c->rbuf. Returns -1 if the connection
@@ -351,7 +401,7 @@ static int dispatch(kp_producer_t *p, kp_conn_t *c) {
     if (!c->wait_head)
         c->wait_tail = NULL;
     req->next = NULL;
-    if (req->api != KP_API_API_VERSIONS) /* (the handshake is not counted) */
+    if (!req->setup) /* (setup requests are not counted) */
         c->nreqs--;
     req->ops->response(p, c, req, &r);
     kp_req_free(req);
@@ -362,9 +412,9 @@ static void do_read(kp_producer_t *p, kp_conn_t *c) {
     for (int rounds = 0; rounds < 64; rounds++) {
         ssize_t n;
         if (c->szgot < 4) {
-            n = read(c->fd, c->szbuf + c->szgot, 4 - c->szgot);
+            n = c->tr->read(c, c->szbuf + c->szgot, 4 - c->szgot);
         } else {
-            n = read(c->fd, c->rbuf + c->rgot, c->rlen - c->rgot);
+            n = c->tr->read(c, c->rbuf + c->rgot, c->rlen - c->rgot);
         }
         if (n == 0) {
             kp_conn_close(p, c, KP_ERR_TRANSPORT, "connection closed by broker");
@@ -410,7 +460,7 @@ static void do_read(kp_producer_t *p, kp_conn_t *c) {
 static void do_write(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     while (c->out_head) {
         kp_req_t *req = c->out_head;
-        if (c->state != KP_CONN_READY && req->api != KP_API_API_VERSIONS)
+        if (c->state != KP_CONN_READY && !req->setup)
             return;
         struct iovec local[64];
         int n = 0;
@@ -425,11 +475,7 @@ static void do_write(kp_producer_t *p, kp_conn_t *c, int64_t now) {
             skip = 0;
             n++;
         }
-        /* sendmsg with MSG_NOSIGNAL, not writev: a broker that closed the
-         * connection must cost an error here, not a SIGPIPE that kills the
-         * application (caught by test_malformed with requests pipelined) */
-        struct msghdr msg = {.msg_iov = local, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        ssize_t w = c->tr->writev(c, local, n);
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
@@ -473,10 +519,9 @@ void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now) {
         }
         if (!(revents & POLLOUT))
             return;
-        c->state = KP_CONN_HANDSHAKE;
         c->last_io_ms = now;
         c->addr_next = c->addrs->n; /* connected: resolve afresh next time */
-        queue_apiversions(p, c);
+        setup_start(p, c);
         if (c->state == KP_CONN_DOWN)
             return;
         revents = POLLOUT;

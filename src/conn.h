@@ -26,9 +26,24 @@ typedef enum kp_conn_state {
     KP_CONN_DOWN = 0,
     KP_CONN_RESOLVING, /* its host name is being looked up (p->resolver) */
     KP_CONN_CONNECTING,
-    KP_CONN_HANDSHAKE, /* ApiVersions in flight */
+    KP_CONN_HANDSHAKE, /* its setup steps run (ApiVersions today) */
     KP_CONN_READY,
 } kp_conn_state_t;
+
+/* The bytes under the Kafka framing, behind one table: TCP today; a TLS
+ * layer next. Where copies happen: TCP writes the requests' iovecs as they
+ * are (sendmsg over the batch buffers, no copy); TLS cannot gather, so its
+ * writev will copy the iovecs into TLS-record-sized writes (one copy).
+ * read/writev return the bytes moved (> 0), 0 from read when the peer
+ * closed, or -1 with errno (EAGAIN: wait for `events`). */
+typedef struct kp_transport_ops {
+    const char *name;
+    ssize_t (*read)(kp_conn_t *c, void *buf, size_t n);
+    ssize_t (*writev)(kp_conn_t *c, const struct iovec *iov, int n);
+    /* the poll events the layer waits for, given what the framing wants
+     * (TLS may need to read to write, or the reverse) */
+    short (*events)(const kp_conn_t *c, short framing_wants);
+} kp_transport_ops_t;
 
 /* What a request's outcome is handed to. Each request carries its own
  * (set by whoever builds it), so the connection names nobody above it and
@@ -45,6 +60,7 @@ typedef struct kp_req_ops {
 struct kp_req {
     kp_req_t *next;
     const kp_req_ops_t *ops;
+    int setup; /* part of the connection's setup: written before it is READY */
     int32_t corrid;
     int16_t api, ver;
     int expect_response;
@@ -68,7 +84,9 @@ struct kp_conn {
     char *host;
     int32_t port;
     int fd;
+    const kp_transport_ops_t *tr; /* the byte layer (set when connected) */
     kp_conn_state_t state;
+    int step; /* the setup step running (HANDSHAKE) */
     int64_t next_connect_ms; /* backoff: no attempt before this */
     int64_t connect_deadline_ms;
     int failures;
