@@ -58,7 +58,7 @@ static int may_send_more(const kp_producer_t *p, const kp_tp_t *tp, const kp_bat
         return 1;
     if (tp->retrying || tp->inflight_conn != c || tp->inflight >= p->conf.max_in_flight)
         return 0;
-    return !(p->idempotent && b->base_seq < 0 && (tp->pid != p->pid || tp->epoch != p->epoch));
+    return !(p->idem.enabled && b->base_seq < 0 && (tp->pid != p->idem.pid || tp->epoch != p->idem.epoch));
 }
 
 /* Move the partitions waiting in the inbox onto the I/O thread's list (all
@@ -120,7 +120,7 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
             if (!tp->head)
                 tp->tail = NULL;
             b->closed = 1;
-            if (b->base_seq >= 0 && b->pid == p->pid && b->epoch == p->epoch)
+            if (b->base_seq >= 0 && b->pid == p->idem.pid && b->epoch == p->idem.epoch)
                 kp_idem_new_pid(p, "a sequenced batch expired");
             b->next = expired;
             expired = b;
@@ -142,7 +142,7 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
             else
                 ready_at = b->created_ms + p->conf.linger_ms;
             /* idempotence: a new batch needs a producer id */
-            int need_pid = p->idempotent && b->base_seq < 0 && p->pid_state != KP_PID_READY;
+            int need_pid = p->idem.enabled && b->base_seq < 0 && p->idem.state != KP_PID_READY;
             int stalls = ready_at <= now && (!c || c->state != KP_CONN_READY);
             if (!stalls && stalled)
                 atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
@@ -177,7 +177,7 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
                         tp->inflight_conn = c;
                         if (!b->sent_no)
                             b->sent_no = ++tp->sent_count;
-                        if (p->idempotent && b->base_seq < 0)
+                        if (p->idem.enabled && b->base_seq < 0)
                             kp_idem_assign(p, tp, b);
                         /* a request holds one batch per partition: the
                          * next one goes in the next request */

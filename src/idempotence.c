@@ -37,18 +37,18 @@ int kp_idem_is_pid_error(kp_err_t err) {
 }
 
 void kp_idem_new_pid(kp_producer_t *p, const char *why) {
-    if (p->pid_state == KP_PID_READY) {
-        kp_log(p, 6, "requesting a new producer id (was %lld/%d): %s", (long long)p->pid,
-               p->epoch, why);
-        p->pid_state = KP_PID_NONE;
+    if (p->idem.state == KP_PID_READY) {
+        kp_log(p, 6, "requesting a new producer id (was %lld/%d): %s", (long long)p->idem.pid,
+               p->idem.epoch, why);
+        p->idem.state = KP_PID_NONE;
     }
 }
 
 void kp_idem_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
-    if (!p->idempotent || p->pid_state != KP_PID_NONE || atomic_load(&p->fatal_err))
+    if (!p->idem.enabled || p->idem.state != KP_PID_NONE || atomic_load(&p->fatal_err))
         return;
-    if (now < p->pid_retry_at) {
-        *next = MIN(*next, p->pid_retry_at);
+    if (now < p->idem.retry_at) {
+        *next = MIN(*next, p->idem.retry_at);
         return;
     }
     kp_conn_t *c = kp_pick_ready_conn(p, KP_API_INIT_PRODUCER_ID);
@@ -65,15 +65,15 @@ void kp_idem_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
         return;
     }
     kp_conn_send(p, c, req);
-    p->pid_state = KP_PID_REQUESTING;
+    p->idem.state = KP_PID_REQUESTING;
 }
 
 static void initpid_failed(kp_producer_t *p, kp_err_t err) {
     int64_t now = kp_mono_ms();
-    p->pid_state = KP_PID_NONE;
-    p->pid_attempts++;
-    p->pid_retry_at = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
-                                       p->pid_attempts - 1, &p->rng);
+    p->idem.state = KP_PID_NONE;
+    p->idem.attempts++;
+    p->idem.retry_at = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
+                                       p->idem.attempts - 1, &p->rng);
     /* a request abandoned because the producer closes is no failure worth
      * a warning (the close was asked for) */
     int closing = err == KP_ERR_CLOSED || err == KP_ERR_PURGED_CLOSE || atomic_load(&p->closing);
@@ -97,22 +97,22 @@ static void handle_initpid(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbu
         kp_log(p, 3, "InitProducerId failed: %s: %s; the producer cannot send",
                kp_err_name(res.err), kp_err_str(res.err));
         atomic_store(&p->fatal_err, res.err);
-        p->pid_state = KP_PID_NONE;
+        p->idem.state = KP_PID_NONE;
         return;
     }
-    p->pid = res.pid;
-    p->epoch = res.epoch;
-    p->pid_state = KP_PID_READY;
-    p->pid_attempts = 0;
+    p->idem.pid = res.pid;
+    p->idem.epoch = res.epoch;
+    p->idem.state = KP_PID_READY;
+    p->idem.attempts = 0;
     kp_log(p, 7, "producer id %lld, epoch %d", (long long)res.pid, res.epoch);
 }
 
 /* Give a new batch its sequence numbers (head of its partition; under a
  * new producer id only with nothing of the partition in flight). */
 void kp_idem_assign(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
-    if (tp->pid != p->pid || tp->epoch != p->epoch) {
-        tp->pid = p->pid;
-        tp->epoch = p->epoch;
+    if (tp->pid != p->idem.pid || tp->epoch != p->idem.epoch) {
+        tp->pid = p->idem.pid;
+        tp->epoch = p->idem.epoch;
         tp->next_seq = 0;
     }
     b->pid = tp->pid;

@@ -224,6 +224,17 @@ typedef struct kp_acc {
     kp_tp_t *work_inbox;
 } kp_acc_t;
 
+/* Idempotence: the producer id and epoch the partitions' sequences
+ * belong to (idempotence.c; sender-owned). */
+typedef struct kp_idem {
+    int enabled; /* enable.idempotence */
+    int64_t pid;
+    int16_t epoch;
+    int state; /* KP_PID_NONE, KP_PID_REQUESTING, KP_PID_READY */
+    int64_t retry_at;
+    int attempts;
+} kp_idem_t;
+
 struct kp_producer {
     uint64_t uid; /* unique over the process's life, from 1 */
     kp_conf_t conf;
@@ -283,12 +294,7 @@ struct kp_producer {
     int md_recheck_seen;      /* md_recheck_any seen, not yet asked */
     _Atomic int md_recheck_any; /* some topic's md_recheck is set */
     /* idempotence (sender-owned, but fatal_err is read by kp_send) */
-    int idempotent;
-    int64_t pid;
-    int16_t epoch;
-    int pid_state; /* KP_PID_NONE, KP_PID_REQUESTING, KP_PID_READY */
-    int64_t pid_retry_at;
-    int pid_attempts;
+    kp_idem_t idem; /* (idempotence.c) */
     _Atomic int fatal_err; /* non-zero: the producer cannot continue */
     struct kp_compressor *compressor; /* the I/O thread's; NULL: compression.type=none */
     _Atomic uint64_t tx_bytes;        /* bytes written to brokers */

@@ -1091,9 +1091,9 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         }
     }
     p->md_due = 1;
-    p->idempotent = p->conf.enable_idempotence;
-    p->pid = -1;
-    p->epoch = -1;
+    p->idem.enabled = p->conf.enable_idempotence;
+    p->idem.pid = -1;
+    p->idem.epoch = -1;
     int rc = pthread_create(&p->thread, NULL, kp_sender_main, p);
     if (rc) {
         kp_errf(errstr, errstr_size, "Cannot start the I/O thread: %s", strerror(rc));
