@@ -224,6 +224,20 @@ typedef struct kp_acc {
     kp_tp_t *work_inbox;
 } kp_acc_t;
 
+/* The metadata requests' bookkeeping (metadata.c; sender-owned). What
+ * other threads ask for arrives through md_wanted and md_recheck_any. */
+typedef struct kp_md {
+    int inflight;          /* the kind of request in flight, 0: none */
+    int due;               /* a full refresh is owed */
+    int64_t backoff_until; /* no full refresh before this */
+    int64_t next_ms;       /* next periodic full refresh (metadata.max.age.ms) */
+    int attempts;          /* answers in a row that left something missing */
+    int64_t retry_at;      /* no retry of incomplete topics before this */
+    size_t asked;          /* topics [0, asked) have been asked for */
+    int npending;          /* topics asked for and not complete */
+    int recheck_seen;      /* md_recheck_any seen, not yet asked */
+} kp_md_t;
+
 /* Idempotence: the producer id and epoch the partitions' sequences
  * belong to (idempotence.c; sender-owned). */
 typedef struct kp_idem {
@@ -283,15 +297,7 @@ struct kp_producer {
     int nboot;
     int boot_next;
     int32_t next_corrid;
-    int md_inflight;          /* the kind of request in flight (metadata.c), 0: none */
-    int md_due;               /* a full refresh is owed */
-    int64_t md_backoff_until; /* no full refresh before this */
-    int64_t md_next_ms;       /* next periodic full refresh (metadata.max.age.ms) */
-    int md_attempts;          /* answers in a row that left something missing */
-    int64_t md_retry_at;      /* no retry of incomplete topics before this */
-    size_t md_asked;          /* topics [0, md_asked) have been asked for */
-    int md_npending;          /* topics asked for and not complete */
-    int md_recheck_seen;      /* md_recheck_any seen, not yet asked */
+    kp_md_t md; /* metadata requests (metadata.c) */
     _Atomic int md_recheck_any; /* some topic's md_recheck is set */
     /* idempotence (sender-owned, but fatal_err is read by kp_send) */
     kp_idem_t idem; /* (idempotence.c) */

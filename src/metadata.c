@@ -67,12 +67,12 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_k
     size_t n = kp_topics(p, &ts), k = 0;
     const char **names = kp_malloc((n ? n : 1) * sizeof(char *));
     if (!names) {
-        p->md_retry_at = p->md_backoff_until = now + p->conf.retry_backoff_ms;
+        p->md.retry_at = p->md.backoff_until = now + p->conf.retry_backoff_ms;
         return;
     }
     for (size_t i = 0; i < n; i++) {
         kp_topic_t *t = ts[i];
-        if (i >= p->md_asked) { /* new: asked for by every kind */
+        if (i >= p->md.asked) { /* new: asked for by every kind */
             t->md_pending = 1;
             t->used_ms = now;
         } else if (kind == MD_NEW || !topic_wanted(p, t, kind, now)) {
@@ -80,7 +80,7 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_k
         }
         names[k++] = t->name; /* names live as long as p */
     }
-    p->md_asked = n;
+    p->md.asked = n;
     kp_req_t *req = kp_req_new(p, KP_API_METADATA, c->ver[KP_API_METADATA], now, &metadata_ops);
     if (req)
         /* Like the Java producer, let the broker auto-create topics (it does
@@ -91,41 +91,41 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_k
         /* out of memory: what it asked for is asked again after a backoff
          * (the topics are pending), not on every turn of the loop */
         kp_req_free(req);
-        p->md_recheck_seen = 1;
-        p->md_retry_at = p->md_backoff_until = now + p->conf.retry_backoff_ms;
+        p->md.recheck_seen = 1;
+        p->md.retry_at = p->md.backoff_until = now + p->conf.retry_backoff_ms;
         return;
     }
     kp_conn_send(p, c, req);
-    p->md_inflight = kind;
+    p->md.inflight = kind;
     if (kind == MD_FULL)
-        p->md_due = 0;
+        p->md.due = 0;
     if (kind != MD_NEW)
-        p->md_recheck_seen = 0;
+        p->md.recheck_seen = 0;
     kp_log(p, 7, "metadata request (%s) for %zu topics to broker %d",
            kind == MD_FULL ? "full" : kind == MD_NEW ? "new topics" : "retry", k, c->node_id);
 }
 
 void kp_md_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
-    if (p->md_inflight)
+    if (p->md.inflight)
         return;
-    if (atomic_exchange(&p->md_wanted, 0) || now >= p->md_next_ms)
-        p->md_due = 1;
+    if (atomic_exchange(&p->md_wanted, 0) || now >= p->md.next_ms)
+        p->md.due = 1;
     void *const *ts;
     size_t ntopics = kp_topics(p, &ts);
     if (atomic_exchange(&p->md_recheck_any, 0))
-        p->md_recheck_seen = 1;
-    int retry = p->md_npending || p->md_recheck_seen;
+        p->md.recheck_seen = 1;
+    int retry = p->md.npending || p->md.recheck_seen;
     enum md_kind kind = MD_NONE;
-    if (p->md_due && now >= p->md_backoff_until)
+    if (p->md.due && now >= p->md.backoff_until)
         kind = MD_FULL;
-    else if (ntopics > p->md_asked)
+    else if (ntopics > p->md.asked)
         kind = MD_NEW;
-    else if (retry && now >= p->md_retry_at)
+    else if (retry && now >= p->md.retry_at)
         kind = MD_RETRY;
     if (kind == MD_NONE) {
-        *next = MIN(*next, p->md_due ? p->md_backoff_until : p->md_next_ms);
+        *next = MIN(*next, p->md.due ? p->md.backoff_until : p->md.next_ms);
         if (retry)
-            *next = MIN(*next, p->md_retry_at);
+            *next = MIN(*next, p->md.retry_at);
         return;
     }
     kp_conn_t *c = kp_pick_ready_conn(p, -1);
@@ -232,12 +232,12 @@ static int update_topic(kp_producer_t *p, kp_topic_t *t, const kp_md_topic_t *mt
 static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
     kp_md_resp_t m;
     int64_t now = kp_mono_ms();
-    enum md_kind kind = (enum md_kind)p->md_inflight;
-    p->md_inflight = 0;
+    enum md_kind kind = (enum md_kind)p->md.inflight;
+    p->md.inflight = 0;
     if (kp_metadata_resp(r, req->ver, &m)) {
         kp_log(p, 4, "broker %d: malformed Metadata response", c->node_id);
-        p->md_due = 1;
-        p->md_backoff_until = now + p->conf.retry_backoff_ms;
+        p->md.due = 1;
+        p->md.backoff_until = now + p->conf.retry_backoff_ms;
         kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed Metadata response");
         return;
     }
@@ -256,24 +256,24 @@ static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rb
     kp_metadata_resp_free(&m);
     /* topics asked for and not answered stay pending: count them all */
     void *const *ts;
-    p->md_npending = 0;
+    p->md.npending = 0;
     for (size_t i = 0, n = kp_topics(p, &ts); i < n; i++)
-        p->md_npending += ((kp_topic_t *)ts[i])->md_pending;
-    problem |= p->md_npending > 0;
+        p->md.npending += ((kp_topic_t *)ts[i])->md_pending;
+    problem |= p->md.npending > 0;
     if (p->nboot && p->nbrokers)
         p->retire_boot = 1;
     /* something missing or refused: ask again later, backing off */
     if (problem)
-        p->md_attempts++;
+        p->md.attempts++;
     else
-        p->md_attempts = 0;
-    p->md_retry_at = now + (problem ? kp_backoff(p->conf.retry_backoff_ms,
+        p->md.attempts = 0;
+    p->md.retry_at = now + (problem ? kp_backoff(p->conf.retry_backoff_ms,
                                                  p->conf.retry_backoff_max_ms,
-                                                 p->md_attempts - 1, &p->rng)
+                                                 p->md.attempts - 1, &p->rng)
                                     : p->conf.retry_backoff_ms);
     if (kind == MD_FULL) {
-        p->md_next_ms = now + p->conf.metadata_max_age_ms;
-        p->md_backoff_until = now + p->conf.retry_backoff_ms;
+        p->md.next_ms = now + p->conf.metadata_max_age_ms;
+        p->md.backoff_until = now + p->conf.retry_backoff_ms;
     }
 }
 
@@ -282,8 +282,8 @@ static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rb
 static void metadata_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
     (void)c, (void)req, (void)err;
     atomic_store(&p->md_wanted, 1);
-    p->md_inflight = 0;
-    p->md_backoff_until = kp_mono_ms() + p->conf.retry_backoff_ms;
+    p->md.inflight = 0;
+    p->md.backoff_until = kp_mono_ms() + p->conf.retry_backoff_ms;
 }
 
 static const kp_req_ops_t metadata_ops = {handle_metadata, metadata_failed, NULL};

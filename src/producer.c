@@ -1090,7 +1090,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
             return NULL;
         }
     }
-    p->md_due = 1;
+    p->md.due = 1;
     p->idem.enabled = p->conf.enable_idempotence;
     p->idem.pid = -1;
     p->idem.epoch = -1;
