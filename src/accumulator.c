@@ -91,6 +91,35 @@ void kp_acc_mark_work(kp_acc_t *acc, kp_tp_t *tp) {
     pthread_mutex_unlock(&acc->work_lock);
 }
 
+kp_tp_t *kp_acc_take_inbox(kp_acc_t *acc, int *n) {
+    pthread_mutex_lock(&acc->work_lock);
+    kp_tp_t *list = acc->work_inbox;
+    acc->work_inbox = NULL;
+    pthread_mutex_unlock(&acc->work_lock);
+    *n = 0;
+    for (kp_tp_t *tp = list; tp; tp = tp->work_next)
+        (*n)++;
+    return list;
+}
+
+void kp_acc_put_back_inbox(kp_acc_t *acc, kp_tp_t *list) {
+    if (!list)
+        return;
+    kp_tp_t *last = list;
+    while (last->work_next)
+        last = last->work_next;
+    pthread_mutex_lock(&acc->work_lock);
+    last->work_next = acc->work_inbox;
+    acc->work_inbox = list;
+    pthread_mutex_unlock(&acc->work_lock);
+}
+
+void kp_acc_wake_waiters(kp_acc_t *acc) {
+    pthread_mutex_lock(&acc->pool_lock);
+    pthread_cond_broadcast(&acc->pool_cond);
+    pthread_mutex_unlock(&acc->pool_lock);
+}
+
 int64_t kp_send_deadline(int64_t max_block_ms, int64_t *deadline) {
     if (!*deadline)
         *deadline = kp_mono_ms() + max_block_ms;
@@ -161,8 +190,8 @@ static void pool_adjust(kp_acc_t *acc, int64_t n) {
     pthread_mutex_unlock(&acc->pool_lock);
 }
 
-kp_err_t kp_acc_init(kp_acc_t *acc, const kp_conf_t *conf, const _Atomic int *closing,
-                     void (*notify)(void *owner), void *owner, int codec_level) {
+void kp_acc_init(kp_acc_t *acc, const kp_conf_t *conf, const _Atomic int *closing,
+                 void (*notify)(void *owner), void *owner, int codec_level) {
     memset(acc, 0, sizeof(*acc));
     acc->conf = conf;
     acc->closing = closing;
@@ -174,10 +203,11 @@ kp_err_t kp_acc_init(kp_acc_t *acc, const kp_conf_t *conf, const _Atomic int *cl
     pthread_mutex_init(&acc->cpool_lock, NULL);
     pthread_mutex_init(&acc->work_lock, NULL);
     kp_cond_init_mono(&acc->pool_cond);
-    return KP_OK;
 }
 
 void kp_acc_destroy(kp_acc_t *acc) {
+    if (!acc->conf)
+        return; /* never initialised (zeroed) */
     void *buf;
     while ((buf = kp_stack_pop(&acc->free_bufs)))
         free(buf);

@@ -2,7 +2,8 @@
  * conn — a broker connection. See conn.h for the contract.
  *
  * Life: DOWN -> (backoff passed) [RESOLVING ->] CONNECTING -> HANDSHAKE
- * (ApiVersions) -> READY -> ... -> DOWN on any error, with every queued and in-flight request
+ * (the setup steps: ApiVersions) -> READY -> ... -> DOWN on any error, with
+ * every queued and in-flight request
  * failed back to the sender, which decides what to retry. Reconnect backoff
  * is exponential from reconnect.backoff.ms to reconnect.backoff.max.ms with
  * +-20% jitter; each address a host resolves to is tried in turn.

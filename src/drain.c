@@ -64,24 +64,22 @@ static int may_send_more(const kp_producer_t *p, const kp_tp_t *tp, const kp_bat
 /* Move the partitions waiting in the inbox onto the I/O thread's list (all
  * of them, or none while memory runs out: they wait for the next turn). */
 static void take_inbox(kp_producer_t *p) {
-    pthread_mutex_lock(&p->acc.work_lock);
-    int n = 0;
-    for (kp_tp_t *tp = p->acc.work_inbox; tp; tp = tp->work_next)
-        n++;
+    int n;
+    kp_tp_t *list = kp_acc_take_inbox(&p->acc, &n);
+    if (!list)
+        return;
     if (p->nactive + n > p->active_cap) {
         int cap = (p->nactive + n) * 2;
         kp_tp_t **na = kp_realloc(p->active, (size_t)cap * sizeof(*na));
         if (!na) {
-            pthread_mutex_unlock(&p->acc.work_lock);
+            kp_acc_put_back_inbox(&p->acc, list);
             return;
         }
         p->active = na;
         p->active_cap = cap;
     }
-    for (kp_tp_t *tp = p->acc.work_inbox; tp; tp = tp->work_next)
+    for (kp_tp_t *tp = list; tp; tp = tp->work_next)
         p->active[p->nactive++] = tp;
-    p->acc.work_inbox = NULL;
-    pthread_mutex_unlock(&p->acc.work_lock);
 }
 
 /* A request lists each topic once, its partitions together: drain lists,

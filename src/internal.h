@@ -366,10 +366,18 @@ void kp_acc_release(kp_acc_t *acc, kp_batch_t *b);
  * under idempotence, the same sequence range; b is freed. -1 (b untouched)
  * for a single record or when memory runs out. */
 int kp_acc_split(kp_acc_t *acc, kp_batch_t *b, kp_batch_t **first, kp_batch_t **second);
-/* Set up an accumulator (KP_ERR_NOMEM, or KP_OK) and free what it holds. */
-kp_err_t kp_acc_init(kp_acc_t *acc, const kp_conf_t *conf, const _Atomic int *closing,
-                     void (*notify)(void *owner), void *owner, int codec_level);
+/* Set up an accumulator, and free what it holds (a zeroed, never
+ * initialised one: nothing). */
+void kp_acc_init(kp_acc_t *acc, const kp_conf_t *conf, const _Atomic int *closing,
+                 void (*notify)(void *owner), void *owner, int codec_level);
 void kp_acc_destroy(kp_acc_t *acc);
+/* The partitions that got their first batch since the last call (linked by
+ * work_next; they stay marked listed), and how many; the I/O thread's. */
+kp_tp_t *kp_acc_take_inbox(kp_acc_t *acc, int *n);
+/* Give back a list kp_acc_take_inbox returned (it could not be kept). */
+void kp_acc_put_back_inbox(kp_acc_t *acc, kp_tp_t *list);
+/* Wake the appenders waiting for memory (they look at the closing flag). */
+void kp_acc_wake_waiters(kp_acc_t *acc);
 /* Compress b's records into b->cbuf with c (once; retries reuse it) and
  * update the topic's compression ratio estimate. */
 kp_err_t kp_batch_compress(kp_acc_t *acc, struct kp_compressor *c, kp_batch_t *b);

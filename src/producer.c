@@ -816,9 +816,7 @@ kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms) {
     }
     atomic_store(&p->closing, 1);
     /* wake senders blocked on memory or metadata: they fail with CLOSED */
-    pthread_mutex_lock(&p->acc.pool_lock);
-    pthread_cond_broadcast(&p->acc.pool_cond);
-    pthread_mutex_unlock(&p->acc.pool_lock);
+    kp_acc_wake_waiters(&p->acc);
     pthread_mutex_lock(&p->topics_lock);
     pthread_cond_broadcast(&p->md_cond);
     pthread_mutex_unlock(&p->topics_lock);
@@ -954,8 +952,7 @@ static void producer_free(kp_producer_t *p) {
         prev = ix->prev;
         free(ix);
     }
-    if (p->acc.conf)
-        kp_acc_destroy(&p->acc);
+    kp_acc_destroy(&p->acc);
     kp_compressor_free(p->compressor);
     if (p->wake_fd >= 0)
         close(p->wake_fd);
