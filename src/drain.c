@@ -118,8 +118,7 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
             if (!tp->head)
                 tp->tail = NULL;
             b->closed = 1;
-            if (b->base_seq >= 0 && b->pid == p->idem.pid && b->epoch == p->idem.epoch)
-                kp_idem_new_pid(p, "a sequenced batch expired");
+            kp_idem_gap(p, b, "a sequenced batch expired");
             b->next = expired;
             expired = b;
         }

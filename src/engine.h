@@ -34,6 +34,10 @@ kp_conn_t *kp_broker_conn(kp_producer_t *p, int32_t node_id);
 int kp_idem_is_pid_error(kp_err_t err);
 /* The partition sequences can no longer be trusted: a new producer id. */
 void kp_idem_new_pid(kp_producer_t *p, const char *why);
+/* b's sequence range will not be written as it was sent (it failed, or its
+ * outcome is unknown): if it belongs to the current producer id, the
+ * partitions' sequences cannot be trusted and a new id is taken. */
+void kp_idem_gap(kp_producer_t *p, const kp_batch_t *b, const char *why);
 /* InitProducerId if one is needed and none is in flight; *next lowered. */
 void kp_idem_maybe(kp_producer_t *p, int64_t now, int64_t *next);
 /* Give a batch about to be sent first its sequence numbers. */

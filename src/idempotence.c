@@ -44,6 +44,11 @@ void kp_idem_new_pid(kp_producer_t *p, const char *why) {
     }
 }
 
+void kp_idem_gap(kp_producer_t *p, const kp_batch_t *b, const char *why) {
+    if (b->base_seq >= 0 && b->pid == p->idem.pid && b->epoch == p->idem.epoch)
+        kp_idem_new_pid(p, why);
+}
+
 void kp_idem_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
     if (!p->idem.enabled || p->idem.state != KP_PID_NONE || atomic_load(&p->fatal_err))
         return;

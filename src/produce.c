@@ -107,8 +107,7 @@ void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
         err == KAFKA_OUT_OF_ORDER_SEQUENCE_NUMBER && b->base_seq >= 0 && earlier_waits(tp, b);
     int pid_error = b->base_seq >= 0 && kp_idem_is_pid_error(err) && !behind;
     if (pid_error) {
-        if (b->pid == p->idem.pid && b->epoch == p->idem.epoch)
-            kp_idem_new_pid(p, kp_err_name(err));
+        kp_idem_gap(p, b, kp_err_name(err));
         b->base_seq = -1;
         b->pid = -1;
         b->epoch = -1;
@@ -128,8 +127,8 @@ void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
         err = b->maybe_persisted ? KP_ERR_MSG_TIMED_OUT_IN_FLIGHT : KP_ERR_MSG_TIMED_OUT_QUEUE;
     /* A sequenced batch that fails for good leaves a gap the broker would
      * answer with OUT_OF_ORDER_SEQUENCE_NUMBER: start a new sequence. */
-    if (b->base_seq >= 0 && b->pid == p->idem.pid && b->epoch == p->idem.epoch && !stopping)
-        kp_idem_new_pid(p, "a sequenced batch failed");
+    if (!stopping)
+        kp_idem_gap(p, b, "a sequenced batch failed");
     if (!stopping)
         kp_log(p, 4, "%s [%d]: %d records failed: %s", tp->topic->name, tp->partition, b->count,
                kp_err_name(err));
@@ -285,8 +284,7 @@ static void expire_request(kp_producer_t *p, kp_req_t *req, int64_t now, int64_t
             continue;
         }
         b->abandoned = 1;
-        if (b->base_seq >= 0 && b->pid == p->idem.pid && b->epoch == p->idem.epoch)
-            kp_idem_new_pid(p, "a batch in flight expired");
+        kp_idem_gap(p, b, "a batch in flight expired");
         kp_log(p, 4, "%s [%d]: %d records failed: delivery.timeout.ms expired in flight",
                b->tp->topic->name, b->tp->partition, b->count);
         kp_batch_notify(p, b, KP_ERR_MSG_TIMED_OUT_IN_FLIGHT, -1, -1, KP_POSSIBLY_PERSISTED);
