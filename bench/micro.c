@@ -13,10 +13,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "crc32c.h"
-#include "util.h"
+#include "base/crc32c.h"
+#include "base/util.h"
 #include "kprod/kprod.h"
-#include "record_batch.h"
+#include "record/record_batch.h"
 
 static double now_s(void) {
     struct timespec ts;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "conf/config.h"
 
 static const char *deflt(const kp_prop_info_t *pi) {
     return pi->deflt ? (*pi->deflt ? pi->deflt : "\"\"") : "null";
@@ -39,7 +39,7 @@ static char *render(size_t *len) {
     if (!f)
         return NULL;
     fprintf(f, "# kprod configuration\n\n"
-               "Generated from the property table in `src/config.c` by `tools/gen-config-doc.c`\n"
+               "Generated from the property table in `src/conf/config.c` by `tools/gen-config-doc.c`\n"
                "(`make docs`); the test suite fails when this file is out of date.\n\n"
                "Names and defaults are those of the Java client's `ProducerConfig` (Kafka 4.x).\n"
                "Set properties with `kp_config_set()` or load a Java `.properties` file with\n"

@@ -5,7 +5,7 @@
  *   gen-errors-doc            print the document
  *   gen-errors-doc --check F  exit 1 if F differs from what would be printed
  *   gen-errors-doc --codes [--check F]
- *                             the same for src/kafka_codes.h: every Kafka code
+ *                             the same for src/base/kafka_codes.h: every Kafka code
  *                             of the table by name, for the engine's conditions
  */
 #include <stdio.h>
@@ -39,7 +39,7 @@ static char *render(size_t *len) {
         return NULL;
     fprintf(f,
             "# kprod errors\n\n"
-            "Generated from `src/err.c` by `tools/gen-errors-doc.c` (`make docs`); the test suite\n"
+            "Generated from `src/base/err.c` by `tools/gen-errors-doc.c` (`make docs`); the test suite\n"
             "fails when this file is out of date.\n\n"
             "Every kprod call and completion reports one `kp_err_t`: 0 is success, negative\n"
             "values are kprod's own, positive values are Kafka error codes passed through with\n"
@@ -79,7 +79,7 @@ static char *render(size_t *len) {
     return buf;
 }
 
-/* src/kafka_codes.h: KAFKA_<NAME> for every Kafka code err.c names. */
+/* src/base/kafka_codes.h: KAFKA_<NAME> for every Kafka code err.c names. */
 static char *render_codes(size_t *len) {
     char *buf = NULL;
     FILE *f = open_memstream(&buf, len);
@@ -88,7 +88,7 @@ static char *render_codes(size_t *len) {
     fprintf(f, "/*\n"
                " * kafka_codes — Kafka's error codes by name, for the conditions in the\n"
                " * engine (style: never a bare number in a condition). Generated from\n"
-               " * src/err.c's table by tools/gen-errors-doc.c (`make docs`); the test\n"
+               " * src/base/err.c's table by tools/gen-errors-doc.c (`make docs`); the test\n"
                " * suite fails when this file is out of date. The names are those of\n"
                " * org.apache.kafka.common.protocol.Errors, the values Kafka's; each is a\n"
                " * kp_err_t, as a Kafka code is an error as it stands (kprod.h). Kafka's\n"

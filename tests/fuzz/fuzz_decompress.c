@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "compress.h"
+#include "record/compress.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

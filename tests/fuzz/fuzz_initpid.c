@@ -6,7 +6,7 @@
  * frame after its size field.
  */
 #include "fuzz.h"
-#include "protocol.h"
+#include "proto/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)

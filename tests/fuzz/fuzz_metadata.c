@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "protocol.h"
+#include "proto/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)

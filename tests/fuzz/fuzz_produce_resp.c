@@ -8,7 +8,7 @@
  * names point into the input.
  */
 #include "fuzz.h"
-#include "protocol.h"
+#include "proto/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)

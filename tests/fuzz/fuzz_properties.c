@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "config.h"
+#include "conf/config.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

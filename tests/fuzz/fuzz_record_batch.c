@@ -16,10 +16,10 @@
  */
 #include <string.h>
 
-#include "compress.h"
-#include "crc32c.h"
+#include "record/compress.h"
+#include "base/crc32c.h"
 #include "fuzz.h"
-#include "record_batch.h"
+#include "record/record_batch.h"
 
 #define MAX_DECOMPRESSED (1u << 20)
 

@@ -8,7 +8,7 @@
  * rest is the frame after its size field.
  */
 #include "fuzz.h"
-#include "protocol.h"
+#include "proto/protocol.h"
 
 static const int16_t apis[] = {KP_API_PRODUCE, KP_API_METADATA, KP_API_API_VERSIONS,
                                KP_API_INIT_PRODUCER_ID};

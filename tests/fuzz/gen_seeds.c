@@ -20,10 +20,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "compress.h"
-#include "config.h"
-#include "protocol.h"
-#include "record_batch.h"
+#include "record/compress.h"
+#include "conf/config.h"
+#include "proto/protocol.h"
+#include "record/record_batch.h"
 #ifdef KPROD_WITH_SNAPPY
 #include <snappy-c.h>
 #endif

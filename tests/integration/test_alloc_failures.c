@@ -11,7 +11,7 @@
  */
 #include <limits.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "common.h"
 
 #define TOPIC "allocs"

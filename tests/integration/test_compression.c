@@ -6,7 +6,7 @@
  * the same records uncompressed.
  */
 #include "common.h"
-#include "internal.h"
+#include "engine/internal.h"
 #include "rawfetch.h"
 
 #define N 3000

@@ -1,6 +1,6 @@
 /*
  * Name resolution off the I/O path (issue 11): broker host names are looked
- * up with c-ares on the I/O thread's poll loop (src/resolve.c), so a
+ * up with c-ares on the I/O thread's poll loop (src/net/resolve.c), so a
  * resolver that hangs delays neither the other brokers' traffic nor
  * kp_close, and a lookup is bounded by socket.connection.setup.timeout.ms.
  *
@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "resolve.h"
+#include "net/resolve.h"
 
 typedef struct log_wait {
     logcap_t *lc;

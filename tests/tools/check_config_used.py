@@ -7,7 +7,7 @@ Issue 10, defect 7: properties were listed as implemented in
 docs/CONFIGURATION.md that nothing read. For each property of the
 "Implemented" section of SOURCE_DIR/docs/CONFIGURATION.md this finds its
 kp_conf_t field in the property table (`GEN_CONFIG_DOC --fields`, which prints
-the table of src/config.c) and fails unless some src/*.c other than config.c
+the table of src/conf/config.c) and fails unless some src/*/*.c other than config.c
 reads it.
 
 A read is `conf.<field>` or `conf-><field>` outside comments and string
@@ -77,7 +77,7 @@ def main():
     names = implemented_in_doc(doc)
     rows = table_rows(gen)
     sources = {}
-    for path in sorted(glob.glob(os.path.join(root, "src", "*.c"))):
+    for path in sorted(glob.glob(os.path.join(root, "src", "*", "*.c"))):
         if os.path.basename(path) != "config.c":
             with open(path, encoding="utf-8", errors="replace") as f:
                 sources[os.path.relpath(path, root)] = code_only(f.read())
@@ -90,7 +90,7 @@ def main():
         status, fields = rows.get(name, (None, []))
         if status is None:
             failures.append("'%s' is documented as implemented but is not in the table of "
-                            "src/config.c" % name)
+                            "src/conf/config.c" % name)
         elif status != "implemented":
             failures.append("'%s' is documented as implemented but its row says %s: "
                             "regenerate docs/CONFIGURATION.md" % (name, status))
@@ -98,7 +98,7 @@ def main():
             failures.append("'%s' is documented as implemented but its row stores it in no "
                             "kp_conf_t field, so nothing can read it" % name)
         elif not any(reads(f, sources) for f in fields):
-            failures.append("'%s' is documented as implemented but no src/*.c other than "
+            failures.append("'%s' is documented as implemented but no src/*/*.c other than "
                             "config.c reads %s" % (name, " or ".join("conf." + f for f in fields)))
         else:
             where = sorted({p for f in fields for p in reads(f, sources)})
@@ -107,7 +107,7 @@ def main():
         print("FAIL " + msg)
     if failures:
         print("\n%d of %d implemented properties are read nowhere. Implement each, or mark its "
-              "row in src/config.c as UNUSED (documented under \"Accepted, not yet used\") and "
+              "row in src/conf/config.c as UNUSED (documented under \"Accepted, not yet used\") and "
               "regenerate the document (gen-config-doc > docs/CONFIGURATION.md)."
               % (len(failures), len(names)))
         return 1

@@ -11,9 +11,9 @@
  */
 #include "test.h"
 
-#include "alloc.h"
-#include "internal.h"
-#include "record_batch.h"
+#include "base/alloc.h"
+#include "engine/internal.h"
+#include "record/record_batch.h"
 
 typedef struct world {
     kp_config_t *cfg;

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "test.h"
-#include "util.h"
+#include "base/util.h"
 
 static int64_t realtime_ms(void) {
     struct timespec ts;

@@ -1,5 +1,5 @@
 /*
- * test_compress — the compression codecs (src/compress.c).
+ * test_compress — the compression codecs (src/record/compress.c).
  *
  * Every codec this build has, at several levels, compresses random and text
  * data of 0, 1, 100, 64 KiB + 1 and 1 MiB bytes; each result is decoded by
@@ -20,8 +20,8 @@
  */
 #include "test.h"
 
-#include "buf.h"
-#include "compress.h"
+#include "base/buf.h"
+#include "record/compress.h"
 
 #ifdef KPROD_WITH_GZIP
 #include <zlib.h>

@@ -10,7 +10,7 @@
 
 #include <pthread.h>
 
-#include "crc32c.h"
+#include "base/crc32c.h"
 
 /* Bit-at-a-time CRC-32C; continues from crc like kp_crc32c. */
 static uint32_t ref_crc32c(uint32_t crc, const void *data, size_t len)

@@ -7,7 +7,7 @@
  */
 #include "test.h"
 
-#include "err.h"
+#include "base/err.h"
 
 /* The last local code: loops over "every local error" run 0 .. LAST_LOCAL. */
 #define LAST_LOCAL KP_ERR_CLUSTER_UNREACHABLE

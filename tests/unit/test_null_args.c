@@ -25,7 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "kprod/kprod.h"
 
 #define TOPIC "nulls"

@@ -9,7 +9,7 @@
  */
 #include "test.h"
 
-#include "protocol.h"
+#include "proto/protocol.h"
 
 /* ---- an independent byte builder (for response inputs) ------------------------- */
 

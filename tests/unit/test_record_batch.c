@@ -10,7 +10,7 @@
  */
 #include "test.h"
 
-#include "record_batch.h"
+#include "record/record_batch.h"
 
 /* ---- independent helpers ----------------------------------------------------- */
 

@@ -10,7 +10,7 @@
  */
 #include "test.h"
 
-#include "buf.h"
+#include "base/buf.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /* util — small helpers shared by every module. */
-#include "alloc.h"
-#include "util.h"
+#include "base/alloc.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

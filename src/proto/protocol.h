@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 enum {
     KP_API_PRODUCE = 0,

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "conn.h"
-#include "engine.h"
-#include "internal.h"
-#include "util.h"
+#include "base/alloc.h"
+#include "net/conn.h"
+#include "engine/engine.h"
+#include "engine/internal.h"
+#include "base/util.h"
 
 /* ---------------------------------------------------------------- the scan */
 

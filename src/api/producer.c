@@ -23,13 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "compress.h"
-#include "conn.h"
-#include "internal.h"
-#include "record_batch.h"
-#include "resolve.h"
-#include "util.h"
+#include "base/alloc.h"
+#include "record/compress.h"
+#include "net/conn.h"
+#include "engine/internal.h"
+#include "record/record_batch.h"
+#include "net/resolve.h"
+#include "base/util.h"
 
 static _Atomic int client_seq; /* producer-N client ids, as Java */
 static _Atomic uint64_t producer_uid; /* kp_producer.uid */

@@ -42,12 +42,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "conn.h"
-#include "engine.h"
-#include "internal.h"
-#include "resolve.h"
-#include "util.h"
+#include "base/alloc.h"
+#include "net/conn.h"
+#include "engine/engine.h"
+#include "engine/internal.h"
+#include "net/resolve.h"
+#include "base/util.h"
 
 /* Every connection, known brokers first, then bootstrap servers:
  * kp_conn_at(p, 0 .. kp_conn_count(p) - 1). */

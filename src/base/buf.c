@@ -2,8 +2,8 @@
  * buf — wire primitives. See buf.h for the contract (sticky error flags,
  * classic vs flexible forms).
  */
-#include "alloc.h"
-#include "buf.h"
+#include "base/alloc.h"
+#include "base/buf.h"
 
 #include <stdint.h>
 #include <stdlib.h>

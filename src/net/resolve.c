@@ -14,7 +14,7 @@
  * the result. Owners' callbacks run from kp_resolver_process alone, outside
  * every c-ares call, so an owner may start or cancel lookups from them.
  */
-#include "resolve.h"
+#include "net/resolve.h"
 
 #include <ares.h>
 #include <errno.h>
@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "util.h"
+#include "base/alloc.h"
+#include "base/util.h"
 
 enum { LK_ACTIVE, LK_DONE, LK_ORPHAN };
 

@@ -14,10 +14,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "buf.h"
-#include "internal.h"
-#include "protocol.h"
-#include "resolve.h"
+#include "base/buf.h"
+#include "engine/internal.h"
+#include "proto/protocol.h"
+#include "net/resolve.h"
 
 /* Largest response frame accepted; a larger length is treated as garbage. */
 #define KP_MAX_RESPONSE_SIZE (100 * 1024 * 1024)

@@ -37,12 +37,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "compress.h"
-#include "crc32c.h"
-#include "internal.h"
-#include "record_batch.h"
-#include "util.h"
+#include "base/alloc.h"
+#include "record/compress.h"
+#include "base/crc32c.h"
+#include "engine/internal.h"
+#include "record/record_batch.h"
+#include "base/util.h"
 
 kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition) {
     size_t size = (sizeof(kp_tp_t) + KP_CACHE_LINE - 1) / KP_CACHE_LINE * KP_CACHE_LINE;

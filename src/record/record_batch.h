@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "kprod/kprod.h"
 
 #define KP_RB_HEADER_SIZE 61     /* bytes before the first record */

@@ -17,15 +17,15 @@
  * a broker's UNKNOWN_SERVER_ERROR (-1) never reaches the sender as kprod's
  * own KP_ERR_UNKNOWN (also -1).
  */
-#include "alloc.h"
-#include "protocol.h"
+#include "base/alloc.h"
+#include "proto/protocol.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "kprod/kprod.h"
-#include "util.h"
+#include "base/util.h"
 
 int16_t kp_proto_our_min(int16_t api) {
     switch (api) {

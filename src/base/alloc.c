@@ -1,5 +1,5 @@
 /* alloc — the library's allocations, with a test hook (see alloc.h). */
-#include "alloc.h"
+#include "base/alloc.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -11,8 +11,8 @@
  * (tests/tools/check_config_used.py) fails when nothing outside this file
  * reads its field.
  */
-#include "alloc.h"
-#include "config.h"
+#include "base/alloc.h"
+#include "conf/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -25,8 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "compress.h"
-#include "util.h"
+#include "record/compress.h"
+#include "base/util.h"
 
 enum ptype { P_INT, P_LONG, P_BOOL, P_STR, P_ENUM, P_LIST };
 

@@ -6,8 +6,8 @@
 #ifndef KP_ENGINE_H
 #define KP_ENGINE_H
 
-#include "conn.h"
-#include "internal.h"
+#include "net/conn.h"
+#include "engine/internal.h"
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 

@@ -23,11 +23,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "kafka_codes.h"
+#include "conf/config.h"
+#include "base/kafka_codes.h"
 #include "kprod/kprod.h"
-#include "protocol.h"
-#include "util.h"
+#include "proto/protocol.h"
+#include "base/util.h"
 
 typedef struct kp_batch kp_batch_t;
 typedef struct kp_tp kp_tp_t;

@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "conn.h"
-#include "engine.h"
-#include "internal.h"
-#include "util.h"
+#include "base/alloc.h"
+#include "net/conn.h"
+#include "engine/engine.h"
+#include "engine/internal.h"
+#include "base/util.h"
 
 static const kp_req_ops_t metadata_ops;
 

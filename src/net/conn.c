@@ -14,8 +14,8 @@
  * failure is one like a refused connect (logged, backoff). IP literals skip
  * it. A connection closed or destroyed while RESOLVING cancels its lookup.
  */
-#include "alloc.h"
-#include "conn.h"
+#include "base/alloc.h"
+#include "net/conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "base/util.h"
 
 static const kp_transport_ops_t tcp_transport;
 

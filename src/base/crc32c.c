@@ -6,7 +6,7 @@
  * first use (a racy but idempotent store of a function pointer).
  * Check value: crc32c("123456789") = 0xE3069283.
  */
-#include "crc32c.h"
+#include "base/crc32c.h"
 
 #include <pthread.h>
 #include <string.h>

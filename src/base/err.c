@@ -8,7 +8,7 @@
  * follows the Java exception hierarchy (RetriableException and its
  * InvalidMetadataException subclass); see producer-anchors §5.4.
  */
-#include "err.h"
+#include "base/err.h"
 
 #include <stddef.h>
 

@@ -1,7 +1,7 @@
 /*
  * kafka_codes — Kafka's error codes by name, for the conditions in the
  * engine (style: never a bare number in a condition). Generated from
- * src/err.c's table by tools/gen-errors-doc.c (`make docs`); the test
+ * src/base/err.c's table by tools/gen-errors-doc.c (`make docs`); the test
  * suite fails when this file is out of date. The names are those of
  * org.apache.kafka.common.protocol.Errors, the values Kafka's; each is a
  * kp_err_t, as a Kafka code is an error as it stands (kprod.h). Kafka's

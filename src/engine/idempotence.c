@@ -21,11 +21,11 @@
 #include <limits.h>
 #include <stdlib.h>
 
-#include "alloc.h"
-#include "conn.h"
-#include "engine.h"
-#include "internal.h"
-#include "util.h"
+#include "base/alloc.h"
+#include "net/conn.h"
+#include "engine/engine.h"
+#include "engine/internal.h"
+#include "base/util.h"
 
 static const kp_req_ops_t initpid_ops;
 

@@ -27,12 +27,12 @@
  * All varints are zigzag (protobuf sint). The CRC skips the first 21 bytes
  * so that the broker can set PartitionLeaderEpoch without recomputing it.
  */
-#include "record_batch.h"
+#include "record/record_batch.h"
 
 #include <string.h>
 
-#include "buf.h"
-#include "crc32c.h"
+#include "base/buf.h"
+#include "base/crc32c.h"
 
 size_t kp_rb_body_size(int64_t ts_delta, int32_t offset_delta, int32_t klen, int32_t vlen,
                        const kp_header_t *hdrs, size_t nhdrs, const int32_t *hklens) {

@@ -84,8 +84,8 @@
  * caller keeps. Decompression grows its output in doubling chunks and never
  * holds more than max_out + 1 bytes, whatever lengths the input claims.
  */
-#include "alloc.h"
-#include "compress.h"
+#include "base/alloc.h"
+#include "record/compress.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "compress.h"
-#include "conn.h"
-#include "crc32c.h"
-#include "engine.h"
-#include "internal.h"
-#include "record_batch.h"
-#include "util.h"
+#include "base/alloc.h"
+#include "record/compress.h"
+#include "net/conn.h"
+#include "base/crc32c.h"
+#include "engine/engine.h"
+#include "engine/internal.h"
+#include "record/record_batch.h"
+#include "base/util.h"
 
 static const kp_req_ops_t produce_ops;
 
