@@ -34,22 +34,6 @@
 static _Atomic int client_seq; /* producer-N client ids, as Java */
 static _Atomic uint64_t producer_uid; /* kp_producer.uid */
 
-void kp_log(kp_producer_t *p, int level, const char *fmt, ...) {
-    if (!p->conf.log_cb && level > p->log_level)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (p->conf.log_cb)
-        p->conf.log_cb(level, msg, p->conf.log_opaque);
-    else
-        fprintf(stderr, "kprod %s [%s]: %s\n",
-                level <= 3 ? "ERROR" : level == 4 ? "WARN" : level <= 6 ? "INFO" : "DEBUG",
-                p->client_id, msg);
-}
-
 /* The accumulator's notify hook. */
 static void wake_owner(void *owner) { kp_wake(owner); }
 
@@ -900,8 +884,8 @@ static void on_boot_resolved(void *ctx, void *arg, kp_err_t err, kp_addrs_t *add
 }
 
 static int any_resolves(const kp_producer_t *p) {
-    for (int i = 0; i < p->nboot; i++)
-        if (kp_is_ip_literal(p->boot[i]->host))
+    for (int i = 0; i < p->net.nboot; i++)
+        if (kp_is_ip_literal(p->net.boot[i]->host))
             return 1;
     boot_check_t bc = {0, 0};
     kp_err_t err;
@@ -909,10 +893,10 @@ static int any_resolves(const kp_producer_t *p) {
     if (!r)
         return err == KP_ERR_NOMEM ? -1 : 0;
     int64_t until = kp_mono_ms() + p->conf.socket_setup_timeout_ms;
-    for (int i = 0; i < p->nboot; i++) {
+    for (int i = 0; i < p->net.nboot; i++) {
         kp_addrs_t *now_addrs;
         kp_lookup_t *lk;
-        if (kp_resolve_start(r, p->boot[i]->host, p->boot[i]->port, until, on_boot_resolved, NULL,
+        if (kp_resolve_start(r, p->net.boot[i]->host, p->net.boot[i]->port, until, on_boot_resolved, NULL,
                              &now_addrs, &lk)) {
             bc.nomem = 1;
             break;
@@ -926,18 +910,18 @@ static int any_resolves(const kp_producer_t *p) {
 }
 
 static void producer_free(kp_producer_t *p) {
-    for (int i = 0; i < p->nbrokers; i++)
-        kp_conn_destroy(p, p->brokers[i].conn);
-    free(p->brokers);
-    for (int i = 0; i < p->nboot; i++)
-        kp_conn_destroy(p, p->boot[i]);
-    free(p->boot);
-    while (p->retired) {
-        kp_conn_t *c = p->retired;
-        p->retired = c->next;
-        kp_conn_destroy(p, c);
+    for (int i = 0; i < p->net.nbrokers; i++)
+        kp_conn_destroy(&p->net, p->net.brokers[i].conn);
+    free(p->net.brokers);
+    for (int i = 0; i < p->net.nboot; i++)
+        kp_conn_destroy(&p->net, p->net.boot[i]);
+    free(p->net.boot);
+    while (p->net.retired) {
+        kp_conn_t *c = p->net.retired;
+        p->net.retired = c->next;
+        kp_conn_destroy(&p->net, c);
     }
-    kp_resolver_destroy(p->resolver); /* after the connections: they cancel their lookups */
+    kp_resolver_destroy(p->net.resolver); /* after the connections: they cancel their lookups */
     void *const *ts, *const *tps;
     for (size_t i = 0, nt = kp_topics(p, &ts); i < nt; i++) {
         kp_topic_t *t = ts[i];
@@ -981,7 +965,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
     p->uid = atomic_fetch_add(&producer_uid, 1) + 1; /* 0: no producer (kp_topic_find) */
     /* KPROD_DEBUG=1 in the environment: debug logs on stderr */
     const char *dbg = getenv("KPROD_DEBUG");
-    p->log_level = dbg && *dbg && strcmp(dbg, "0") ? 7 : 4;
+    p->logger.level = dbg && *dbg && strcmp(dbg, "0") ? 7 : 4;
     pthread_mutex_init(&p->topics_lock, NULL);
     pthread_mutex_init(&p->done_lock, NULL);
     pthread_mutex_init(&p->close_lock, NULL);
@@ -1004,7 +988,15 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         snprintf(id, sizeof(id), "producer-%d", atomic_fetch_add(&client_seq, 1) + 1);
         p->client_id = kp_strdup(id);
     }
+    p->logger.cb = p->conf.log_cb;
+    p->logger.opaque = p->conf.log_opaque;
+    p->logger.name = p->client_id;
     p->rng = ((uint64_t)kp_mono_us() ^ (uint64_t)(uintptr_t)p) ^ 0x5DEECE66Dull;
+    p->net.conf = &p->conf;
+    p->net.log = &p->logger;
+    p->net.client_id = p->client_id;
+    p->net.owner = p;
+    p->net.rng = p->rng ^ 0x9E3779B97F4A7C15ull;
     /* bootstrap.servers */
     const char *s = p->conf.bootstrap_servers;
     int32_t boot_id = -1;
@@ -1023,21 +1015,21 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
                 producer_free(p);
                 return NULL;
             }
-            kp_conn_t **nb = kp_realloc(p->boot, (size_t)(p->nboot + 1) * sizeof(*nb));
+            kp_conn_t **nb = kp_realloc(p->net.boot, (size_t)(p->net.nboot + 1) * sizeof(*nb));
             kp_conn_t *c = nb ? kp_conn_new(boot_id--, host, port) : NULL;
             free(host);
             if (nb)
-                p->boot = nb;
+                p->net.boot = nb;
             if (!c) {
                 kp_errf(errstr, errstr_size, "Out of memory");
                 producer_free(p);
                 return NULL;
             }
-            p->boot[p->nboot++] = c;
+            p->net.boot[p->net.nboot++] = c;
         }
         s += n + (e ? 1 : 0);
     }
-    if (!p->client_id || !p->nboot) {
+    if (!p->client_id || !p->net.nboot) {
         kp_errf(errstr, errstr_size, p->client_id ? "No broker address in bootstrap.servers"
                                                   : "Out of memory");
         producer_free(p);
@@ -1059,8 +1051,8 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         return NULL;
     }
     kp_err_t rerr;
-    p->resolver = kp_resolver_new(p, &rerr);
-    if (!p->resolver) {
+    p->net.resolver = kp_resolver_new(&p->net, &rerr);
+    if (!p->net.resolver) {
         kp_errf(errstr, errstr_size, rerr == KP_ERR_NOMEM ? "Out of memory"
                                                           : "Cannot set up the name resolver");
         producer_free(p);

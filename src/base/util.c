@@ -195,3 +195,19 @@ void kp_ptab_free(kp_ptab_t *t) {
         t = prev;
     }
 }
+
+void kp_logf(const kp_logger_t *lg, int level, const char *fmt, ...) {
+    if (!lg->cb && level > lg->level)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (lg->cb)
+        lg->cb(level, msg, lg->opaque);
+    else
+        fprintf(stderr, "kprod %s [%s]: %s\n",
+                level <= 3 ? "ERROR" : level == 4 ? "WARN" : level <= 6 ? "INFO" : "DEBUG",
+                lg->name ? lg->name : "", msg);
+}

@@ -23,6 +23,17 @@ char *kp_strndup(const char *s, size_t n);
 /* snprintf into an error buffer that may be NULL. */
 void kp_errf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Where log lines go: the application's callback, or else stderr up to a
+ * level. Each module logs through the logger it was given. */
+typedef struct kp_logger {
+    void (*cb)(int level, const char *msg, void *opaque);
+    void *opaque;
+    int level;        /* stderr threshold when there is no callback */
+    const char *name; /* names the client on stderr lines */
+} kp_logger_t;
+void kp_logf(const kp_logger_t *lg, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Monotonic milliseconds / microseconds (deadlines, backoff). */
 int64_t kp_mono_ms(void);
 int64_t kp_mono_us(void);

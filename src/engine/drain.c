@@ -196,12 +196,12 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
             p->active[listed++] = tp;
     }
     p->nactive = listed;
-    for (int i = 0; i < kp_conn_count(p); i++) {
-        kp_conn_t *c = kp_conn_at(p, i);
+    for (int i = 0; i < kp_conn_count(&p->net); i++) {
+        kp_conn_t *c = kp_conn_at(&p->net, i);
         if (!c->want_connect)
             continue;
         c->want_connect = 0;
-        kp_conn_connect(p, c, now); /* (does nothing while its backoff lasts) */
+        kp_conn_connect(&p->net, c, now); /* (does nothing while its backoff lasts) */
         if (c->state == KP_CONN_DOWN)
             next = MIN(next, c->next_connect_ms);
     }
@@ -238,7 +238,7 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
             free(d->bs);
             continue;
         }
-        kp_conn_send(p, d->conn, req);
+        kp_conn_send(&p->net, d->conn, req);
     }
     free(lists);
     return next;

@@ -12,10 +12,6 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* ---- sender.c: the connections ---- */
-/* Every connection, known brokers first, then bootstrap servers:
- * kp_conn_at(p, 0 .. kp_conn_count(p) - 1). */
-int kp_conn_count(const kp_producer_t *p);
-kp_conn_t *kp_conn_at(const kp_producer_t *p, int i);
 /* The ready connection with the fewest requests, or NULL; api: an API the
  * broker must offer, or -1. */
 kp_conn_t *kp_pick_ready_conn(kp_producer_t *p, int api);

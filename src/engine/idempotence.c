@@ -61,7 +61,7 @@ void kp_idem_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
         kp_ensure_connecting(p, now, next);
         return;
     }
-    kp_req_t *req = kp_req_new(p, KP_API_INIT_PRODUCER_ID, c->ver[KP_API_INIT_PRODUCER_ID], now,
+    kp_req_t *req = kp_req_new(&p->net, KP_API_INIT_PRODUCER_ID, c->ver[KP_API_INIT_PRODUCER_ID], now,
                                &initpid_ops);
     if (req)
         kp_initpid_req(&req->w, req->ver, req->corrid, p->client_id, NULL, 60000, -1, -1);
@@ -69,7 +69,7 @@ void kp_idem_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
         kp_req_free(req);
         return;
     }
-    kp_conn_send(p, c, req);
+    kp_conn_send(&p->net, c, req);
     p->idem.state = KP_PID_REQUESTING;
 }
 
@@ -85,11 +85,12 @@ static void initpid_failed(kp_producer_t *p, kp_err_t err) {
     kp_log(p, closing ? 7 : 4, "InitProducerId failed: %s; retrying", kp_err_name(err));
 }
 
-static void handle_initpid(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+static void handle_initpid(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+    kp_producer_t *p = net->owner;
     kp_initpid_resp_t res;
     if (kp_initpid_resp(r, req->ver, &res)) {
         initpid_failed(p, KP_ERR_BAD_RESPONSE);
-        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed InitProducerId response");
+        kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, "malformed InitProducerId response");
         return;
     }
     if (res.err) {
@@ -128,7 +129,8 @@ void kp_idem_assign(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b) {
     tp->next_seq = (int32_t)(nx > INT32_MAX ? nx - INT32_MAX - 1 : nx);
 }
 
-static void initpid_req_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+static void initpid_req_failed(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+    kp_producer_t *p = net->owner;
     (void)c, (void)req;
     atomic_store(&p->md_wanted, 1);
     initpid_failed(p, err);

@@ -26,6 +26,7 @@
 #include "conf/config.h"
 #include "base/kafka_codes.h"
 #include "kprod/kprod.h"
+#include "net/net.h"
 #include "proto/protocol.h"
 #include "base/util.h"
 
@@ -183,12 +184,6 @@ static inline int32_t kp_topic_parts(const kp_topic_t *t, void *const **tps) {
     return (int32_t)kp_ptab_get(&t->parts, tps);
 }
 
-typedef struct kp_broker {
-    int32_t node_id;
-    int32_t port;
-    kp_conn_t *conn; /* holds the host name */
-} kp_broker_t;
-
 struct kp_future {
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -253,7 +248,7 @@ struct kp_producer {
     uint64_t uid; /* unique over the process's life, from 1 */
     kp_conf_t conf;
     char *client_id;
-    int log_level; /* stderr logging threshold without a log callback */
+    kp_logger_t logger; /* kp_log(p, ...): the log callback or stderr */
 
     /* topics: the table (kp_topic_t *) is read without a lock (kp_topics);
      * topics are added, and metadata is changed, under topics_lock */
@@ -288,25 +283,15 @@ struct kp_producer {
     pthread_mutex_t close_lock;
 
     /* sender-owned */
-    /* host names to addresses for the connections (resolve.h): made by
-     * kp_producer_new, used by the I/O thread alone, freed after it ended */
-    struct kp_resolver *resolver;
-    kp_broker_t *brokers;
-    int nbrokers, brokers_cap;
-    kp_conn_t **boot;  /* bootstrap connections, until metadata is known */
-    int nboot;
-    int boot_next;
-    int32_t next_corrid;
+    /* brokers, connections, the resolver (net/net.h) */
+    kp_net_t net;
     kp_md_t md; /* metadata requests (metadata.c) */
     _Atomic int md_recheck_any; /* some topic's md_recheck is set */
     /* idempotence (sender-owned, but fatal_err is read by kp_send) */
     kp_idem_t idem; /* (idempotence.c) */
     _Atomic int fatal_err; /* non-zero: the producer cannot continue */
     struct kp_compressor *compressor; /* the I/O thread's; NULL: compression.type=none */
-    _Atomic uint64_t tx_bytes;        /* bytes written to brokers */
-    int retire_boot;    /* bootstrap connections are no longer needed */
-    kp_conn_t *retired; /* connections to destroy at the top of the loop */
-    uint64_t rng;
+    uint64_t rng; /* retry backoff jitter (the engine's; the net has its own) */
 };
 
 /* The producer's topics: their count, and *ts set to the table (of
@@ -318,8 +303,7 @@ static inline size_t kp_topics(const kp_producer_t *p, void *const **ts) {
 enum { KP_PID_NONE = 0, KP_PID_REQUESTING, KP_PID_READY };
 
 /* ---- producer.c ---- */
-void kp_log(kp_producer_t *p, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define kp_log(p, ...) kp_logf(&(p)->logger, __VA_ARGS__)
 void kp_wake(kp_producer_t *p);
 /* The topic of that name, or NULL; no lock (kp_ptab). */
 kp_topic_t *kp_topic_find(const kp_producer_t *p, const char *name);

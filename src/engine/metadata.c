@@ -28,9 +28,9 @@
 static const kp_req_ops_t metadata_ops;
 
 kp_conn_t *kp_broker_conn(kp_producer_t *p, int32_t node_id) {
-    for (int i = 0; i < p->nbrokers; i++)
-        if (p->brokers[i].node_id == node_id)
-            return p->brokers[i].conn;
+    for (int i = 0; i < p->net.nbrokers; i++)
+        if (p->net.brokers[i].node_id == node_id)
+            return p->net.brokers[i].conn;
     return NULL;
 }
 
@@ -81,7 +81,7 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_k
         names[k++] = t->name; /* names live as long as p */
     }
     p->md.asked = n;
-    kp_req_t *req = kp_req_new(p, KP_API_METADATA, c->ver[KP_API_METADATA], now, &metadata_ops);
+    kp_req_t *req = kp_req_new(&p->net, KP_API_METADATA, c->ver[KP_API_METADATA], now, &metadata_ops);
     if (req)
         /* Like the Java producer, let the broker auto-create topics (it does
          * only if its auto.create.topics.enable allows). */
@@ -95,7 +95,7 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_k
         p->md.retry_at = p->md.backoff_until = now + p->conf.retry_backoff_ms;
         return;
     }
-    kp_conn_send(p, c, req);
+    kp_conn_send(&p->net, c, req);
     p->md.inflight = kind;
     if (kind == MD_FULL)
         p->md.due = 0;
@@ -136,8 +136,8 @@ void kp_md_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
 }
 
 static kp_err_t update_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
-    for (int i = 0; i < p->nbrokers; i++) {
-        kp_broker_t *b = &p->brokers[i];
+    for (int i = 0; i < p->net.nbrokers; i++) {
+        kp_broker_t *b = &p->net.brokers[i];
         if (b->node_id != mb->node_id)
             continue;
         if (b->port != mb->port || strcmp(b->conn->host, mb->host)) {
@@ -145,22 +145,22 @@ static kp_err_t update_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
             if (!c)
                 return KP_ERR_NOMEM;
             /* cannot destroy the old one here: we may be inside its read */
-            kp_conn_close(p, b->conn, KP_ERR_TRANSPORT, "broker address changed");
-            b->conn->next = p->retired;
-            p->retired = b->conn;
+            kp_conn_close(&p->net, b->conn, KP_ERR_TRANSPORT, "broker address changed");
+            b->conn->next = p->net.retired;
+            p->net.retired = b->conn;
             b->conn = c;
             b->port = mb->port;
         }
         return KP_OK;
     }
-    kp_broker_t *nb = kp_grow(p->brokers, p->nbrokers, &p->brokers_cap, sizeof(*nb), 8);
+    kp_broker_t *nb = kp_grow(p->net.brokers, p->net.nbrokers, &p->net.brokers_cap, sizeof(*nb), 8);
     if (!nb)
         return KP_ERR_NOMEM;
-    p->brokers = nb;
+    p->net.brokers = nb;
     kp_conn_t *c = kp_conn_new(mb->node_id, mb->host, mb->port);
     if (!c)
         return KP_ERR_NOMEM;
-    p->brokers[p->nbrokers++] = (kp_broker_t){mb->node_id, mb->port, c};
+    p->net.brokers[p->net.nbrokers++] = (kp_broker_t){mb->node_id, mb->port, c};
     return KP_OK;
 }
 
@@ -229,7 +229,8 @@ static int update_topic(kp_producer_t *p, kp_topic_t *t, const kp_md_topic_t *mt
     return incomplete;
 }
 
-static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+static void handle_metadata(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+    kp_producer_t *p = net->owner;
     kp_md_resp_t m;
     int64_t now = kp_mono_ms();
     enum md_kind kind = (enum md_kind)p->md.inflight;
@@ -238,7 +239,7 @@ static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rb
         kp_log(p, 4, "broker %d: malformed Metadata response", c->node_id);
         p->md.due = 1;
         p->md.backoff_until = now + p->conf.retry_backoff_ms;
-        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed Metadata response");
+        kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, "malformed Metadata response");
         return;
     }
     for (int32_t i = 0; i < m.nbrokers; i++)
@@ -260,8 +261,8 @@ static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rb
     for (size_t i = 0, n = kp_topics(p, &ts); i < n; i++)
         p->md.npending += ((kp_topic_t *)ts[i])->md_pending;
     problem |= p->md.npending > 0;
-    if (p->nboot && p->nbrokers)
-        p->retire_boot = 1;
+    if (p->net.nboot && p->net.nbrokers)
+        p->net.retire_boot = 1;
     /* something missing or refused: ask again later, backing off */
     if (problem)
         p->md.attempts++;
@@ -279,7 +280,8 @@ static void handle_metadata(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rb
 
 /* A request that ended without an answer: whatever it was, the cluster
  * view may be stale (a full metadata refresh follows, after its backoff). */
-static void metadata_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+static void metadata_failed(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+    kp_producer_t *p = net->owner;
     (void)c, (void)req, (void)err;
     atomic_store(&p->md_wanted, 1);
     p->md.inflight = 0;

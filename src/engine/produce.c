@@ -146,7 +146,7 @@ kp_req_t *kp_prod_build(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n,
     req->ops = &produce_ops;
     req->api = KP_API_PRODUCE;
     req->ver = c->ver[KP_API_PRODUCE];
-    req->corrid = p->next_corrid++;
+    req->corrid = p->net.next_corrid++;
     req->expect_response = p->conf.acks != 0;
     req->is_produce = 1;
     req->deadline_ms = now + p->conf.request_timeout_ms;
@@ -189,13 +189,14 @@ kp_req_t *kp_prod_build(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n,
     return req;
 }
 
-static void handle_produce(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+static void handle_produce(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+    kp_producer_t *p = net->owner;
     kp_produce_resp_t pr;
     if (kp_produce_resp(r, req->ver, &pr)) {
         kp_log(p, 4, "broker %d: malformed Produce response", c->node_id);
         for (int i = 0; i < req->nbatches; i++)
             kp_prod_result(p, req->batches[i], KP_ERR_BAD_RESPONSE, -1, -1, 1);
-        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed Produce response");
+        kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, "malformed Produce response");
         return;
     }
     for (int i = 0; i < req->nbatches; i++) {
@@ -223,14 +224,16 @@ static void handle_produce(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbu
     kp_produce_resp_free(&pr);
 }
 
-static void produce_failed(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+static void produce_failed(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_err_t err) {
+    kp_producer_t *p = net->owner;
     (void)c;
     atomic_store(&p->md_wanted, 1);
     for (int i = 0; i < req->nbatches; i++)
         kp_prod_result(p, req->batches[i], err, -1, -1, req->written > 0);
 }
 
-static void produce_written(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
+static void produce_written(kp_net_t *net, kp_conn_t *c, kp_req_t *req) {
+    kp_producer_t *p = net->owner;
     (void)c;
     /* acks=0: done when written; the broker says nothing, so offsets are
      * unknown and the status is "possibly persisted". */
@@ -293,8 +296,8 @@ static void expire_request(kp_producer_t *p, kp_req_t *req, int64_t now, int64_t
 }
 
 void kp_prod_expire(kp_producer_t *p, int64_t now, int64_t *next) {
-    for (int i = 0; i < kp_conn_count(p); i++) {
-        kp_conn_t *c = kp_conn_at(p, i);
+    for (int i = 0; i < kp_conn_count(&p->net); i++) {
+        kp_conn_t *c = kp_conn_at(&p->net, i);
         for (kp_req_t *req = c->wait_head; req; req = req->next)
             if (req->is_produce)
                 expire_request(p, req, now, next);

@@ -49,26 +49,19 @@
 #include "net/resolve.h"
 #include "base/util.h"
 
-/* Every connection, known brokers first, then bootstrap servers:
- * kp_conn_at(p, 0 .. kp_conn_count(p) - 1). */
-int kp_conn_count(const kp_producer_t *p) { return p->nbrokers + p->nboot; }
-kp_conn_t *kp_conn_at(const kp_producer_t *p, int i) {
-    return i < p->nbrokers ? p->brokers[i].conn : p->boot[i - p->nbrokers];
-}
-
 /* The ready connection with the fewest requests (known brokers first, then
  * bootstrap servers), or NULL. api: an API the broker must offer, or -1. */
 kp_conn_t *kp_pick_ready_conn(kp_producer_t *p, int api) {
     kp_conn_t *best = NULL;
-    for (int i = 0; i < p->nbrokers; i++) {
-        kp_conn_t *c = p->brokers[i].conn;
+    for (int i = 0; i < p->net.nbrokers; i++) {
+        kp_conn_t *c = p->net.brokers[i].conn;
         if (c->state == KP_CONN_READY && c->nreqs < p->conf.max_in_flight &&
             (api < 0 || c->ver[api] >= 0) && (!best || c->nreqs < best->nreqs))
             best = c;
     }
-    for (int i = 0; !best && i < p->nboot; i++)
-        if (p->boot[i]->state == KP_CONN_READY && (api < 0 || p->boot[i]->ver[api] >= 0))
-            best = p->boot[i];
+    for (int i = 0; !best && i < p->net.nboot; i++)
+        if (p->net.boot[i]->state == KP_CONN_READY && (api < 0 || p->net.boot[i]->ver[api] >= 0))
+            best = p->net.boot[i];
     return best;
 }
 
@@ -81,21 +74,21 @@ kp_conn_t *kp_pick_ready_conn(kp_producer_t *p, int api) {
  * next is dialled meanwhile (a resolver that hangs must not keep us from
  * the brokers that resolve), and the lookup's end wakes us (resolve.h). */
 void kp_ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next) {
-    int connecting = 0, total = kp_conn_count(p);
+    int connecting = 0, total = kp_conn_count(&p->net);
     for (int i = 0; i < total; i++)
-        connecting |= kp_conn_at(p, i)->state > KP_CONN_RESOLVING;
+        connecting |= kp_conn_at(&p->net, i)->state > KP_CONN_RESOLVING;
     for (int k = 0; !connecting && k < total; k++) {
-        kp_conn_t *c = kp_conn_at(p, (p->boot_next++) % total);
+        kp_conn_t *c = kp_conn_at(&p->net, (p->net.boot_next++) % total);
         if (c->state == KP_CONN_DOWN && now >= c->next_connect_ms) {
-            kp_conn_connect(p, c, now);
+            kp_conn_connect(&p->net, c, now);
             connecting = c->state > KP_CONN_RESOLVING;
         }
     }
     if (connecting)
         return;
     for (int i = 0; i < total; i++)
-        if (kp_conn_at(p, i)->state == KP_CONN_DOWN)
-            *next = MIN(*next, kp_conn_at(p, i)->next_connect_ms);
+        if (kp_conn_at(&p->net, i)->state == KP_CONN_DOWN)
+            *next = MIN(*next, kp_conn_at(&p->net, i)->next_connect_ms);
 }
 
 /* ---------------------------------------------------------------- shutdown */
@@ -105,9 +98,9 @@ void kp_ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next) {
  * it wakes us when done), 1 when everything is failed. */
 static int fail_everything(kp_producer_t *p) {
     int left = 0;
-    for (int i = 0; i < kp_conn_count(p); i++)
-        kp_conn_close(p, kp_conn_at(p, i), KP_ERR_PURGED_CLOSE,
-                      i < p->nbrokers ? "producer closed" : NULL);
+    for (int i = 0; i < kp_conn_count(&p->net); i++)
+        kp_conn_close(&p->net, kp_conn_at(&p->net, i), KP_ERR_PURGED_CLOSE,
+                      i < p->net.nbrokers ? "producer closed" : NULL);
     kp_batch_t *all = NULL;
     void *const *ts, *const *tps;
     for (size_t ti = 0, nt = kp_topics(p, &ts); ti < nt; ti++) {
@@ -141,24 +134,24 @@ static int fail_everything(kp_producer_t *p) {
 }
 
 static void retire_conns(kp_producer_t *p) {
-    while (p->retired) {
-        kp_conn_t *c = p->retired;
-        p->retired = c->next;
-        kp_conn_destroy(p, c);
+    while (p->net.retired) {
+        kp_conn_t *c = p->net.retired;
+        p->net.retired = c->next;
+        kp_conn_destroy(&p->net, c);
     }
-    if (p->retire_boot) {
+    if (p->net.retire_boot) {
         /* bootstrap connections go once known brokers took over, each when
          * it has nothing in flight (an InitProducerId may be on one) */
         int kept = 0;
-        for (int i = 0; i < p->nboot; i++) {
-            kp_conn_t *c = p->boot[i];
+        for (int i = 0; i < p->net.nboot; i++) {
+            kp_conn_t *c = p->net.boot[i];
             if (c->wait_head || c->out_head)
-                p->boot[kept++] = c;
+                p->net.boot[kept++] = c;
             else
-                kp_conn_destroy(p, c);
+                kp_conn_destroy(&p->net, c);
         }
-        p->nboot = kept;
-        p->retire_boot = kept > 0;
+        p->net.nboot = kept;
+        p->net.retire_boot = kept > 0;
     }
 }
 
@@ -207,7 +200,7 @@ void *kp_sender_main(void *arg) {
         next = MIN(next, kp_drain_scan(p, now));
         /* timers and fds: the wake-up eventfd, the connections', then the
          * resolver's (resolve.h) */
-        int nc = kp_conn_count(p), nr = kp_resolver_nfds(p->resolver);
+        int nc = kp_conn_count(&p->net), nr = kp_resolver_nfds(p->net.resolver);
         if (nc + nr + 1 > pcap) {
             int ncap = (nc + nr + 1) * 2;
             struct pollfd *np = kp_realloc(pfds, (size_t)ncap * sizeof(*np));
@@ -227,8 +220,8 @@ void *kp_sender_main(void *arg) {
         pfds[nfds].events = POLLIN;
         pconns[nfds++] = NULL;
         for (int i = 0; i < nc; i++) {
-            kp_conn_t *c = kp_conn_at(p, i);
-            int64_t due = kp_conn_timers(p, c, now); /* (MIN evaluates twice) */
+            kp_conn_t *c = kp_conn_at(&p->net, i);
+            int64_t due = kp_conn_timers(&p->net, c, now); /* (MIN evaluates twice) */
             next = MIN(next, due);
             if (c->state == KP_CONN_DOWN || c->fd < 0)
                 continue;
@@ -237,11 +230,11 @@ void *kp_sender_main(void *arg) {
             pconns[nfds++] = c;
         }
         int rfds = nfds;
-        nr = kp_resolver_fds(p->resolver, pfds + rfds, nr);
+        nr = kp_resolver_fds(p->net.resolver, pfds + rfds, nr);
         nfds += nr;
         int timeout;
         now = kp_mono_ms();
-        int64_t rdue = kp_resolver_timeout(p->resolver, now);
+        int64_t rdue = kp_resolver_timeout(p->net.resolver, now);
         next = MIN(next, rdue);
         if (next <= now)
             timeout = 0;
@@ -256,14 +249,14 @@ void *kp_sender_main(void *arg) {
             continue;
         now = kp_mono_ms();
         /* lookups: answers, c-ares' timeouts, deadlines (no-op when none) */
-        kp_resolver_process(p->resolver, pfds + rfds, nr, now);
+        kp_resolver_process(p->net.resolver, pfds + rfds, nr, now);
         if (rc == 0)
             continue;
         if (pfds[0].revents & POLLIN)
             drain_wake(p);
         for (int i = 1; i < rfds; i++)
             if (pfds[i].revents)
-                kp_conn_io(p, pconns[i], pfds[i].revents, now);
+                kp_conn_io(&p->net, pconns[i], pfds[i].revents, now);
     }
     free(pfds);
     free(pconns);

@@ -15,6 +15,7 @@
  * it. A connection closed or destroyed while RESOLVING cancels its lookup.
  */
 #include "base/alloc.h"
+#include "base/kafka_codes.h"
 #include "net/conn.h"
 
 #include <errno.h>
@@ -52,6 +53,11 @@ kp_conn_t *kp_conn_new(int32_t node_id, const char *host, int32_t port) {
     return c;
 }
 
+int kp_conn_count(const kp_net_t *net) { return net->nbrokers + net->nboot; }
+kp_conn_t *kp_conn_at(const kp_net_t *net, int i) {
+    return i < net->nbrokers ? net->brokers[i].conn : net->boot[i - net->nbrokers];
+}
+
 void kp_req_free(kp_req_t *req) {
     if (!req)
         return;
@@ -63,12 +69,12 @@ void kp_req_free(kp_req_t *req) {
     free(req);
 }
 
-static void fail_list(kp_producer_t *p, kp_conn_t *c, kp_req_t *head, kp_err_t err) {
+static void fail_list(kp_net_t *net, kp_conn_t *c, kp_req_t *head, kp_err_t err) {
     while (head) {
         kp_req_t *n = head->next;
         head->next = NULL;
         if (head->ops->failed)
-            head->ops->failed(p, c, head, err);
+            head->ops->failed(net, c, head, err);
         kp_req_free(head);
         head = n;
     }
@@ -83,7 +89,7 @@ static void fail_list(kp_producer_t *p, kp_conn_t *c, kp_req_t *head, kp_err_t e
  * answer that is not Kafka's) is one on the first failure and then at most
  * every 30 s, so that a cluster out of reach is named at the default log
  * level without a line per reconnect. */
-static void log_close(kp_producer_t *p, kp_conn_t *c, const char *why) {
+static void log_close(kp_net_t *net, kp_conn_t *c, const char *why) {
     const char *hint = c->state == KP_CONN_HANDSHAKE
                            ? " (no Kafka answer to ApiVersions: is this a Kafka PLAINTEXT listener?)"
                            : "";
@@ -99,19 +105,19 @@ static void log_close(kp_producer_t *p, kp_conn_t *c, const char *why) {
                            ? "cannot connect"
                            : "disconnected";
     if (c->node_id < 0)
-        kp_log(p, level, "bootstrap server %s:%d: %s: %s%s", c->host, c->port, what, why, hint);
+        kp_logf(net->log, level, "bootstrap server %s:%d: %s: %s%s", c->host, c->port, what, why, hint);
     else
-        kp_log(p, level, "broker %d (%s:%d): %s: %s%s", c->node_id, c->host, c->port, what, why,
+        kp_logf(net->log, level, "broker %d (%s:%d): %s: %s%s", c->node_id, c->host, c->port, what, why,
                hint);
 }
 
-void kp_conn_close(kp_producer_t *p, kp_conn_t *c, kp_err_t err, const char *why) {
+void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
     if (c->state == KP_CONN_DOWN)
         return;
     if (why)
-        log_close(p, c, why);
+        log_close(net, c, why);
     if (c->lookup) {
-        kp_lookup_cancel(p->resolver, c->lookup);
+        kp_lookup_cancel(net->resolver, c->lookup);
         c->lookup = NULL;
     }
     if (c->fd >= 0)
@@ -122,37 +128,37 @@ void kp_conn_close(kp_producer_t *p, kp_conn_t *c, kp_err_t err, const char *why
     c->rbuf = NULL;
     c->szgot = c->rlen = c->rgot = 0;
     c->failures++;
-    c->next_connect_ms = kp_mono_ms() + kp_backoff(p->conf.reconnect_backoff_ms,
-                                                   p->conf.reconnect_backoff_max_ms,
-                                                   c->failures - 1, &p->rng);
+    c->next_connect_ms = kp_mono_ms() + kp_backoff(net->conf->reconnect_backoff_ms,
+                                                   net->conf->reconnect_backoff_max_ms,
+                                                   c->failures - 1, &net->rng);
     /* Detach both lists first: the sender may queue new requests from its
      * failure handler (they wait for the next connection). */
     kp_req_t *wait = c->wait_head, *out = c->out_head;
     c->wait_head = c->wait_tail = c->out_head = c->out_tail = NULL;
     c->nreqs = 0;
-    fail_list(p, c, wait, err);
-    fail_list(p, c, out, err);
+    fail_list(net, c, wait, err);
+    fail_list(net, c, out, err);
 }
 
-void kp_conn_destroy(kp_producer_t *p, kp_conn_t *c) {
+void kp_conn_destroy(kp_net_t *net, kp_conn_t *c) {
     if (!c)
         return;
-    kp_conn_close(p, c, KP_ERR_CLOSED, NULL);
+    kp_conn_close(net, c, KP_ERR_CLOSED, NULL);
     free(c->addrs);
     free(c->host);
     free(c);
 }
 
-static void set_sockopts(kp_producer_t *p, int fd) {
+static void set_sockopts(kp_net_t *net, int fd) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (p->conf.send_buffer_bytes > 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &p->conf.send_buffer_bytes, sizeof(int));
-    if (p->conf.receive_buffer_bytes > 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &p->conf.receive_buffer_bytes, sizeof(int));
+    if (net->conf->send_buffer_bytes > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &net->conf->send_buffer_bytes, sizeof(int));
+    if (net->conf->receive_buffer_bytes > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &net->conf->receive_buffer_bytes, sizeof(int));
 }
 
-static void queue_apiversions(kp_producer_t *p, kp_conn_t *c);
+static void queue_apiversions(kp_net_t *net, kp_conn_t *c);
 
 /* ---- the byte layer: plain TCP ---- */
 
@@ -179,58 +185,58 @@ static const kp_transport_ops_t tcp_transport = {"tcp", tcp_read, tcp_writev, tc
  * and, when it is done, calls setup_next; a failure closes the
  * connection. ---- */
 
-typedef void setup_step_fn(kp_producer_t *p, kp_conn_t *c);
+typedef void setup_step_fn(kp_net_t *net, kp_conn_t *c);
 static setup_step_fn *const setup_steps[] = {queue_apiversions};
 #define NSTEPS ((int)(sizeof(setup_steps) / sizeof(setup_steps[0])))
 
-static void setup_start(kp_producer_t *p, kp_conn_t *c) {
+static void setup_start(kp_net_t *net, kp_conn_t *c) {
     c->state = KP_CONN_HANDSHAKE;
     c->step = 0;
-    setup_steps[0](p, c);
+    setup_steps[0](net, c);
 }
 
 /* The current step is done: the next one, or READY. */
-static void setup_next(kp_producer_t *p, kp_conn_t *c) {
+static void setup_next(kp_net_t *net, kp_conn_t *c) {
     if (++c->step < NSTEPS) {
-        setup_steps[c->step](p, c);
+        setup_steps[c->step](net, c);
         return;
     }
     c->state = KP_CONN_READY;
     c->failures = 0;
-    kp_log(p, 7, "broker %d (%s:%d): ready, Produce v%d, Metadata v%d", c->node_id, c->host,
+    kp_logf(net->log, 7, "broker %d (%s:%d): ready, Produce v%d, Metadata v%d", c->node_id, c->host,
            c->port, c->ver[KP_API_PRODUCE], c->ver[KP_API_METADATA]);
 }
 
-static void dial(kp_producer_t *p, kp_conn_t *c, int64_t now);
+static void dial(kp_net_t *net, kp_conn_t *c, int64_t now);
 
 /* The resolver's answer for c (I/O thread, from kp_resolver_process). */
 static void on_resolved(void *ctx, void *arg, kp_err_t err, kp_addrs_t *addrs, const char *why) {
-    kp_producer_t *p = ctx;
+    kp_net_t *net = ctx;
     kp_conn_t *c = arg;
     c->lookup = NULL;
     if (err) {
-        kp_conn_close(p, c, err, why); /* (RESOLVING: logs and backs off) */
+        kp_conn_close(net, c, err, why); /* (RESOLVING: logs and backs off) */
         return;
     }
     free(c->addrs);
     c->addrs = addrs;
     c->addr_next = 0;
-    dial(p, c, kp_mono_ms());
+    dial(net, c, kp_mono_ms());
 }
 
-void kp_conn_connect(kp_producer_t *p, kp_conn_t *c, int64_t now) {
+void kp_conn_connect(kp_net_t *net, kp_conn_t *c, int64_t now) {
     if (c->state != KP_CONN_DOWN || now < c->next_connect_ms)
         return;
     if (!c->addrs || c->addr_next >= c->addrs->n) {
         free(c->addrs);
         c->addrs = NULL;
         kp_addrs_t *addrs;
-        kp_err_t err = kp_resolve_start(p->resolver, c->host, c->port,
-                                        now + p->conf.socket_setup_timeout_ms, on_resolved, c,
+        kp_err_t err = kp_resolve_start(net->resolver, c->host, c->port,
+                                        now + net->conf->socket_setup_timeout_ms, on_resolved, c,
                                         &addrs, &c->lookup);
         c->state = KP_CONN_RESOLVING; /* so that close() logs and backs off */
         if (err) {
-            kp_conn_close(p, c, err, "cannot resolve host name: out of memory");
+            kp_conn_close(net, c, err, "cannot resolve host name: out of memory");
             return;
         }
         if (!addrs)
@@ -238,30 +244,30 @@ void kp_conn_connect(kp_producer_t *p, kp_conn_t *c, int64_t now) {
         c->addrs = addrs;
         c->addr_next = 0;
     }
-    dial(p, c, now);
+    dial(net, c, now);
 }
 
 /* Dial c's next address. */
-static void dial(kp_producer_t *p, kp_conn_t *c, int64_t now) {
+static void dial(kp_net_t *net, kp_conn_t *c, int64_t now) {
     const struct kp_addr *ai = &c->addrs->a[c->addr_next++]; /* next attempt: the next one */
     int fd = socket(ai->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     fd = kp_fd_above_std(fd);
     c->state = KP_CONN_CONNECTING;
     if (fd < 0) {
-        kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(errno));
+        kp_conn_close(net, c, KP_ERR_TRANSPORT, strerror(errno));
         return;
     }
     c->fd = fd;
     c->tr = &tcp_transport;
-    set_sockopts(p, fd);
-    int64_t tmo = p->conf.socket_setup_timeout_ms;
-    for (int i = 0; i < c->failures && tmo < p->conf.socket_setup_timeout_max_ms; i++)
+    set_sockopts(net, fd);
+    int64_t tmo = net->conf->socket_setup_timeout_ms;
+    for (int i = 0; i < c->failures && tmo < net->conf->socket_setup_timeout_max_ms; i++)
         tmo *= 2;
-    if (tmo > p->conf.socket_setup_timeout_max_ms)
-        tmo = p->conf.socket_setup_timeout_max_ms;
-    c->connect_deadline_ms = now + kp_jitter(tmo, &p->rng);
+    if (tmo > net->conf->socket_setup_timeout_max_ms)
+        tmo = net->conf->socket_setup_timeout_max_ms;
+    c->connect_deadline_ms = now + kp_jitter(tmo, &net->rng);
     if (connect(fd, (const struct sockaddr *)&ai->sa, ai->len) < 0 && errno != EINPROGRESS) {
-        kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(errno));
+        kp_conn_close(net, c, KP_ERR_TRANSPORT, strerror(errno));
         return;
     }
     /* completion is seen as POLLOUT */
@@ -276,7 +282,7 @@ static void enqueue(kp_conn_t *c, kp_req_t *req) {
     c->out_tail = req;
 }
 
-kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now,
+kp_req_t *kp_req_new(kp_net_t *net, int16_t api, int16_t ver, int64_t now,
                      const kp_req_ops_t *ops) {
     kp_req_t *req = kp_calloc(1, sizeof(*req));
     if (!req)
@@ -284,9 +290,9 @@ kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now,
     req->ops = ops;
     req->api = api;
     req->ver = ver;
-    req->corrid = p->next_corrid++;
+    req->corrid = net->next_corrid++;
     req->expect_response = 1;
-    req->deadline_ms = now + p->conf.request_timeout_ms;
+    req->deadline_ms = now + net->conf->request_timeout_ms;
     kp_wbuf_init(&req->w, 128);
     return req;
 }
@@ -302,22 +308,22 @@ int kp_req_seal(kp_req_t *req) {
     return 0;
 }
 
-static void handle_apiversions(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r);
+static void handle_apiversions(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r);
 
 /* The connection's own request: its failure needs no telling (the
  * connection is down with it). */
 static const kp_req_ops_t apiversions_ops = {handle_apiversions, NULL, NULL};
 
-static void queue_apiversions(kp_producer_t *p, kp_conn_t *c) {
+static void queue_apiversions(kp_net_t *net, kp_conn_t *c) {
     kp_req_t *req =
-        kp_req_new(p, KP_API_API_VERSIONS, c->apiv_ver, kp_mono_ms(), &apiversions_ops);
+        kp_req_new(net, KP_API_API_VERSIONS, c->apiv_ver, kp_mono_ms(), &apiversions_ops);
     if (req)
         req->setup = 1;
     if (req)
-        kp_apiversions_req(&req->w, req->ver, req->corrid, p->client_id);
+        kp_apiversions_req(&req->w, req->ver, req->corrid, net->client_id);
     if (!req || kp_req_seal(req)) {
         kp_req_free(req);
-        kp_conn_close(p, c, KP_ERR_NOMEM, "out of memory");
+        kp_conn_close(net, c, KP_ERR_NOMEM, "out of memory");
         return;
     }
     /* The handshake goes before anything the sender queued meanwhile. */
@@ -327,8 +333,8 @@ static void queue_apiversions(kp_producer_t *p, kp_conn_t *c) {
         c->out_tail = req;
 }
 
-void kp_conn_send(kp_producer_t *p, kp_conn_t *c, kp_req_t *req) {
-    (void)p;
+void kp_conn_send(kp_net_t *net, kp_conn_t *c, kp_req_t *req) {
+    (void)net;
     req->total = 0;
     for (int i = 0; i < req->niov; i++)
         req->total += req->iov[i].iov_len;
@@ -352,50 +358,50 @@ short kp_conn_events(const kp_conn_t *c) {
     return c->tr->events(c, ev);
 }
 
-static void handle_apiversions(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
+static void handle_apiversions(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
     kp_api_range_t ranges[KP_API_COUNT];
     int err = kp_apiversions_resp(r, req->ver, ranges);
     if (err == -1) { /* (a broker's own -1 arrives as KP_ERR_UNKNOWN_SERVER_ERROR) */
-        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "malformed ApiVersions response");
+        kp_conn_close(net, c, KP_ERR_BAD_RESPONSE, "malformed ApiVersions response");
         return;
     }
     if (err == KAFKA_UNSUPPORTED_VERSION && ranges[KP_API_API_VERSIONS].max >= 0 &&
         ranges[KP_API_API_VERSIONS].max < req->ver) {
         c->apiv_ver = ranges[KP_API_API_VERSIONS].max;
-        queue_apiversions(p, c);
+        queue_apiversions(net, c);
         return;
     }
     if (err) {
-        kp_conn_close(p, c, KP_ERR_UNSUPPORTED_BROKER, "ApiVersions failed");
+        kp_conn_close(net, c, KP_ERR_UNSUPPORTED_BROKER, "ApiVersions failed");
         return;
     }
     for (int api = 0; api < KP_API_COUNT; api++)
         c->ver[api] = kp_proto_pick((int16_t)api, ranges[api].min, ranges[api].max);
     if (c->ver[KP_API_PRODUCE] < 0 || c->ver[KP_API_METADATA] < 0) {
-        kp_log(p, 3,
+        kp_logf(net->log, 3,
                "broker %d (%s:%d) offers Produce %d..%d and Metadata %d..%d; kprod needs "
                "Produce >= 3 and Metadata >= 1",
                c->node_id, c->host, c->port, ranges[0].min, ranges[0].max, ranges[3].min,
                ranges[3].max);
-        kp_conn_close(p, c, KP_ERR_UNSUPPORTED_BROKER, "unsupported broker");
+        kp_conn_close(net, c, KP_ERR_UNSUPPORTED_BROKER, "unsupported broker");
         return;
     }
-    setup_next(p, c);
+    setup_next(net, c);
 }
 
 /* A complete response frame is in c->rbuf. Returns -1 if the connection
  * was closed. */
-static int dispatch(kp_producer_t *p, kp_conn_t *c) {
+static int dispatch(kp_net_t *net, kp_conn_t *c) {
     kp_req_t *req = c->wait_head;
     kp_rbuf_t r;
     kp_rbuf_init(&r, c->rbuf, c->rlen, 0);
     if (!req) {
-        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "response without a request");
+        kp_conn_close(net, c, KP_ERR_BAD_RESPONSE, "response without a request");
         return -1;
     }
     int32_t corrid = kp_proto_resp_header(&r, req->api, req->ver);
     if (r.err || corrid != req->corrid) {
-        kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "response correlation id mismatch");
+        kp_conn_close(net, c, KP_ERR_BAD_RESPONSE, "response correlation id mismatch");
         return -1;
     }
     c->wait_head = req->next;
@@ -404,12 +410,12 @@ static int dispatch(kp_producer_t *p, kp_conn_t *c) {
     req->next = NULL;
     if (!req->setup) /* (setup requests are not counted) */
         c->nreqs--;
-    req->ops->response(p, c, req, &r);
+    req->ops->response(net, c, req, &r);
     kp_req_free(req);
     return c->state == KP_CONN_DOWN ? -1 : 0;
 }
 
-static void do_read(kp_producer_t *p, kp_conn_t *c) {
+static void do_read(kp_net_t *net, kp_conn_t *c) {
     for (int rounds = 0; rounds < 64; rounds++) {
         ssize_t n;
         if (c->szgot < 4) {
@@ -418,13 +424,13 @@ static void do_read(kp_producer_t *p, kp_conn_t *c) {
             n = c->tr->read(c, c->rbuf + c->rgot, c->rlen - c->rgot);
         }
         if (n == 0) {
-            kp_conn_close(p, c, KP_ERR_TRANSPORT, "connection closed by broker");
+            kp_conn_close(net, c, KP_ERR_TRANSPORT, "connection closed by broker");
             return;
         }
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
-            kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(errno));
+            kp_conn_close(net, c, KP_ERR_TRANSPORT, strerror(errno));
             return;
         }
         if (c->szgot < 4) {
@@ -433,14 +439,14 @@ static void do_read(kp_producer_t *p, kp_conn_t *c) {
                 continue;
             int32_t sz = (int32_t)kp_get_be32(c->szbuf);
             if (sz < 4 || sz > KP_MAX_RESPONSE_SIZE) {
-                kp_conn_close(p, c, KP_ERR_BAD_RESPONSE, "invalid response frame size");
+                kp_conn_close(net, c, KP_ERR_BAD_RESPONSE, "invalid response frame size");
                 return;
             }
             c->rlen = (size_t)sz;
             c->rgot = 0;
             c->rbuf = kp_malloc(c->rlen);
             if (!c->rbuf) {
-                kp_conn_close(p, c, KP_ERR_NOMEM, "out of memory");
+                kp_conn_close(net, c, KP_ERR_NOMEM, "out of memory");
                 return;
             }
             continue;
@@ -449,7 +455,7 @@ static void do_read(kp_producer_t *p, kp_conn_t *c) {
         if (c->rgot < c->rlen)
             continue;
         c->last_io_ms = kp_mono_ms(); /* per response, not per read */
-        int rc = dispatch(p, c);
+        int rc = dispatch(net, c);
         if (rc < 0)
             return;
         free(c->rbuf);
@@ -458,7 +464,7 @@ static void do_read(kp_producer_t *p, kp_conn_t *c) {
     }
 }
 
-static void do_write(kp_producer_t *p, kp_conn_t *c, int64_t now) {
+static void do_write(kp_net_t *net, kp_conn_t *c, int64_t now) {
     while (c->out_head) {
         kp_req_t *req = c->out_head;
         if (c->state != KP_CONN_READY && !req->setup)
@@ -480,12 +486,12 @@ static void do_write(kp_producer_t *p, kp_conn_t *c, int64_t now) {
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
-            kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(errno));
+            kp_conn_close(net, c, KP_ERR_TRANSPORT, strerror(errno));
             return;
         }
         req->written += (size_t)w;
         c->last_io_ms = now;
-        atomic_fetch_add_explicit(&p->tx_bytes, (uint64_t)w, memory_order_relaxed);
+        atomic_fetch_add_explicit(&net->tx_bytes, (uint64_t)w, memory_order_relaxed);
         if (req->written < req->total)
             continue;
         c->out_head = req->next;
@@ -500,13 +506,13 @@ static void do_write(kp_producer_t *p, kp_conn_t *c, int64_t now) {
             c->wait_tail = req;
         } else {
             c->nreqs--;
-            req->ops->written(p, c, req);
+            req->ops->written(net, c, req);
             kp_req_free(req);
         }
     }
 }
 
-void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now) {
+void kp_conn_io(kp_net_t *net, kp_conn_t *c, short revents, int64_t now) {
     if (c->state == KP_CONN_DOWN || !revents)
         return;
     if (c->state == KP_CONN_CONNECTING) {
@@ -515,50 +521,50 @@ void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now) {
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
             soerr = errno;
         if (soerr) {
-            kp_conn_close(p, c, KP_ERR_TRANSPORT, strerror(soerr));
+            kp_conn_close(net, c, KP_ERR_TRANSPORT, strerror(soerr));
             return;
         }
         if (!(revents & POLLOUT))
             return;
         c->last_io_ms = now;
         c->addr_next = c->addrs->n; /* connected: resolve afresh next time */
-        setup_start(p, c);
+        setup_start(net, c);
         if (c->state == KP_CONN_DOWN)
             return;
         revents = POLLOUT;
     }
     if (revents & (POLLERR | POLLHUP) && !(revents & POLLIN)) {
-        kp_conn_close(p, c, KP_ERR_TRANSPORT, "socket error");
+        kp_conn_close(net, c, KP_ERR_TRANSPORT, "socket error");
         return;
     }
     if (revents & POLLIN) {
-        do_read(p, c);
+        do_read(net, c);
         if (c->state == KP_CONN_DOWN)
             return;
     }
     if (c->out_head)
-        do_write(p, c, now);
+        do_write(net, c, now);
 }
 
 /* connections.max.idle.ms: a READY connection with nothing queued or in
  * flight that has moved no byte for that long is closed, quietly and
  * without backoff (it is reopened when needed), as the Java client's
  * Selector does. Returns when to look again. */
-static int64_t idle_check(kp_producer_t *p, kp_conn_t *c, int64_t now) {
-    int64_t idle = p->conf.connections_max_idle_ms;
+static int64_t idle_check(kp_net_t *net, kp_conn_t *c, int64_t now) {
+    int64_t idle = net->conf->connections_max_idle_ms;
     if (idle <= 0 || c->wait_head || c->out_head)
         return INT64_MAX;
     if (now - c->last_io_ms < idle)
         return c->last_io_ms + idle;
-    kp_log(p, 7, "broker %d (%s:%d): closing a connection idle for %lld ms", c->node_id, c->host,
+    kp_logf(net->log, 7, "broker %d (%s:%d): closing a connection idle for %lld ms", c->node_id, c->host,
            c->port, (long long)(now - c->last_io_ms));
-    kp_conn_close(p, c, KP_ERR_TRANSPORT, NULL);
+    kp_conn_close(net, c, KP_ERR_TRANSPORT, NULL);
     c->failures = 0;
     c->next_connect_ms = 0;
     return INT64_MAX;
 }
 
-int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now) {
+int64_t kp_conn_timers(kp_net_t *net, kp_conn_t *c, int64_t now) {
     if (c->state == KP_CONN_DOWN)
         return INT64_MAX;
     /* socket.connection.setup.timeout.ms covers the TCP connect and the
@@ -567,7 +573,7 @@ int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now) {
     int64_t setup_due = INT64_MAX;
     if (c->state == KP_CONN_CONNECTING || c->state == KP_CONN_HANDSHAKE) {
         if (now >= c->connect_deadline_ms) {
-            kp_conn_close(p, c, KP_ERR_TRANSPORT,
+            kp_conn_close(net, c, KP_ERR_TRANSPORT,
                           c->state == KP_CONN_CONNECTING
                               ? "no answer to the TCP connect within "
                                 "socket.connection.setup.timeout.ms"
@@ -582,9 +588,9 @@ int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now) {
      * queued one (a request that cannot even be written in time). */
     kp_req_t *oldest = c->wait_head ? c->wait_head : c->out_head;
     if (!oldest)
-        return c->state == KP_CONN_READY ? idle_check(p, c, now) : setup_due;
+        return c->state == KP_CONN_READY ? idle_check(net, c, now) : setup_due;
     if (now >= oldest->deadline_ms) {
-        kp_conn_close(p, c, KAFKA_REQUEST_TIMED_OUT, "request timed out");
+        kp_conn_close(net, c, KAFKA_REQUEST_TIMED_OUT, "request timed out");
         return now; /* its requests failed back for retry: look again at once */
     }
     return oldest->deadline_ms < setup_due ? oldest->deadline_ms : setup_due;

@@ -15,7 +15,7 @@
 #include <sys/uio.h>
 
 #include "base/buf.h"
-#include "engine/internal.h"
+#include "net/net.h"
 #include "proto/protocol.h"
 #include "net/resolve.h"
 
@@ -36,6 +36,9 @@ typedef enum kp_conn_state {
  * writev will copy the iovecs into TLS-record-sized writes (one copy).
  * read/writev return the bytes moved (> 0), 0 from read when the peer
  * closed, or -1 with errno (EAGAIN: wait for `events`). */
+typedef struct kp_req kp_req_t;
+typedef struct kp_batch kp_batch_t; /* the engine's; carried, never looked into */
+
 typedef struct kp_transport_ops {
     const char *name;
     ssize_t (*read)(kp_conn_t *c, void *buf, size_t n);
@@ -49,12 +52,13 @@ typedef struct kp_transport_ops {
  * (set by whoever builds it), so the connection names nobody above it and
  * nothing dispatches on the API key. */
 typedef struct kp_req_ops {
-    /* the answer arrived; r is positioned at its body */
-    void (*response)(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r);
+    /* the answer arrived; r is positioned at its body. The request's
+     * builder finds its own state in net->owner. */
+    void (*response)(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r);
     /* it will never get one (connection lost, timed out, closed) */
-    void (*failed)(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_err_t err);
+    void (*failed)(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_err_t err);
     /* it expects no answer (acks=0) and was fully written */
-    void (*written)(kp_producer_t *p, kp_conn_t *c, kp_req_t *req);
+    void (*written)(kp_net_t *net, kp_conn_t *c, kp_req_t *req);
 } kp_req_ops_t;
 
 struct kp_req {
@@ -110,27 +114,32 @@ struct kp_conn {
     kp_lookup_t *lookup;
 };
 
+/* Every connection, known brokers first, then bootstrap servers:
+ * kp_conn_at(net, 0 .. kp_conn_count(net) - 1). */
+int kp_conn_count(const kp_net_t *net);
+kp_conn_t *kp_conn_at(const kp_net_t *net, int i);
+
 kp_conn_t *kp_conn_new(int32_t node_id, const char *host, int32_t port);
-void kp_conn_destroy(kp_producer_t *p, kp_conn_t *c);
+void kp_conn_destroy(kp_net_t *net, kp_conn_t *c);
 /* Start connecting if down and the backoff allows: dial the next address
  * of the host, or, when none is left, start looking the name up
  * (RESOLVING; an IP literal needs no lookup) and dial once it resolves. */
-void kp_conn_connect(kp_producer_t *p, kp_conn_t *c, int64_t now);
+void kp_conn_connect(kp_net_t *net, kp_conn_t *c, int64_t now);
 /* Drop the connection; every request on it fails with err. */
-void kp_conn_close(kp_producer_t *p, kp_conn_t *c, kp_err_t err, const char *why);
+void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why);
 /* Queue a request (takes ownership). */
-void kp_conn_send(kp_producer_t *p, kp_conn_t *c, kp_req_t *req);
+void kp_conn_send(kp_net_t *net, kp_conn_t *c, kp_req_t *req);
 /* poll() events wanted, and the handler for what poll() reported. */
 short kp_conn_events(const kp_conn_t *c);
-void kp_conn_io(kp_producer_t *p, kp_conn_t *c, short revents, int64_t now);
+void kp_conn_io(kp_net_t *net, kp_conn_t *c, short revents, int64_t now);
 /* Time-based work: connect and request timeouts. Returns the next deadline
  * (or INT64_MAX). */
-int64_t kp_conn_timers(kp_producer_t *p, kp_conn_t *c, int64_t now);
+int64_t kp_conn_timers(kp_net_t *net, kp_conn_t *c, int64_t now);
 void kp_req_free(kp_req_t *req);
 /* A request whose body the caller encodes into req->w (correlation id and
  * deadline set); kp_req_seal() then points its single iovec at req->w.
  * kp_req_new returns NULL, kp_req_seal -1, when memory runs out. */
-kp_req_t *kp_req_new(kp_producer_t *p, int16_t api, int16_t ver, int64_t now,
+kp_req_t *kp_req_new(kp_net_t *net, int16_t api, int16_t ver, int64_t now,
                      const kp_req_ops_t *ops);
 int kp_req_seal(kp_req_t *req);
 

@@ -45,7 +45,7 @@ static uint64_t produce_and_check(mockcluster_t *mc, const char *topic, const ch
     }
     CHECK_OK(kp_flush(p, 30000));
     CHECK_EQ_INT(atomic_load(&t.failed), 0);
-    uint64_t bytes = atomic_load(&p->tx_bytes);
+    uint64_t bytes = atomic_load(&p->net.tx_bytes);
     CHECK_OK(kp_close(p, 10000));
     kp_producer_destroy(p);
 

@@ -37,12 +37,7 @@ import sys
 RANK = {"base": 0, "proto": 1, "record": 1, "conf": 2, "net": 3, "engine": 4, "api": 5}
 
 # (including file, included header): why it is allowed for now
-EXCEPTIONS = {
-    ("net/conn.h", "engine/internal.h"):
-        "a connection still takes the producer for its configuration, logging and "
-        "backoff randomness, and carries kp_batch_t in produce requests (issue 11: "
-        "module state)",
-}
+EXCEPTIONS = {}
 
 
 def main(src):

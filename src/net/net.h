@@ -1,0 +1,52 @@
+/*
+ * net — the network module's state: the brokers and their connections, the
+ * bootstrap connections, the resolver, and what every connection shares
+ * (settings, correlation ids, the log, backoff randomness, a byte count).
+ *
+ * Why a struct of its own: connections used to take the whole producer, so
+ * the net layer included the engine's header and every change to the
+ * producer recompiled and re-coupled it. Now the engine composes one
+ * kp_net_t (kp_producer_t.net), the net layer sees only this, and what goes
+ * up goes through each request's kp_req_ops_t (conn.h), whose upcalls get
+ * the net and find their own state in net->owner (as libuv's handle->data). Owned and touched by the I/O thread only, except tx_bytes (read
+ * by anyone) and the fields set before the thread starts.
+ */
+#ifndef KP_NET_H
+#define KP_NET_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "base/util.h"
+#include "conf/config.h"
+
+typedef struct kp_conn kp_conn_t;
+struct kp_resolver;
+
+/* A broker the cluster told us about: its id and the connection to it
+ * (which holds the host name). */
+typedef struct kp_broker {
+    int32_t node_id;
+    int32_t port;
+    kp_conn_t *conn;
+} kp_broker_t;
+
+typedef struct kp_net {
+    const kp_conf_t *conf;      /* timeouts, socket buffers, backoff */
+    const kp_logger_t *log;
+    const char *client_id;      /* in every request header */
+    void *owner;                /* the composer's state, for kp_req_ops_t upcalls */
+    struct kp_resolver *resolver; /* host names to addresses (resolve.h) */
+    int32_t next_corrid;
+    uint64_t rng;               /* backoff and timeout jitter */
+    _Atomic uint64_t tx_bytes;  /* bytes written to brokers */
+    kp_broker_t *brokers;       /* from metadata */
+    int nbrokers, brokers_cap;
+    kp_conn_t **boot;           /* bootstrap connections, until metadata is known */
+    int nboot;
+    int boot_next;
+    int retire_boot;            /* bootstrap connections are no longer needed */
+    kp_conn_t *retired;         /* connections to destroy at the top of the loop */
+} kp_net_t;
+
+#endif
