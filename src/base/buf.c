@@ -145,6 +145,11 @@ void kp_w_tags(kp_wbuf_t *w) {
         kp_w_uvarint(w, 0);
 }
 
+void kp_w_uuid(kp_wbuf_t *w, const uint8_t *id) {
+    static const uint8_t zero[KP_UUID_LEN];
+    kp_w_bytes_raw(w, id ? id : zero, KP_UUID_LEN);
+}
+
 void kp_wbuf_put_i32(kp_wbuf_t *w, size_t off, int32_t v) {
     if (!w->err && off + 4 <= w->len)
         kp_put_be32(w->p + off, (uint32_t)v);
@@ -256,4 +261,37 @@ void kp_r_skip_tags(kp_rbuf_t *r) {
         }
         kp_r_skip(r, (size_t)sz);
     }
+}
+
+void kp_r_uuid(kp_rbuf_t *r, uint8_t out[KP_UUID_LEN]) {
+    const uint8_t *p = take(r, KP_UUID_LEN);
+    if (p)
+        memcpy(out, p, KP_UUID_LEN);
+    else
+        memset(out, 0, KP_UUID_LEN);
+}
+
+uint64_t kp_r_tag_count(kp_rbuf_t *r) {
+    if (!r->flex)
+        return 0;
+    uint64_t n = kp_r_uvarint(r);
+    if (r->err || n > kp_r_remaining(r) / 2) { /* a tag and a size at least */
+        r->err = 1;
+        return 0;
+    }
+    return n;
+}
+
+int kp_r_tag(kp_rbuf_t *r, uint64_t *tag, kp_rbuf_t *val) {
+    *tag = kp_r_uvarint(r);
+    uint64_t sz = kp_r_uvarint(r);
+    if (!r->err && sz > kp_r_remaining(r))
+        r->err = 1;
+    const uint8_t *p = r->err ? NULL : take(r, (size_t)sz);
+    kp_rbuf_init(val, p, p ? (size_t)sz : 0, 1);
+    if (!p) {
+        val->err = 1;
+        return -1;
+    }
+    return 0;
 }

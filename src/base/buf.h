@@ -62,6 +62,10 @@ void kp_w_arraylen_sz(kp_wbuf_t *w, size_t n);
 void kp_w_byteslen_sz(kp_wbuf_t *w, size_t n);
 /* empty tagged-field section: only written in flexible versions */
 void kp_w_tags(kp_wbuf_t *w);
+/* A UUID (16 raw bytes, the same in both forms); id NULL writes the zero
+ * UUID, which Kafka reads as "no id". */
+#define KP_UUID_LEN 16
+void kp_w_uuid(kp_wbuf_t *w, const uint8_t *id);
 /* overwrite 4 bytes at off with a big-endian int32 */
 void kp_wbuf_put_i32(kp_wbuf_t *w, size_t off, int32_t v);
 
@@ -142,5 +146,26 @@ int32_t kp_r_bytes(kp_rbuf_t *r, const uint8_t **p);
 /* Skip the tagged-field section (flexible versions only; no-op otherwise). */
 void kp_r_skip_tags(kp_rbuf_t *r);
 void kp_r_skip(kp_rbuf_t *r, size_t n);
+/* A UUID into out[16] (zeroed when truncated). */
+void kp_r_uuid(kp_rbuf_t *r, uint8_t out[KP_UUID_LEN]);
+/* Reading a tagged-field section field by field, for the fields a codec
+ * knows (the others it skips):
+ *
+ *     uint64_t n = kp_r_tag_count(r);
+ *     for (uint64_t i = 0; i < n; i++) {
+ *         uint64_t tag;
+ *         kp_rbuf_t v;
+ *         if (kp_r_tag(r, &tag, &v))
+ *             break;                      // r->err is set
+ *         if (tag == 0) ... read the field from v ...
+ *     }
+ *
+ * kp_r_tag_count returns 0 when not flexible, and sets err for a count the
+ * bytes left cannot hold (each field takes at least two bytes).
+ * kp_r_tag reads one field's tag and size, gives v, a flexible cursor over
+ * exactly its value (a field cannot read past its own size), and moves r
+ * past it; it returns -1 (err set) when the field is truncated. */
+uint64_t kp_r_tag_count(kp_rbuf_t *r);
+int kp_r_tag(kp_rbuf_t *r, uint64_t *tag, kp_rbuf_t *val);
 
 #endif

@@ -3,6 +3,9 @@
  * classic vs compact (flexible, KIP-482) strings, bytes and arrays, tagged
  * field sections, and the read cursor's sticky error flag.
  *
+ * Also UUIDs (16 raw bytes) and reading a tagged-field section field by
+ * field (kp_r_tag_count / kp_r_tag: a cursor bounded by the field's size).
+ *
  * Every expected byte sequence below is written out by hand from the
  * encoding rules (protobuf-style zigzag varints; Kafka's INT16/INT32
  * length prefixes; compact = unsigned varint of length + 1, 0 = null),
@@ -555,6 +558,105 @@ static void test_tags_skip(void)
     CHECK_EQ_INT(r.err, 1);
 }
 
+/* Field by field: each known field's cursor covers exactly its value. */
+static void test_tags_iterate(void)
+{
+    static const uint8_t tagged[] = {
+        0x03,                         /* 3 tagged fields */
+        0x00, 0x08, 0, 0, 0, 4, 0, 0, 0, 9, /* tag 0: two int32 */
+        0x02, 0x00,                   /* tag 2, empty */
+        0xac, 0x02, 0x02, 0xaa, 0xbb, /* tag 300, 2 bytes */
+        0x7e,                         /* the field after the section */
+    };
+    kp_rbuf_t r, v;
+    uint64_t tag;
+
+    kp_rbuf_init(&r, tagged, sizeof(tagged), 1);
+    REQUIRE_EQ_INT(kp_r_tag_count(&r), 3);
+    REQUIRE_EQ_INT(kp_r_tag(&r, &tag, &v), 0);
+    CHECK_EQ_U64(tag, 0);
+    CHECK_EQ_INT(v.len, 8);
+    CHECK_EQ_INT(v.flex, 1);
+    CHECK_EQ_INT(kp_r_i32(&v), 4);
+    CHECK_EQ_INT(kp_r_i32(&v), 9);
+    CHECK_EQ_INT(v.err, 0);
+    (void)kp_r_i8(&v); /* past the field: the field's cursor fails, not r */
+    CHECK_EQ_INT(v.err, 1);
+    CHECK_EQ_INT(r.err, 0);
+    REQUIRE_EQ_INT(kp_r_tag(&r, &tag, &v), 0);
+    CHECK_EQ_U64(tag, 2);
+    CHECK_EQ_INT(v.len, 0);
+    REQUIRE_EQ_INT(kp_r_tag(&r, &tag, &v), 0);
+    CHECK_EQ_U64(tag, 300);
+    CHECK_EQ_INT(kp_r_i16(&v), (int16_t)0xaabb);
+    CHECK_EQ_INT(kp_r_i8(&r), 0x7e);
+    CHECK_EQ_INT(r.err, 0);
+
+    /* classic: no section */
+    kp_rbuf_init(&r, tagged, sizeof(tagged), 0);
+    CHECK_EQ_INT(kp_r_tag_count(&r), 0);
+    CHECK_EQ_INT(r.off, 0);
+
+    /* a count the bytes cannot hold (2 bytes per field at least) */
+    kp_rbuf_init(&r, "\x03\x00\x00\x01\x00", 5, 1);
+    CHECK_EQ_INT(kp_r_tag_count(&r), 0);
+    CHECK_EQ_INT(r.err, 1);
+
+    /* a size past the end */
+    kp_rbuf_init(&r, "\x01\x00\x05\x01\x02", 5, 1);
+    REQUIRE_EQ_INT(kp_r_tag_count(&r), 1);
+    CHECK_EQ_INT(kp_r_tag(&r, &tag, &v), -1);
+    CHECK_EQ_INT(r.err, 1);
+    CHECK_EQ_INT(v.err, 1);
+    CHECK_EQ_INT(kp_r_remaining(&v), 0);
+
+    /* every truncation of the section fails somewhere, never reads past n */
+    for (size_t n = 0; n < sizeof(tagged) - 1; n++) {
+        kp_rbuf_init(&r, tagged, n, 1);
+        uint64_t cnt = kp_r_tag_count(&r);
+        for (uint64_t i = 0; i < cnt && !r.err; i++)
+            (void)kp_r_tag(&r, &tag, &v);
+        if (!CHECK_EQ_INT(r.err, 1))
+            fprintf(stderr, "    tag section truncated to %zu bytes\n", n);
+        CHECK_LE_INT(r.off, n);
+    }
+}
+
+/* ---- UUIDs -------------------------------------------------------------------- */
+
+static void test_uuid(void)
+{
+    static const uint8_t id[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                   0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+    static const uint8_t zero[16] = {0};
+    uint8_t got[16];
+    kp_wbuf_t w;
+    kp_rbuf_t r;
+
+    /* the same 16 bytes in both forms */
+    for (int flex = 0; flex <= 1; flex++) {
+        WB_START(w, flex);
+        kp_w_uuid(&w, id);
+        kp_w_uuid(&w, NULL); /* the zero UUID, "no id" */
+        CHECK_EQ_INT(w.len, 32);
+        CHECK_EQ_MEM(w.p, 16, id, 16);
+        CHECK_EQ_MEM(w.p + 16, 16, zero, 16);
+        kp_rbuf_init(&r, w.p, w.len, flex);
+        kp_r_uuid(&r, got);
+        CHECK_EQ_MEM(got, 16, id, 16);
+        kp_r_uuid(&r, got);
+        CHECK_EQ_MEM(got, 16, zero, 16);
+        CHECK_EQ_INT(r.err, 0);
+        kp_wbuf_free(&w);
+    }
+    /* truncated: error, zeroed */
+    kp_rbuf_init(&r, id, 15, 1);
+    memset(got, 0x5a, sizeof(got));
+    kp_r_uuid(&r, got);
+    CHECK_EQ_INT(r.err, 1);
+    CHECK_EQ_MEM(got, 16, zero, 16);
+}
+
 /* ---- sticky errors and truncation -------------------------------------------- */
 
 /* Encoding of a record-like sequence of fields, classic form. */
@@ -927,6 +1029,7 @@ TEST_MAIN(TEST(test_varint_vectors), TEST(test_uvarint_vectors), TEST(test_varin
           TEST(test_wbuf_growth_and_patch), TEST(test_strings_classic),
           TEST(test_strings_compact), TEST(test_flex_switch_per_call), TEST(test_arrays),
           TEST(test_bytes), TEST(test_tags_write), TEST(test_tags_skip),
+          TEST(test_tags_iterate), TEST(test_uuid),
           TEST(test_truncation_every_prefix_classic), TEST(test_truncation_every_prefix_flex),
           TEST(test_sticky_error), TEST(test_lengths_beyond_buffer), TEST(test_arraylen_absurd),
           TEST(test_string_length_limits), TEST(test_count_length_limits),
