@@ -30,7 +30,16 @@ void kp_errf(char *buf, size_t size, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* The test clock (kp_test_clock_set): -1, or the microseconds it reads. */
+static _Atomic int64_t test_clock_us = -1;
+
+void kp_test_clock_set(int64_t ms) { atomic_store(&test_clock_us, ms < 0 ? -1 : ms * 1000); }
+void kp_test_clock_advance(int64_t ms) { atomic_fetch_add(&test_clock_us, ms * 1000); }
+
 int64_t kp_mono_us(void) {
+    int64_t t = atomic_load_explicit(&test_clock_us, memory_order_relaxed);
+    if (__builtin_expect(t >= 0, 0))
+        return t;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
@@ -95,9 +104,15 @@ int64_t kp_wall_ms(void) {
 int kp_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ms) {
     if (deadline_ms == INT64_MAX)
         return pthread_cond_wait(c, m), 0;
-    if (kp_mono_ms() >= deadline_ms)
+    int64_t left = deadline_ms - kp_mono_ms();
+    if (left <= 0)
         return -1;
-    struct timespec ts = {deadline_ms / 1000, (deadline_ms % 1000) * 1000000};
+    /* the deadline may be on the test clock: wait that long on the real one */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t until = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + left;
+    ts.tv_sec = until / 1000;
+    ts.tv_nsec = (until % 1000) * 1000000;
     pthread_cond_timedwait(c, m, &ts);
     return 0;
 }

@@ -37,6 +37,13 @@ void kp_logf(const kp_logger_t *lg, int level, const char *fmt, ...)
 /* Monotonic milliseconds / microseconds (deadlines, backoff). */
 int64_t kp_mono_ms(void);
 int64_t kp_mono_us(void);
+/* The producer clock tests can drive (a seam, like kp_alloc_fail_after):
+ * once set, kp_mono_ms/us read `ms` for every producer of the process, and
+ * time moves only by kp_test_clock_advance (the test wakes a producer whose
+ * timers it moved); a negative ms goes back to CLOCK_MONOTONIC. Timed waits
+ * (kp_cond_wait_until) wait the remaining test time in real time. */
+void kp_test_clock_set(int64_t ms);
+void kp_test_clock_advance(int64_t ms);
 /* Wall-clock milliseconds since the epoch (record timestamps). */
 int64_t kp_wall_ms(void);
 
