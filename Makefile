@@ -2,7 +2,12 @@
 #   make demo     dev cluster + the three send-mode examples + console + kcat read-back
 #   make test     the whole suite (normal, ASan+UBSan, TSan) in one CTest run
 #   make install  PREFIX=/usr/local DESTDIR=
+#   make bench    kprod against librdkafka 2.15.1 on one kprod-mock cluster
 #   make fuzz     libFuzzer targets (clang), FUZZ_SECONDS each (tests/fuzz/)
+# The mock cluster, the tests and the benchmark use librdkafka 2.15.1, built
+# once into ~/.cache/kprod by scripts/build-librdkafka.sh (a line says so
+# while it builds; nothing happens when it is there), whose printed prefix
+# goes to CMake as KPROD_RDKAFKA_PREFIX (cmake/rdkafka.cmake).
 BUILD   ?= build
 PREFIX  ?= /usr/local
 export DESTDIR
@@ -14,9 +19,14 @@ all: build
 
 deps:
 	@sh scripts/install-deps.sh
+	@sh scripts/build-librdkafka.sh >/dev/null
+
+# configure [EXTRA CMAKE ARGS]: the build tree, with librdkafka 2.15.1's prefix
+configure = rdk=$$(sh scripts/build-librdkafka.sh) && \
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DKPROD_RDKAFKA_PREFIX="$$rdk" $(1) $(CMAKE_FLAGS) >/dev/null
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@$(call configure)
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
@@ -24,7 +34,7 @@ demo: build
 
 # The CTest summary is the last thing printed.
 test: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DKPROD_SANITIZERS=ON $(CMAKE_FLAGS) >/dev/null
+	@$(call configure,-DKPROD_SANITIZERS=ON)
 	@cmake --build $(BUILD) -j $(JOBS) >$(BUILD).log 2>&1 || { cat $(BUILD).log; exit 1; }
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 

@@ -10,7 +10,9 @@
 # checked against the registry's sha512 (pinned here too) and the header's
 # RD_KAFKA_VERSION (0x020f01ff); only the C library is built, with its own
 # configure, against Debian's zlib, zstd, lz4 and OpenSSL (no GSSAPI, no
-# libcurl, no Cyrus SASL). About 30 s on 2 idle cores.
+# libcurl, no Cyrus SASL); zlib, zstd and OpenSSL are required (--enable-*), so
+# a missing -dev package fails the build instead of quietly leaving a codec
+# out. About 30 s on 2 idle cores.
 #
 # The prefix gets include/librdkafka/{rdkafka.h,rdkafka_mock.h},
 # lib/librdkafka.{a,so} and lib/pkgconfig/rdkafka.pc.
@@ -35,9 +37,16 @@ say() { echo "kprod: $*" >&2; }
 need() {
     command -v "$1" >/dev/null 2>&1 || { say "$1 is needed to build librdkafka 2.15.1"; exit 1; }
 }
+# npm fetches the package; openssl checks it; librdkafka's configure is a bash
+# script that also insists on a C++ compiler (it builds only C here) and asks
+# pkg-config for the libraries (scripts/install-deps.sh installs all of them)
 need npm
+need openssl
+need bash
 need make
 need cc
+need c++
+need pkg-config
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kprod-rdk.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
@@ -69,6 +78,7 @@ rm -rf "$PREFIX"
 (
     cd "$SRC"
     ./configure --prefix="$PREFIX" --disable-gssapi --disable-curl --disable-sasl \
+        --enable-zlib --enable-zstd --enable-ssl \
         >"$WORK/configure.log" 2>&1
     make -C src -j"$(nproc 2>/dev/null || echo 2)" >"$WORK/make.log" 2>&1
     make -C src install >"$WORK/install.log" 2>&1

@@ -1,10 +1,30 @@
 #!/bin/sh
 # Installs the Debian packages kprod's build, demo and tests need, and only
 # those that are missing. Run as root (make demo / make test call it).
+#
+#   gcc make cmake pkg-config     the build
+#   zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libc-ares-dev
+#                                 libkprod's codecs and resolver
+#   npm ca-certificates openssl g++ libssl-dev
+#                                 scripts/build-librdkafka.sh: librdkafka 2.15.1
+#                                 (the mock cluster, tests, benchmarks) from the
+#                                 npm registry, checked with openssl, built by
+#                                 its configure (which wants a C++ compiler) against
+#                                 zlib, zstd, lz4 and OpenSSL
+#   librdkafka-dev kcat           kcat reads topics back in the demo and the
+#                                 tool tests (Debian's librdkafka 2.0.2 is its
+#                                 library; kprod's own programs do not use it)
+#   valgrind python3              the tool tests, the docs and include checks
+# npm counts as present when an `npm` command exists (e.g. NodeSource's nodejs
+# ships its own).
 set -eu
-PKGS="gcc make cmake pkg-config librdkafka-dev kcat valgrind zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libc-ares-dev"
+PKGS="gcc g++ make cmake pkg-config zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libc-ares-dev
+npm ca-certificates openssl libssl-dev librdkafka-dev kcat valgrind python3"
 missing=""
 for p in $PKGS; do
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then
+    continue
+  fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
