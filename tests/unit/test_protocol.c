@@ -9,6 +9,7 @@
  */
 #include "test.h"
 
+#include "kprod/kprod.h"
 #include "proto/protocol.h"
 
 /* ---- an independent byte builder (for response inputs) ------------------------- */
@@ -1151,6 +1152,1081 @@ static void test_produce_response_truncated(void)
     }
 }
 
+/* ---- both forms: helpers for flexible bodies ------------------------------------ */
+
+/* array length: classic int32, or compact (uvarint n + 1, 0 = null) */
+static void bb_arr(bb_t *b, int flex, int n)
+{
+    if (flex)
+        bb_uv(b, n < 0 ? 0 : (uint64_t)n + 1);
+    else
+        bb_i32(b, n);
+}
+static void bb_s(bb_t *b, int flex, const char *s)
+{
+    if (flex)
+        bb_cstr(b, s);
+    else
+        bb_str(b, s);
+}
+/* an empty tag section (flexible only) */
+static void bb_notags(bb_t *b, int flex)
+{
+    if (flex)
+        bb_uv(b, 0);
+}
+/* one tagged field: tag, size, value */
+static void bb_tag(bb_t *b, unsigned tag, const bb_t *val)
+{
+    bb_uv(b, tag);
+    bb_uv(b, val->n);
+    bb_raw(b, val->p, val->n);
+}
+
+/* ---- versions, KIP-896 --------------------------------------------------------------- */
+
+static const int16_t our_apis[] = {KP_API_PRODUCE, KP_API_METADATA, KP_API_API_VERSIONS,
+                                   KP_API_INIT_PRODUCER_ID};
+
+static void test_codec_and_negotiated_ranges(void)
+{
+    /* what the codecs know (each version tested below) */
+    CHECK_EQ_INT(kp_proto_codec_min(KP_API_PRODUCE), 3);
+    CHECK_EQ_INT(kp_proto_codec_max(KP_API_PRODUCE), 10);
+    CHECK_EQ_INT(kp_proto_codec_min(KP_API_METADATA), 1);
+    CHECK_EQ_INT(kp_proto_codec_max(KP_API_METADATA), 12);
+    CHECK_EQ_INT(kp_proto_codec_min(KP_API_API_VERSIONS), 0);
+    CHECK_EQ_INT(kp_proto_codec_max(KP_API_API_VERSIONS), 4);
+    CHECK_EQ_INT(kp_proto_codec_min(KP_API_INIT_PRODUCER_ID), 0);
+    CHECK_EQ_INT(kp_proto_codec_max(KP_API_INIT_PRODUCER_ID), 5);
+    CHECK_EQ_INT(kp_proto_codec_max(1 /* Fetch */), -1);
+    CHECK_EQ_INT(kp_proto_codec_min(1), -1);
+    /* what kprod negotiates lies inside */
+    for (size_t i = 0; i < sizeof(our_apis) / sizeof(our_apis[0]); i++) {
+        int16_t a = our_apis[i];
+        CHECK_GE_INT(kp_proto_our_min(a), kp_proto_codec_min(a));
+        CHECK_LE_INT(kp_proto_our_max(a), kp_proto_codec_max(a));
+        CHECK_LE_INT(kp_proto_our_min(a), kp_proto_our_max(a));
+    }
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_PRODUCE), 8);
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_METADATA), 8);
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_API_VERSIONS), 2); /* v3: the engine's fallback first */
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_INIT_PRODUCER_ID), 4);
+    /* KIP-896: Kafka 4.0.0's ProduceRequest.json is "3-12"; Metadata (0-13),
+     * ApiVersions (0-4) and InitProducerId (0-5) lost nothing */
+    CHECK_EQ_INT(kp_proto_our_min(KP_API_PRODUCE), 3);
+    CHECK_EQ_INT(kp_proto_our_min(KP_API_METADATA), 1);
+    CHECK_EQ_INT(kp_proto_our_min(KP_API_API_VERSIONS), 0);
+    CHECK_EQ_INT(kp_proto_our_min(KP_API_INIT_PRODUCER_ID), 0);
+    CHECK(kp_proto_is_flexible(KP_API_API_VERSIONS, 4));
+    CHECK(kp_proto_is_flexible(KP_API_PRODUCE, 10));
+    CHECK(kp_proto_is_flexible(KP_API_METADATA, 12));
+    CHECK(kp_proto_is_flexible(KP_API_INIT_PRODUCER_ID, 5));
+}
+
+/* Brokers that offer only new versions, and the ones 4.0 advertises. */
+static void test_pick_new_brokers(void)
+{
+    const int16_t pmax = kp_proto_our_max(KP_API_PRODUCE);
+    const int16_t mmax = kp_proto_our_max(KP_API_METADATA);
+    const int16_t imax = kp_proto_our_max(KP_API_INIT_PRODUCER_ID);
+
+    /* Kafka 4.0: Produce advertised 0..12 (KAFKA-18659) but 0..2 refused */
+    CHECK_EQ_INT(kp_proto_pick(KP_API_PRODUCE, 0, 12), pmax);
+    /* a broker without the removed versions */
+    CHECK_EQ_INT(kp_proto_pick(KP_API_PRODUCE, 3, 12), pmax);
+    /* only versions from 7 (Confluent Cloud's Kafka 2.1 baseline) */
+    CHECK_EQ_INT(kp_proto_pick(KP_API_PRODUCE, 7, 13), pmax);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_PRODUCE, pmax, pmax), pmax);
+    /* a future broker whose lowest Produce is above ours */
+    CHECK_EQ_INT(kp_proto_pick(KP_API_PRODUCE, (int16_t)(pmax + 1), 13), -1);
+    /* an old broker: its highest, where that is valid */
+    CHECK_EQ_INT(kp_proto_pick(KP_API_PRODUCE, 0, 6), 6);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_PRODUCE, 0, 2), -1);
+    /* Metadata: 4.0 keeps 0..13; deprecated 0..3 only to a broker that
+     * stops there */
+    CHECK_EQ_INT(kp_proto_pick(KP_API_METADATA, 0, 13), mmax);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_METADATA, 4, 13), mmax);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_METADATA, mmax, 15), mmax);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_METADATA, (int16_t)(mmax + 1), 15), -1);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_METADATA, 0, 3), 3);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_METADATA, 0, 0), -1);
+    /* a range that is empty */
+    CHECK_EQ_INT(kp_proto_pick(KP_API_METADATA, 9, 5), -1);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_INIT_PRODUCER_ID, 0, 5), imax);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_INIT_PRODUCER_ID, (int16_t)(imax + 1), 6), -1);
+    /* ApiVersions: ours stops at 2; kp_proto_pick_upto may go to the codec's 4 */
+    CHECK_EQ_INT(kp_proto_pick(KP_API_API_VERSIONS, 0, 4), 2);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_API_VERSIONS, 3, 4), -1);
+    CHECK_EQ_INT(kp_proto_pick_upto(KP_API_API_VERSIONS, 3, 4, 4), 4);
+    CHECK_EQ_INT(kp_proto_pick_upto(KP_API_API_VERSIONS, 3, 9, 99), 4); /* codec caps */
+    CHECK_EQ_INT(kp_proto_pick_upto(KP_API_API_VERSIONS, 0, 2, 4), 2);
+    CHECK_EQ_INT(kp_proto_pick_upto(KP_API_API_VERSIONS, 0, 4, 3), 3);
+    CHECK_EQ_INT(kp_proto_pick_upto(KP_API_API_VERSIONS, -1, -1, 4), -1);
+    CHECK_EQ_INT(kp_proto_pick_upto(KP_API_PRODUCE, 0, 12, 2), -1); /* below our min */
+    CHECK_EQ_INT(kp_proto_pick_upto(1 /* Fetch */, 0, 17, 17), -1);
+}
+
+/* Every version an encoder does not know fails the request; every version a
+ * decoder does not know fails the decoding. */
+static void test_versions_outside_codecs(void)
+{
+    static const char *const topics[] = {"t"};
+    static const uint8_t batch[1] = {0};
+    kp_wbuf_t w;
+
+    for (int16_t ver = -1; ver <= 14; ver++) {
+        int in;
+
+        in = ver >= 1 && ver <= 12;
+        kp_wbuf_init(&w, 0);
+        kp_metadata_req(&w, ver, 1, "c", topics, 1, 1);
+        if (!CHECK_EQ_INT(w.err, !in))
+            fprintf(stderr, "    Metadata request v%d\n", ver);
+        kp_wbuf_free(&w);
+
+        in = ver >= 0 && ver <= 4;
+        kp_wbuf_init(&w, 0);
+        kp_apiversions_req(&w, ver, 1, "c");
+        if (!CHECK_EQ_INT(w.err, !in))
+            fprintf(stderr, "    ApiVersions request v%d\n", ver);
+        kp_wbuf_free(&w);
+
+        in = ver >= 0 && ver <= 5;
+        kp_wbuf_init(&w, 0);
+        kp_initpid_req(&w, ver, 1, "c", NULL, 60000, -1, -1);
+        if (!CHECK_EQ_INT(w.err, !in))
+            fprintf(stderr, "    InitProducerId request v%d\n", ver);
+        kp_wbuf_free(&w);
+
+        in = ver >= 3 && ver <= 10;
+        {
+            kp_produce_builder_t pb;
+            struct iovec *iov;
+            int niov = 0;
+
+            kp_produce_begin(&pb, ver, 1, "c", 1, 1000, NULL, 1);
+            kp_produce_topic(&pb, "t", 1);
+            kp_produce_partition(&pb, 0, batch, sizeof(batch));
+            kp_produce_topic_end(&pb);
+            iov = kp_produce_finish(&pb, &niov);
+            if (!CHECK_EQ_INT(iov != NULL, in))
+                fprintf(stderr, "    Produce request v%d\n", ver);
+            free(iov);
+            kp_produce_builder_free(&pb);
+        }
+    }
+    /* decoders: beyond the codec's highest version */
+    {
+        static const uint8_t zeros[64] = {0};
+        kp_api_range_t ranges[KP_API_COUNT];
+        kp_md_resp_t m;
+        kp_produce_resp_t pr;
+        kp_initpid_resp_t ip;
+        kp_rbuf_t r;
+
+        kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
+        CHECK_EQ_INT(kp_metadata_resp(&r, 13, &m), -1);
+        CHECK_NULL(m.topics);
+        kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
+        CHECK_EQ_INT(kp_produce_resp(&r, 11, &pr), -1);
+        CHECK_NULL(pr.topics);
+        kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, 5, ranges), -1);
+        kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, -1, ranges), -1);
+        kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
+        CHECK_EQ_INT(kp_initpid_resp(&r, 6, &ip), -1);
+        kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
+        CHECK_EQ_INT(kp_produce_resp(&r, -1, &pr), -1);
+    }
+}
+
+/* ---- ApiVersions v3/v4 ------------------------------------------------------------- */
+
+/* v3 and v4 requests: header v2 (client id a classic string, then an empty
+ * tag section), ClientSoftwareName "kprod" and ClientSoftwareVersion
+ * KPROD_VERSION_STR as compact strings, an empty tag section. */
+static void test_apiversions_request_v3_v4(void)
+{
+    static const uint8_t head[] = {
+        0x00, 0x00, 0x00, 0x00,             /* size, below */
+        0x00, 0x12, 0x00, 0x03,             /* ApiVersions v3 */
+        0x00, 0x00, 0x00, 0x07,             /* correlation id */
+        0x00, 0x02, 'k', 'p',               /* ClientId */
+        0x00,                               /* header tags */
+        0x06, 'k', 'p', 'r', 'o', 'd',      /* ClientSoftwareName */
+    };
+    const size_t vlen = strlen(KPROD_VERSION_STR);
+
+    REQUIRE(vlen > 0 && vlen < 126);
+    for (int16_t ver = 3; ver <= 4; ver++) {
+        uint8_t want[128];
+        size_t n = sizeof(head);
+        kp_wbuf_t w;
+
+        memcpy(want, head, n);
+        want[7] = (uint8_t)ver;
+        want[n++] = (uint8_t)(vlen + 1); /* ClientSoftwareVersion */
+        memcpy(want + n, KPROD_VERSION_STR, vlen), n += vlen;
+        want[n++] = 0x00;                /* body tags */
+        want[3] = (uint8_t)(n - 4);
+        kp_wbuf_init(&w, 0);
+        kp_apiversions_req(&w, ver, 7, "kp");
+        if (!CHECK_EQ_MEM(w.p, w.len, want, n))
+            fprintf(stderr, "    ApiVersions request v%d\n", ver);
+        kp_wbuf_free(&w);
+    }
+}
+
+/* A flexible (v3/v4) body as Kafka 4 writes it: api entries with tag
+ * sections, ThrottleTimeMs, then SupportedFeatures (tag 0),
+ * FinalizedFeaturesEpoch (1), FinalizedFeatures (2), ZkMigrationReady (3). */
+static void av_body_flex(bb_t *b, int err)
+{
+    bb_t f = {{0}, 0};
+
+    bb_i16(b, err);
+    bb_uv(b, 4 + 1);
+    bb_i16(b, 0), bb_i16(b, 0), bb_i16(b, 12), bb_uv(b, 0);    /* Produce 0..12 */
+    bb_i16(b, 3), bb_i16(b, 0), bb_i16(b, 13), bb_uv(b, 0);    /* Metadata 0..13 */
+    bb_i16(b, 18), bb_i16(b, 0), bb_i16(b, 4), bb_uv(b, 0);    /* ApiVersions 0..4 */
+    bb_i16(b, 22), bb_i16(b, 0), bb_i16(b, 5);                  /* InitProducerId */
+    bb_uv(b, 1), bb_uv(b, 9), bb_uv(b, 1), bb_i8(b, 1);          /* an entry's unknown tag */
+    bb_i32(b, 0);                                               /* ThrottleTimeMs */
+    bb_uv(b, 4);                                                /* four tagged fields */
+    bb_uv(&f, 1 + 1), bb_cstr(&f, "metadata.version"), bb_i16(&f, 1), bb_i16(&f, 25),
+        bb_uv(&f, 0);
+    bb_tag(b, 0, &f);
+    f.n = 0;
+    bb_i64(&f, 42);
+    bb_tag(b, 1, &f);
+    f.n = 0;
+    bb_uv(&f, 1 + 1), bb_cstr(&f, "metadata.version"), bb_i16(&f, 25), bb_i16(&f, 25),
+        bb_uv(&f, 0);
+    bb_tag(b, 2, &f);
+    f.n = 0;
+    bb_i8(&f, 0);
+    bb_tag(b, 3, &f);
+}
+
+static void test_apiversions_response_v3_v4(void)
+{
+    for (int16_t ver = 3; ver <= 4; ver++) {
+        bb_t b = {{0}, 0};
+        kp_api_range_t ranges[KP_API_COUNT];
+        kp_rbuf_t r;
+
+        bb_i32(&b, 5); /* header v0: no tag section even though flexible */
+        av_body_flex(&b, 0);
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_API_VERSIONS, ver), 5);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), 0);
+        CHECK_EQ_INT(r.err, 0);
+        CHECK_EQ_INT(r.off, b.n);
+        CHECK_EQ_INT(ranges[KP_API_PRODUCE].max, 12);
+        CHECK_EQ_INT(ranges[KP_API_METADATA].max, 13);
+        CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, 4);
+        CHECK_EQ_INT(ranges[KP_API_INIT_PRODUCER_ID].min, 0);
+        CHECK_EQ_INT(ranges[KP_API_INIT_PRODUCER_ID].max, 5);
+        CHECK_EQ_INT(ranges[1].max, -1);
+        CHECK_EQ_INT(kp_proto_pick(KP_API_PRODUCE, ranges[0].min, ranges[0].max),
+                     kp_proto_our_max(KP_API_PRODUCE));
+
+        /* every truncation: malformed, and no range left over */
+        for (size_t n = 4; n < b.n; n++) {
+            uint8_t *p = malloc(n);
+
+            REQUIRE_NOT_NULL(p);
+            memcpy(p, b.p, n);
+            kp_rbuf_init(&r, p, n, 0);
+            (void)kp_proto_resp_header(&r, KP_API_API_VERSIONS, ver);
+            if (!CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), -1))
+                fprintf(stderr, "    v%d truncated to %zu of %zu\n", ver, n, b.n);
+            CHECK_EQ_INT(ranges[KP_API_PRODUCE].max, -1);
+            CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, -1);
+            CHECK_LE_INT(r.off, n);
+            free(p);
+        }
+    }
+}
+
+/* Kafka answers an ApiVersions version it does not know with
+ * UNSUPPORTED_VERSION in the v0 form (and, from 2.4, only its ApiVersions
+ * entry): a v3/v4 request must read it as v0 and give the range. */
+static void test_apiversions_unsupported_v0_form_to_flexible(void)
+{
+    for (int16_t ver = 3; ver <= 4; ver++) {
+        kp_api_range_t ranges[KP_API_COUNT];
+        kp_rbuf_t r;
+        bb_t b = {{0}, 0};
+
+        bb_i32(&b, 11);
+        bb_i16(&b, 35);
+        bb_i32(&b, 1);
+        bb_i16(&b, 18), bb_i16(&b, 0), bb_i16(&b, 2);
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_API_VERSIONS, ver), 11);
+        CHECK_EQ_INT(r.flex, 1);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), 35);
+        CHECK_EQ_INT(r.err, 0);
+        CHECK_EQ_INT(r.off, b.n);
+        CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].min, 0);
+        CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, 2);
+        CHECK_EQ_INT(ranges[KP_API_PRODUCE].max, -1);
+        /* the engine asks again at the highest common version */
+        CHECK_EQ_INT(kp_proto_pick_upto(KP_API_API_VERSIONS, ranges[18].min, ranges[18].max,
+                                        kp_proto_codec_max(KP_API_API_VERSIONS)),
+                     2);
+
+        /* a pre-2.4 broker lists every API in the error reply */
+        b.n = 0;
+        bb_i16(&b, 35);
+        bb_i32(&b, 3);
+        bb_i16(&b, 0), bb_i16(&b, 0), bb_i16(&b, 7);
+        bb_i16(&b, 3), bb_i16(&b, 0), bb_i16(&b, 7);
+        bb_i16(&b, 18), bb_i16(&b, 0), bb_i16(&b, 2);
+        kp_rbuf_init(&r, b.p, b.n, 1);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), 35);
+        CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, 2);
+        CHECK_EQ_INT(ranges[KP_API_PRODUCE].max, 7);
+
+        /* no entries at all: the error, no range */
+        b.n = 0;
+        bb_i16(&b, 35);
+        bb_i32(&b, 0);
+        kp_rbuf_init(&r, b.p, b.n, 1);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), 35);
+        CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, -1);
+
+        /* the same error in the asked (flexible) form, exactly: taken */
+        b.n = 0;
+        bb_i16(&b, 35);
+        bb_uv(&b, 1 + 1);
+        bb_i16(&b, 18), bb_i16(&b, 0), bb_i16(&b, 2), bb_uv(&b, 0);
+        bb_i32(&b, 0);
+        bb_uv(&b, 0);
+        kp_rbuf_init(&r, b.p, b.n, 1);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), 35);
+        CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, 2);
+        CHECK_EQ_INT(r.off, b.n);
+        /* ... but not with a byte too many */
+        bb_i8(&b, 0);
+        kp_rbuf_init(&r, b.p, b.n, 1);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), -1);
+        CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, -1);
+    }
+}
+
+/* librdkafka 2.15.1's mock offers ApiVersions 0..2 and answers a v3 request
+ * (rd_kafka_mock_handle_ApiVersion) with ErrorCode 35, a one-byte count
+ * (1, not a compact 2), one entry without a tag section and a
+ * ThrottleTimeMs: neither v0 nor v3 form. Malformed, never a crash, no
+ * range. Its truncations are malformed too, but for one that happens to be
+ * a well-formed v3 error reply without entries (35, count 0, a throttle,
+ * no tags): 35 and no range, which the caller treats as a fallback without
+ * a range just the same. */
+static void test_apiversions_mock_2_15_malformed(void)
+{
+    static const uint8_t mock[] = {
+        0x00, 0x00, 0x00, 0x01,             /* correlation id (header v0) */
+        0x00, 0x23,                         /* ErrorCode 35 */
+        0x01,                               /* count, as an int8 */
+        0x00, 0x12, 0x00, 0x00, 0x00, 0x02, /* ApiVersions 0..2 */
+        0x00, 0x00, 0x00, 0x00,             /* ThrottleTimeMs */
+    };
+    kp_api_range_t ranges[KP_API_COUNT];
+    kp_rbuf_t r;
+
+    kp_rbuf_init(&r, mock, sizeof(mock), 0);
+    CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_API_VERSIONS, 3), 1);
+    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges), -1);
+    CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, -1);
+    for (size_t n = 4; n < sizeof(mock); n++) {
+        int rc;
+
+        kp_rbuf_init(&r, mock, n, 0);
+        (void)kp_proto_resp_header(&r, KP_API_API_VERSIONS, 3);
+        rc = kp_apiversions_resp(&r, 3, ranges);
+        if (!CHECK_EQ_INT(rc, n == 12 ? 35 : -1))
+            fprintf(stderr, "    %zu of %zu bytes\n", n, sizeof(mock));
+        CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, -1);
+        CHECK_LE_INT(r.off, n);
+    }
+}
+
+/* Other errors: the code is the answer, with or without the rest. */
+static void test_apiversions_other_errors(void)
+{
+    kp_api_range_t ranges[KP_API_COUNT];
+    kp_rbuf_t r;
+    bb_t b = {{0}, 0};
+
+    /* INVALID_REQUEST (42, e.g. a bad ClientSoftwareName) in v3 form */
+    bb_i16(&b, 42);
+    bb_uv(&b, 0 + 1);
+    bb_i32(&b, 0x01020304); /* a ThrottleTimeMs that reads as a tag count */
+    bb_uv(&b, 0);
+    kp_rbuf_init(&r, b.p, b.n, 1);
+    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges), 42);
+    CHECK_EQ_INT(r.err, 0);
+    CHECK_EQ_INT(r.off, b.n);
+    /* just the code */
+    kp_rbuf_init(&r, b.p, 2, 1);
+    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges), 42);
+    CHECK_EQ_INT(r.err, 0);
+    /* not even that */
+    kp_rbuf_init(&r, b.p, 1, 1);
+    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges), -1);
+    CHECK_EQ_INT(r.err, 1);
+}
+
+/* ---- Metadata v9..v12 ------------------------------------------------------------------- */
+
+/* Requests v1..v12: Topics (TopicId 10+, zero: asked by name), then
+ * AllowAutoTopicCreation (4+), IncludeClusterAuthorizedOperations (8..10),
+ * IncludeTopicAuthorizedOperations (8+); flexible from 9. */
+static void test_metadata_request_v1_v12(void)
+{
+    static const char *const topics[] = {"t1", "orders"};
+
+    for (int16_t ver = 1; ver <= 12; ver++) {
+        int flex = ver >= 9;
+        uint8_t want[128];
+        size_t n = 0;
+        kp_wbuf_t w;
+
+        memcpy(want, "\x00\x00\x00\x00\x00\x03\x00", 7), n = 7;
+        want[n++] = (uint8_t)ver;
+        memcpy(want + n, "\x00\x00\x00\x01\x00\x01" "c", 7), n += 7;
+        if (flex)
+            want[n++] = 0x00; /* header tags */
+        if (flex)
+            want[n++] = 0x03; /* 2 topics, compact */
+        else
+            memcpy(want + n, "\x00\x00\x00\x02", 4), n += 4;
+        for (int t = 0; t < 2; t++) {
+            const char *name = topics[t];
+            size_t len = strlen(name);
+            if (ver >= 10) { /* TopicId: the zero UUID */
+                memset(want + n, 0, 16);
+                n += 16;
+            }
+            if (flex) {
+                want[n++] = (uint8_t)(len + 1);
+            } else {
+                want[n++] = 0x00;
+                want[n++] = (uint8_t)len;
+            }
+            memcpy(want + n, name, len), n += len;
+            if (flex)
+                want[n++] = 0x00; /* topic tags */
+        }
+        if (ver >= 4)
+            want[n++] = 0x01;
+        if (ver >= 8 && ver <= 10)
+            want[n++] = 0x00;
+        if (ver >= 8)
+            want[n++] = 0x00;
+        if (flex)
+            want[n++] = 0x00;
+        want[3] = (uint8_t)(n - 4);
+        kp_wbuf_init(&w, 0);
+        kp_metadata_req(&w, ver, 1, "c", topics, 2, 1);
+        if (!CHECK_EQ_MEM(w.p, w.len, want, n))
+            fprintf(stderr, "    Metadata request v%d\n", ver);
+        kp_wbuf_free(&w);
+    }
+}
+
+/* v10 and v12 written out whole. */
+static void test_metadata_request_v10_v12_literal(void)
+{
+    static const uint8_t v10[] = {
+        0x00, 0x00, 0x00, 0x25,             /* size 37 */
+        0x00, 0x03, 0x00, 0x0a,             /* Metadata v10 */
+        0x00, 0x00, 0x00, 0x01,
+        0x00, 0x01, 'c', 0x00,              /* client id, header tags */
+        0x02,                               /* 1 topic */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* TopicId zero */
+        0x03, 't', '1', 0x00,               /* Name, topic tags */
+        0x01,                               /* AllowAutoTopicCreation */
+        0x00,                               /* IncludeClusterAuthorizedOperations */
+        0x00,                               /* IncludeTopicAuthorizedOperations */
+        0x00,                               /* tags */
+    };
+    static const uint8_t v12[] = {
+        0x00, 0x00, 0x00, 0x24, 0x00, 0x03, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x01,
+        0x00, 0x01, 'c', 0x00,
+        0x02,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0x03, 't', '1', 0x00,
+        0x00,                               /* auto-create off */
+        0x00,                               /* topic ops (no cluster ops from 11) */
+        0x00,
+    };
+    static const char *const topics[] = {"t1"};
+    kp_wbuf_t w;
+
+    kp_wbuf_init(&w, 0);
+    kp_metadata_req(&w, 10, 1, "c", topics, 1, 1);
+    CHECK_WBUF(w, v10);
+    kp_wbuf_free(&w);
+    kp_wbuf_init(&w, 0);
+    kp_metadata_req(&w, 12, 1, "c", topics, 1, 0);
+    CHECK_WBUF(w, v12);
+    kp_wbuf_free(&w);
+}
+
+static const uint8_t topic_id_orders[16] = {0x3d, 0x1a, 0x7e, 0x54, 0x10, 0x22, 0x4b, 0x6c,
+                                            0x9f, 0x00, 0x31, 0xa2, 0xc4, 0x5b, 0x77, 0xe8};
+
+/* A response per version, fields exactly as the schema's "versions" say,
+ * both forms: ThrottleTimeMs 3+, Rack 1+, ClusterId 2+, ControllerId 1+,
+ * TopicId 10+, IsInternal 1+, LeaderEpoch 7+, OfflineReplicas 5+,
+ * TopicAuthorizedOperations 8+, ClusterAuthorizedOperations 8-10, tag
+ * sections 9+ (some with fields kprod does not know). The second topic
+ * has a null name from v12 (asked for by id). */
+static void md_body_all(bb_t *b, int ver)
+{
+    int flex = ver >= 9;
+
+    if (ver >= 3)
+        bb_i32(b, 7);
+    bb_arr(b, flex, 2);
+    for (int i = 0; i < 2; i++) {
+        bb_i32(b, 3 + i), bb_s(b, flex, i ? "broker4" : "broker3"), bb_i32(b, 19092 + i);
+        if (ver >= 1)
+            bb_s(b, flex, i ? NULL : "rack-a");
+        bb_notags(b, flex);
+    }
+    if (ver >= 2)
+        bb_s(b, flex, "cluster-x");
+    if (ver >= 1)
+        bb_i32(b, 4);
+    bb_arr(b, flex, 2);
+    /* "orders", 3 partitions */
+    bb_i16(b, 0), bb_s(b, flex, "orders");
+    if (ver >= 10)
+        bb_raw(b, topic_id_orders, 16);
+    if (ver >= 1)
+        bb_i8(b, 0);
+    bb_arr(b, flex, 3);
+    for (int i = 0; i < 3; i++) {
+        bb_i16(b, i == 2 ? 5 : 0), bb_i32(b, i), bb_i32(b, i == 2 ? -1 : 3);
+        if (ver >= 7)
+            bb_i32(b, 20 + i);
+        bb_arr(b, flex, 2), bb_i32(b, 3), bb_i32(b, 4); /* replicas */
+        bb_arr(b, flex, 1), bb_i32(b, 3);               /* isr */
+        if (ver >= 5) {
+            bb_arr(b, flex, i == 1 ? 1 : 0);            /* offline */
+            if (i == 1)
+                bb_i32(b, 4);
+        }
+        if (flex && i == 1) /* an unknown tagged field */
+            bb_uv(b, 1), bb_uv(b, 5), bb_uv(b, 3), bb_raw(b, "xyz", 3);
+        else
+            bb_notags(b, flex);
+    }
+    if (ver >= 8)
+        bb_i32(b, 0x1f8);
+    bb_notags(b, flex);
+    /* "__consumer_offsets": internal, an error, no partitions */
+    bb_i16(b, 29 /* TOPIC_AUTHORIZATION_FAILED */);
+    bb_s(b, flex, ver >= 12 ? NULL : "__consumer_offsets");
+    if (ver >= 10)
+        bb_raw(b, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", 16);
+    if (ver >= 1)
+        bb_i8(b, 1);
+    bb_arr(b, flex, 0);
+    if (ver >= 8)
+        bb_i32(b, INT32_MIN);
+    bb_notags(b, flex);
+    if (ver >= 8 && ver <= 10)
+        bb_i32(b, INT32_MIN);
+    if (flex) /* top-level: an unknown tag */
+        bb_uv(b, 1), bb_uv(b, 2), bb_uv(b, 1), bb_i8(b, 9);
+}
+
+static void test_metadata_response_v0_v12(void)
+{
+    static const uint8_t zero[16] = {0};
+
+    for (int16_t ver = 0; ver <= 12; ver++) {
+        bb_t b = {{0}, 0};
+        kp_md_resp_t m;
+        kp_rbuf_t r;
+
+        if (ver >= 9)
+            bb_i32(&b, 33), bb_uv(&b, 0); /* header v1 */
+        else
+            bb_i32(&b, 33);
+        md_body_all(&b, ver);
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_METADATA, ver), 33);
+        if (!CHECK_EQ_INT(kp_metadata_resp(&r, ver, &m), 0)) {
+            fprintf(stderr, "    Metadata response v%d\n", ver);
+            continue;
+        }
+        CHECK_EQ_INT(r.off, b.n);
+        CHECK_EQ_INT(m.throttle_ms, ver >= 3 ? 7 : 0);
+        CHECK_EQ_INT(m.controller_id, ver >= 1 ? 4 : -1);
+        if (CHECK_EQ_INT(m.nbrokers, 2)) {
+            CHECK_EQ_INT(m.brokers[0].node_id, 3);
+            CHECK_EQ_STR(m.brokers[0].host, "broker3");
+            CHECK_EQ_INT(m.brokers[0].port, 19092);
+            CHECK_EQ_STR(m.brokers[1].host, "broker4");
+            CHECK_EQ_INT(m.brokers[1].port, 19093);
+        }
+        if (CHECK_EQ_INT(m.ntopics, 2) && CHECK_EQ_INT(m.topics[0].npartitions, 3)) {
+            const kp_md_topic_t *t = &m.topics[0], *u = &m.topics[1];
+            CHECK_EQ_STR(t->name, "orders");
+            CHECK_EQ_INT(t->err, 0);
+            CHECK_EQ_MEM(t->topic_id, 16, ver >= 10 ? topic_id_orders : zero, 16);
+            CHECK_EQ_INT(t->is_internal, 0);
+            CHECK_EQ_INT(t->authorized_ops, ver >= 8 ? 0x1f8 : INT32_MIN);
+            for (int i = 0; i < 3; i++) {
+                const kp_md_partition_t *pp = &t->partitions[i];
+                CHECK_EQ_INT(pp->partition, i);
+                CHECK_EQ_INT(pp->err, i == 2 ? 5 : 0);
+                CHECK_EQ_INT(pp->leader, i == 2 ? -1 : 3);
+                if (!CHECK_EQ_INT(pp->leader_epoch, ver >= 7 ? 20 + i : -1))
+                    fprintf(stderr, "    Metadata v%d partition %d\n", ver, i);
+                CHECK_EQ_INT(pp->nreplicas, 2);
+                CHECK_EQ_INT(pp->nisr, 1);
+                CHECK_EQ_INT(pp->noffline, ver >= 5 && i == 1 ? 1 : 0);
+            }
+            CHECK_EQ_INT(u->err, 29);
+            CHECK_EQ_STR(u->name, ver >= 12 ? "" : "__consumer_offsets");
+            CHECK_EQ_INT(u->is_internal, ver >= 1);
+            CHECK_EQ_INT(u->npartitions, 0);
+            CHECK_NULL(u->partitions);
+            if (ver >= 10)
+                CHECK_EQ_INT(u->topic_id[15], 0x10);
+        }
+        kp_metadata_resp_free(&m);
+    }
+}
+
+static void test_metadata_response_v9_v12_truncated(void)
+{
+    for (int16_t ver = 0; ver <= 12; ver++) {
+        bb_t b = {{0}, 0};
+
+        md_body_all(&b, ver);
+        check_md_truncations(&b, ver, 0);
+    }
+}
+
+/* ---- InitProducerId v0..v5 --------------------------------------------------------------- */
+
+static void test_initpid_request_all_versions(void)
+{
+    for (int16_t ver = 0; ver <= 5; ver++) {
+        int flex = ver >= 2;
+        uint8_t want[64];
+        size_t n = 0;
+        kp_wbuf_t w;
+
+        memcpy(want, "\x00\x00\x00\x00\x00\x16\x00", 7), n = 7;
+        want[n++] = (uint8_t)ver;
+        memcpy(want + n, "\x00\x00\x00\x01\x00\x02kp", 8), n += 8;
+        if (flex)
+            want[n++] = 0x00;                 /* header tags */
+        if (flex)
+            want[n++] = 0x00;                 /* TransactionalId: compact null */
+        else
+            want[n++] = 0xff, want[n++] = 0xff;
+        memcpy(want + n, "\x00\x00\xea\x60", 4), n += 4; /* 60000 */
+        if (ver >= 3) {
+            memset(want + n, 0xff, 10);       /* ProducerId -1, ProducerEpoch -1 */
+            n += 10;
+        }
+        if (flex)
+            want[n++] = 0x00;
+        want[3] = (uint8_t)(n - 4);
+        kp_wbuf_init(&w, 0);
+        kp_initpid_req(&w, ver, 1, "kp", NULL, 60000, -1, -1);
+        if (!CHECK_EQ_MEM(w.p, w.len, want, n))
+            fprintf(stderr, "    InitProducerId request v%d\n", ver);
+        kp_wbuf_free(&w);
+    }
+    /* v4, written out, with a transactional id and a producer to resume */
+    {
+        static const uint8_t v4[] = {
+            0x00, 0x00, 0x00, 0x1f, 0x00, 0x16, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01,
+            0x00, 0x02, 'k', 'p', 0x00,
+            0x03, 't', 'x',                                 /* TransactionalId */
+            0x00, 0x00, 0xea, 0x60,                         /* TransactionTimeoutMs */
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0xa0, /* ProducerId 4000 */
+            0x00, 0x02,                                     /* ProducerEpoch 2 */
+            0x00,
+        };
+        kp_wbuf_t w;
+
+        kp_wbuf_init(&w, 0);
+        kp_initpid_req(&w, 4, 1, "kp", "tx", 60000, 4000, 2);
+        CHECK_WBUF(w, v4);
+        kp_wbuf_free(&w);
+    }
+}
+
+static void test_initpid_response_all_versions(void)
+{
+    for (int16_t ver = 0; ver <= 5; ver++) {
+        int flex = ver >= 2;
+        bb_t b = {{0}, 0};
+        kp_initpid_resp_t res;
+        kp_rbuf_t r;
+
+        bb_i32(&b, 3);
+        if (flex)
+            bb_uv(&b, 0);
+        bb_i32(&b, 0), bb_i16(&b, 0), bb_i64(&b, 4000), bb_i16(&b, 2);
+        if (flex) /* an unknown tagged field */
+            bb_uv(&b, 1), bb_uv(&b, 4), bb_uv(&b, 1), bb_i8(&b, 0);
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_INIT_PRODUCER_ID, ver), 3);
+        size_t body = r.off;
+        if (!CHECK_EQ_INT(kp_initpid_resp(&r, ver, &res), 0))
+            continue;
+        CHECK_EQ_INT(r.off, b.n);
+        CHECK_EQ_INT(res.err, 0);
+        CHECK_EQ_INT(res.pid, 4000);
+        CHECK_EQ_INT(res.epoch, 2);
+        for (size_t n = body; n < b.n; n++) {
+            kp_rbuf_init(&r, b.p, n, 0);
+            (void)kp_proto_resp_header(&r, KP_API_INIT_PRODUCER_ID, ver);
+            if (!CHECK_EQ_INT(kp_initpid_resp(&r, ver, &res), -1))
+                fprintf(stderr, "    v%d truncated to %zu of %zu\n", ver, n, b.n);
+        }
+    }
+}
+
+/* ---- Produce v9/v10 ------------------------------------------------------------------- */
+
+/* v10's request is v9's (KIP-951 changed only the response). */
+static void test_produce_request_v10(void)
+{
+    kp_produce_builder_t pb;
+    uint8_t v9[256], v10[256];
+    struct iovec *iov;
+    int niov = 0;
+    size_t n9, n10;
+
+    iov = build_produce(&pb, 9, NULL, &niov);
+    REQUIRE_NOT_NULL(iov);
+    n9 = flatten(iov, niov, v9, sizeof(v9));
+    free(iov);
+    kp_produce_builder_free(&pb);
+    iov = build_produce(&pb, 10, NULL, &niov);
+    REQUIRE_NOT_NULL(iov);
+    n10 = flatten(iov, niov, v10, sizeof(v10));
+    check_batches_referenced(iov, niov);
+    free(iov);
+    kp_produce_builder_free(&pb);
+    REQUIRE_EQ_INT(n10, n9);
+    CHECK_EQ_INT(v10[7], 10);
+    v10[7] = 9;
+    CHECK_EQ_MEM(v10, n10, v9, n9);
+}
+
+/* TransactionalId as a compact string; a batch of 200 bytes has a
+ * two-byte COMPACT_RECORDS length (201 = 0xc9 0x01). */
+static void test_produce_request_v9_txn_and_long_batch(void)
+{
+    static const uint8_t head[] = {
+        0x00, 0x00, 0x00, 0x00,             /* size, below */
+        0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x05,
+        0x00, 0x01, 'c', 0x00,
+        0x03, 't', 'x',                     /* TransactionalId "tx" */
+        0x00, 0x01,                         /* Acks 1 */
+        0x00, 0x00, 0x03, 0xe8,             /* TimeoutMs 1000 */
+        0x02,                               /* 1 topic */
+        0x02, 't', 0x02,                    /* "t", 1 partition */
+        0x00, 0x00, 0x00, 0x07,             /* partition 7 */
+        0xc9, 0x01,                         /* 200 bytes follow */
+    };
+    static const uint8_t tail[] = {0x00, 0x00, 0x00}; /* partition, topic, request tags */
+    uint8_t batch[200], got[512], want[512];
+    kp_produce_builder_t pb;
+    struct iovec *iov;
+    int niov = 0, refs = 0;
+    size_t len, n = 0;
+
+    for (size_t i = 0; i < sizeof(batch); i++)
+        batch[i] = (uint8_t)i;
+    kp_produce_begin(&pb, 10, 5, "c", 1, 1000, "tx", 1);
+    kp_produce_topic(&pb, "t", 1);
+    kp_produce_partition(&pb, 7, batch, sizeof(batch));
+    kp_produce_topic_end(&pb);
+    iov = kp_produce_finish(&pb, &niov);
+    REQUIRE_NOT_NULL(iov);
+    for (int i = 0; i < niov; i++)
+        refs += iov[i].iov_base == (void *)batch;
+    CHECK_EQ_INT(refs, 1);
+    len = flatten(iov, niov, got, sizeof(got));
+    memcpy(want, head, sizeof(head)), n = sizeof(head);
+    memcpy(want + n, batch, sizeof(batch)), n += sizeof(batch);
+    memcpy(want + n, tail, sizeof(tail)), n += sizeof(tail);
+    want[2] = (uint8_t)((n - 4) >> 8);
+    want[3] = (uint8_t)(n - 4);
+    CHECK_EQ_MEM(got, len, want, n);
+    free(iov);
+    kp_produce_builder_free(&pb);
+}
+
+/* A Produce response of any version 0..10, fields as ProduceResponse.json
+ * says: LogAppendTimeMs 2+, LogStartOffset 5+, RecordErrors and
+ * ErrorMessage 8+, ThrottleTimeMs 1+, flexible 9+, CurrentLeader
+ * (partition tag 0) and NodeEndpoints (top-level tag 0) 10+. At v9 the
+ * same tags are written: unknown there, they must be skipped. Unknown tags
+ * beside them are skipped at every flexible version. */
+static void produce_resp_all(bb_t *b, int ver)
+{
+    int flex = ver >= 9;
+    bb_t v = {{0}, 0};
+
+    bb_arr(b, flex, 1);
+    bb_s(b, flex, "a");
+    bb_arr(b, flex, 3);
+    /* partition 0: written at offset 100 */
+    bb_i32(b, 0), bb_i16(b, 0), bb_i64(b, 100);
+    if (ver >= 2)
+        bb_i64(b, -1);
+    if (ver >= 5)
+        bb_i64(b, 10);
+    if (ver >= 8)
+        bb_arr(b, flex, 0), bb_s(b, flex, NULL);
+    bb_notags(b, flex);
+    /* partition 3: INVALID_RECORD, records 1 and 4 named (KIP-467) */
+    bb_i32(b, 3), bb_i16(b, 87), bb_i64(b, -1);
+    if (ver >= 2)
+        bb_i64(b, 1700000000000LL);
+    if (ver >= 5)
+        bb_i64(b, -1);
+    if (ver >= 8) {
+        bb_arr(b, flex, 2);
+        bb_i32(b, 1), bb_s(b, flex, "bad"), bb_notags(b, flex);
+        bb_i32(b, 4), bb_s(b, flex, NULL), bb_notags(b, flex);
+        bb_s(b, flex, "oops");
+    }
+    bb_notags(b, flex);
+    /* partition 5: NOT_LEADER_OR_FOLLOWER, the new leader 4 at epoch 9 */
+    bb_i32(b, 5), bb_i16(b, 6), bb_i64(b, -1);
+    if (ver >= 2)
+        bb_i64(b, -1);
+    if (ver >= 5)
+        bb_i64(b, -1);
+    if (ver >= 8)
+        bb_arr(b, flex, 0), bb_s(b, flex, "moved");
+    if (flex) {
+        bb_uv(b, 2);
+        v.n = 0;
+        bb_i32(&v, 4), bb_i32(&v, 9), bb_uv(&v, 0);
+        bb_tag(b, 0, &v);
+        v.n = 0;
+        bb_i16(&v, 0x7777);
+        bb_tag(b, 7, &v);
+    }
+    bb_notags(b, flex); /* topic */
+    if (ver >= 1)
+        bb_i32(b, 5); /* ThrottleTimeMs */
+    if (flex) {
+        bb_uv(b, 2);
+        v.n = 0;
+        bb_uv(&v, 2 + 1);
+        bb_i32(&v, 4), bb_cstr(&v, "h4"), bb_i32(&v, 9094), bb_cstr(&v, "r1"), bb_uv(&v, 0);
+        bb_i32(&v, 7), bb_cstr(&v, "host-7"), bb_i32(&v, 9097), bb_cstr(&v, NULL), bb_uv(&v, 0);
+        bb_tag(b, 0, &v);
+        v.n = 0;
+        bb_i8(&v, 1);
+        bb_tag(b, 3, &v);
+    }
+}
+
+static void test_produce_response_v0_v10(void)
+{
+    for (int16_t ver = 0; ver <= 10; ver++) {
+        bb_t b = {{0}, 0};
+        kp_produce_resp_t pr;
+        kp_rbuf_t r;
+        const kp_produce_presp_t *p0, *p3, *p5;
+
+        bb_i32(&b, 77);
+        if (ver >= 9)
+            bb_uv(&b, 0); /* header v1 */
+        produce_resp_all(&b, ver);
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_PRODUCE, ver), 77);
+        if (!CHECK_EQ_INT(kp_produce_resp(&r, ver, &pr), 0)) {
+            fprintf(stderr, "    Produce response v%d\n", ver);
+            continue;
+        }
+        CHECK_EQ_INT(r.off, b.n);
+        CHECK_EQ_INT(pr.throttle_ms, ver >= 1 ? 5 : 0);
+        if (!CHECK_EQ_INT(pr.ntopics, 1) || !CHECK_EQ_INT(pr.topics[0].nparts, 3)) {
+            kp_produce_resp_free(&pr);
+            continue;
+        }
+        CHECK_EQ_MEM(pr.topics[0].name, pr.topics[0].name_len, "a", 1);
+        p0 = &pr.topics[0].parts[0];
+        p3 = &pr.topics[0].parts[1];
+        p5 = &pr.topics[0].parts[2];
+        CHECK_EQ_INT(p0->partition, 0);
+        CHECK_EQ_INT(p0->err, 0);
+        CHECK_EQ_INT(p0->base_offset, 100);
+        CHECK_EQ_INT(p0->log_append_time, -1);
+        CHECK_EQ_INT(p0->log_start_offset, ver >= 5 ? 10 : -1);
+        CHECK_EQ_INT(p0->nrecord_errors, 0);
+        CHECK_NULL(p0->record_errors);
+        CHECK_EQ_INT(p0->error_message_len, -1);
+        CHECK_NULL(p0->error_message);
+        CHECK_EQ_INT(p0->leader_id, -1);
+        CHECK_EQ_INT(p0->leader_epoch, -1);
+
+        CHECK_EQ_INT(p3->partition, 3);
+        CHECK_EQ_INT(p3->err, 87);
+        CHECK_EQ_INT(p3->log_append_time, ver >= 2 ? 1700000000000LL : -1);
+        if (ver >= 8) {
+            if (CHECK_EQ_INT(p3->nrecord_errors, 2)) {
+                CHECK_EQ_INT(p3->record_errors[0].batch_index, 1);
+                CHECK_EQ_MEM(p3->record_errors[0].msg, p3->record_errors[0].msg_len, "bad", 3);
+                CHECK_EQ_INT(p3->record_errors[1].batch_index, 4);
+                CHECK_EQ_INT(p3->record_errors[1].msg_len, -1);
+                CHECK_NULL(p3->record_errors[1].msg);
+            }
+            CHECK_EQ_MEM(p3->error_message, p3->error_message_len, "oops", 4);
+            CHECK_EQ_MEM(p5->error_message, p5->error_message_len, "moved", 5);
+        } else {
+            CHECK_EQ_INT(p3->nrecord_errors, 0);
+            CHECK_EQ_INT(p3->error_message_len, -1);
+        }
+        CHECK_EQ_INT(p3->leader_id, -1);
+
+        CHECK_EQ_INT(p5->partition, 5);
+        CHECK_EQ_INT(p5->err, 6);
+        /* KIP-951: only from v10; v9 skips the same tag as unknown */
+        CHECK_EQ_INT(p5->leader_id, ver >= 10 ? 4 : -1);
+        CHECK_EQ_INT(p5->leader_epoch, ver >= 10 ? 9 : -1);
+        if (ver >= 10 && CHECK_EQ_INT(pr.nnodes, 2)) {
+            const kp_produce_node_t *n4 = kp_produce_resp_node(&pr, 4);
+            const kp_produce_node_t *n7 = kp_produce_resp_node(&pr, 7);
+            CHECK_NULL(kp_produce_resp_node(&pr, 5));
+            if (CHECK_NOT_NULL(n4)) {
+                CHECK_EQ_MEM(n4->host, n4->host_len, "h4", 2);
+                CHECK_EQ_INT(n4->port, 9094);
+                CHECK_EQ_MEM(n4->rack, n4->rack_len, "r1", 2);
+            }
+            if (CHECK_NOT_NULL(n7)) {
+                CHECK_EQ_MEM(n7->host, n7->host_len, "host-7", 6);
+                CHECK_EQ_INT(n7->port, 9097);
+                CHECK_EQ_INT(n7->rack_len, -1);
+                CHECK_NULL(n7->rack);
+            }
+        } else {
+            CHECK_EQ_INT(pr.nnodes, 0);
+            CHECK_NULL(pr.nodes);
+        }
+        kp_produce_resp_free(&pr);
+        CHECK_EQ_INT(pr.ntopics, 0);
+        CHECK_NULL(pr.topics);
+        CHECK_EQ_INT(pr.nnodes, 0);
+        CHECK_NULL(pr.nodes);
+    }
+}
+
+/* Every truncation of every version: -1, nothing left allocated (LSan),
+ * pr emptied, no read past the end (ASan: exact-size copies). */
+static void test_produce_response_v0_v10_truncated(void)
+{
+    for (int16_t ver = 0; ver <= 10; ver++) {
+        bb_t full = {{0}, 0};
+
+        produce_resp_all(&full, ver);
+        for (size_t n = 0; n < full.n; n++) {
+            uint8_t *p = malloc(n ? n : 1);
+            kp_produce_resp_t pr;
+            kp_rbuf_t r;
+
+            REQUIRE_NOT_NULL(p);
+            memcpy(p, full.p, n);
+            kp_rbuf_init(&r, p, n, 0);
+            memset(&pr, 0x5a, sizeof(pr));
+            if (!CHECK_EQ_INT(kp_produce_resp(&r, ver, &pr), -1)) {
+                fprintf(stderr, "    v%d truncated to %zu of %zu\n", ver, n, full.n);
+                kp_produce_resp_free(&pr);
+            } else {
+                CHECK_EQ_INT(pr.ntopics, 0);
+                CHECK_NULL(pr.topics);
+                CHECK_EQ_INT(pr.nnodes, 0);
+                CHECK_NULL(pr.nodes);
+            }
+            CHECK_LE_INT(r.off, n);
+            free(p);
+        }
+    }
+}
+
+/* Hostile tag contents in v10: a field that does not fit its own size, a
+ * repeated tag, absurd counts inside a field, a null host. */
+static void test_produce_response_v10_malformed_tags(void)
+{
+    enum { CL_SHORT, CL_TWICE, NE_ABSURD, NE_NULL_HOST, NE_TWICE, NE_SHORT, NCASES };
+
+    for (int c = 0; c < NCASES; c++) {
+        bb_t b = {{0}, 0}, v = {{0}, 0};
+        kp_produce_resp_t pr;
+        kp_rbuf_t r;
+
+        bb_uv(&b, 2), bb_cstr(&b, "a"), bb_uv(&b, 2);
+        bb_i32(&b, 0), bb_i16(&b, 6), bb_i64(&b, -1), bb_i64(&b, -1), bb_i64(&b, -1);
+        bb_uv(&b, 1), bb_cstr(&b, NULL);
+        if (c == CL_SHORT) { /* CurrentLeader of 6 bytes: LeaderEpoch cut */
+            bb_uv(&b, 1);
+            bb_i32(&v, 4), bb_i16(&v, 0);
+            bb_tag(&b, 0, &v);
+        } else if (c == CL_TWICE) {
+            bb_uv(&b, 2);
+            bb_i32(&v, 4), bb_i32(&v, 9), bb_uv(&v, 0);
+            bb_tag(&b, 0, &v);
+            bb_tag(&b, 0, &v);
+        } else {
+            bb_uv(&b, 0);
+        }
+        bb_uv(&b, 0);
+        bb_i32(&b, 0);
+        v.n = 0;
+        if (c == NE_ABSURD) {
+            bb_uv(&b, 1);
+            bb_uv(&v, 0x7ffffff0);
+            bb_raw(&v, "\0\0\0\0\0\0\0\0\0\0\0\0", 12);
+            bb_tag(&b, 0, &v);
+        } else if (c == NE_NULL_HOST) {
+            bb_uv(&b, 1);
+            bb_uv(&v, 2), bb_i32(&v, 4), bb_cstr(&v, NULL), bb_i32(&v, 1), bb_cstr(&v, NULL),
+                bb_uv(&v, 0);
+            bb_tag(&b, 0, &v);
+        } else if (c == NE_TWICE || c == NE_SHORT) {
+            bb_uv(&b, c == NE_TWICE ? 2 : 1);
+            bb_uv(&v, 2), bb_i32(&v, 4), bb_cstr(&v, "h"), bb_i32(&v, 1), bb_cstr(&v, NULL),
+                bb_uv(&v, 0);
+            if (c == NE_SHORT)
+                v.n -= 2; /* the value ends inside the entry */
+            bb_tag(&b, 0, &v);
+            if (c == NE_TWICE)
+                bb_tag(&b, 0, &v);
+        } else {
+            bb_uv(&b, 0);
+        }
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        if (!CHECK_EQ_INT(kp_produce_resp(&r, 10, &pr), -1))
+            fprintf(stderr, "    case %d\n", c);
+        CHECK_NULL(pr.topics);
+        CHECK_NULL(pr.nodes);
+    }
+}
+
 /* ---- Kafka's UNKNOWN_SERVER_ERROR (-1) --------------------------------------------- */
 
 /* Issue 10, defect 8: the broker's -1 decoded as kprod's own -1 (_UNKNOWN,
@@ -1367,4 +2443,15 @@ TEST_MAIN(TEST(test_version_ranges), TEST(test_pick), TEST(test_response_header)
           TEST(test_produce_request_v9), TEST(test_produce_request_large_batch_not_copied),
           TEST(test_produce_response_v3_v8), TEST(test_produce_response_v9_flexible),
           TEST(test_produce_response_truncated), TEST(test_unknown_server_error_decoded),
-          TEST(test_requests_with_oversized_strings), TEST(test_produce_request_oversized))
+          TEST(test_requests_with_oversized_strings), TEST(test_produce_request_oversized),
+          TEST(test_codec_and_negotiated_ranges), TEST(test_pick_new_brokers),
+          TEST(test_versions_outside_codecs), TEST(test_apiversions_request_v3_v4),
+          TEST(test_apiversions_response_v3_v4),
+          TEST(test_apiversions_unsupported_v0_form_to_flexible),
+          TEST(test_apiversions_mock_2_15_malformed), TEST(test_apiversions_other_errors),
+          TEST(test_metadata_request_v1_v12), TEST(test_metadata_request_v10_v12_literal),
+          TEST(test_metadata_response_v0_v12), TEST(test_metadata_response_v9_v12_truncated),
+          TEST(test_initpid_request_all_versions), TEST(test_initpid_response_all_versions),
+          TEST(test_produce_request_v10), TEST(test_produce_request_v9_txn_and_long_batch),
+          TEST(test_produce_response_v0_v10), TEST(test_produce_response_v0_v10_truncated),
+          TEST(test_produce_response_v10_malformed_tags))
