@@ -9,12 +9,12 @@
  * for byte; ours: what kprod negotiates, kp_proto_our_*):
  *
  *   API             codec          ours    notes
- *   Produce         3..10 (0..10)  3..8    v3 RecordBatch v2 + TransactionalId;
+ *   Produce         3..10 (0..10)  3..10   v3 RecordBatch v2 + TransactionalId;
  *                                          v8 RecordErrors/ErrorMessage
  *                                          (KIP-467); flexible from v9; v10
  *                                          CurrentLeader/NodeEndpoints
  *                                          (KIP-951). (0..10: responses)
- *   Metadata        1..12 (0..12)  1..8    v4 AllowAutoTopicCreation; v7
+ *   Metadata        1..12 (0..12)  1..12   v4 AllowAutoTopicCreation; v7
  *                                          LeaderEpoch; v8 authorized ops;
  *                                          flexible from v9; v10 TopicId; v11
  *                                          drops the cluster's authorized ops;
@@ -25,12 +25,13 @@
  *   InitProducerId  0..5           0..4    flexible from v2; v3 ProducerId/
  *                                          Epoch; v4/v5 only new error codes
  *
- * Why ours stop where they do: Produce and Metadata stay at 8 until the
- * engine's use of the decoded structs is checked against the flexible
- * versions. ApiVersions stays at 2 until the engine falls back from a v3
- * request that a broker answers malformed or by closing the connection;
- * InitProducerId at 4, the last version a non-transactional producer has
- * any use for.
+ * Why ours stop where they do: Produce 10 and Metadata 12 are the highest
+ * the engine's use of the decoded structs is right for (Produce 11+ is
+ * KIP-890's transaction protocol, 13 names topics by id; Metadata 13 adds a
+ * top-level ErrorCode). ApiVersions stays at 2 until the engine falls back
+ * from a v3 request that a broker answers malformed or by closing the
+ * connection; InitProducerId at 4, the last version a non-transactional
+ * producer has any use for.
  *
  * KIP-896 (Kafka 4.0 removed old protocol versions). Kafka 4.0.0's schemas
  * (release commit 74d93adadb74ff682882b31dde03fea07fb4af97):
@@ -81,8 +82,8 @@ int16_t kp_proto_our_min(int16_t api) {
 
 int16_t kp_proto_our_max(int16_t api) {
     switch (api) {
-    case KP_API_PRODUCE: return 8;
-    case KP_API_METADATA: return 8;
+    case KP_API_PRODUCE: return 10;
+    case KP_API_METADATA: return 12;
     case KP_API_API_VERSIONS: return 2;
     case KP_API_INIT_PRODUCER_ID: return 4;
     }

@@ -1208,8 +1208,8 @@ static void test_codec_and_negotiated_ranges(void)
         CHECK_LE_INT(kp_proto_our_max(a), kp_proto_codec_max(a));
         CHECK_LE_INT(kp_proto_our_min(a), kp_proto_our_max(a));
     }
-    CHECK_EQ_INT(kp_proto_our_max(KP_API_PRODUCE), 8);
-    CHECK_EQ_INT(kp_proto_our_max(KP_API_METADATA), 8);
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_PRODUCE), 10);
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_METADATA), 12);
     CHECK_EQ_INT(kp_proto_our_max(KP_API_API_VERSIONS), 2); /* v3: the engine's fallback first */
     CHECK_EQ_INT(kp_proto_our_max(KP_API_INIT_PRODUCER_ID), 4);
     /* KIP-896: Kafka 4.0.0's ProduceRequest.json is "3-12"; Metadata (0-13),
