@@ -3,9 +3,12 @@
  * well-formed responses of every version each decoder takes (encoded with
  * buf.h's writers, field by field as the kafka-protocol message schemas
  * list them, the way tests/unit/test_protocol.c builds its responses),
- * RecordBatches made by record_batch.h's encoder (plain and compressed with
- * each codec built in), compressed streams, .properties files and
- * kprod-console input lines.
+ * with their tagged fields (ApiVersions features, KIP-951's CurrentLeader
+ * and NodeEndpoints, unknown tags), the replies a v3 ApiVersions request
+ * can get (UNSUPPORTED_VERSION in v0 form; librdkafka 2.15's malformed
+ * one), RecordBatches made by record_batch.h's encoder (plain and
+ * compressed with each codec built in), compressed streams, .properties
+ * files and kprod-console input lines.
  *
  *   gen_seeds <dir>    writes <dir>/<target>/seed-<name> for every target,
  *                      and <dir>/<target>.dict (libFuzzer dictionaries) for
@@ -72,6 +75,15 @@ static void resp_begin(kp_wbuf_t *w, int16_t api, int16_t ver) {
     w->flex = flex;
 }
 
+/* One tagged field: tag, size, then the bytes of val. */
+static void put_tag(kp_wbuf_t *w, uint64_t tag, const kp_wbuf_t *val) {
+    kp_w_uvarint(w, tag);
+    kp_w_uvarint(w, val->len);
+    kp_w_bytes_raw(w, val->p, val->len);
+    if (val->err)
+        w->err = 1;
+}
+
 static void seeds_resp_header(void) {
     static const int16_t apis[] = {KP_API_PRODUCE, KP_API_METADATA, KP_API_API_VERSIONS,
                                    KP_API_INIT_PRODUCER_ID};
@@ -117,14 +129,74 @@ static void seeds_apiversions(void) {
         put_sel("fuzz_apiversions", name, (uint8_t)ver, &w);
         kp_wbuf_free(&w);
     }
-    /* UNSUPPORTED_VERSION (35) to a v2 request, answered in v0 form */
-    kp_wbuf_t w;
-    resp_begin(&w, KP_API_API_VERSIONS, 0);
-    kp_w_i16(&w, 35);
-    kp_w_arraylen(&w, 1);
-    kp_w_i16(&w, 18), kp_w_i16(&w, 0), kp_w_i16(&w, 2);
-    put_sel("fuzz_apiversions", "unsupported-v2", 2, &w);
-    kp_wbuf_free(&w);
+    /* v3/v4 as Kafka 4 answers: SupportedFeatures (tag 0),
+     * FinalizedFeaturesEpoch (1), FinalizedFeatures (2), ZkMigrationReady (3) */
+    for (int16_t ver = 3; ver <= 4; ver++) {
+        kp_wbuf_t w, v;
+        resp_begin(&w, KP_API_API_VERSIONS, ver);
+        kp_w_i16(&w, 0);
+        kp_w_arraylen(&w, 4);
+        for (int i = 0; i < 4; i++) {
+            kp_w_i16(&w, offered[i][0]);
+            kp_w_i16(&w, offered[i][1]);
+            kp_w_i16(&w, offered[i][2]);
+            kp_w_tags(&w);
+        }
+        kp_w_i32(&w, 0);
+        kp_w_uvarint(&w, 4);
+        kp_wbuf_init(&v, 64);
+        v.flex = 1;
+        kp_w_arraylen(&v, 1);
+        kp_w_str(&v, "metadata.version"), kp_w_i16(&v, 1), kp_w_i16(&v, 25), kp_w_tags(&v);
+        put_tag(&w, 0, &v);
+        v.len = 0;
+        kp_w_i64(&v, 42);
+        put_tag(&w, 1, &v);
+        v.len = 0;
+        kp_w_arraylen(&v, 1);
+        kp_w_str(&v, "metadata.version"), kp_w_i16(&v, 25), kp_w_i16(&v, 25), kp_w_tags(&v);
+        put_tag(&w, 2, &v);
+        v.len = 0;
+        kp_w_i8(&v, 0);
+        put_tag(&w, 3, &v);
+        kp_wbuf_free(&v);
+        char name[32];
+        snprintf(name, sizeof(name), "v%d-features", ver);
+        put_sel("fuzz_apiversions", name, (uint8_t)ver, &w);
+        kp_wbuf_free(&w);
+    }
+    /* UNSUPPORTED_VERSION (35) to a v2, a v3 and a v4 request, answered in
+     * v0 form (Kafka 2.4+: only the ApiVersions entry) */
+    for (int16_t ver = 2; ver <= 4; ver++) {
+        kp_wbuf_t w;
+        resp_begin(&w, KP_API_API_VERSIONS, 0);
+        kp_w_i16(&w, 35);
+        kp_w_arraylen(&w, 1);
+        kp_w_i16(&w, 18), kp_w_i16(&w, 0), kp_w_i16(&w, 2);
+        char name[32];
+        snprintf(name, sizeof(name), "unsupported-v%d", ver);
+        put_sel("fuzz_apiversions", name, (uint8_t)ver, &w);
+        kp_wbuf_free(&w);
+    }
+    /* the same in the asked (flexible) form */
+    {
+        kp_wbuf_t w;
+        resp_begin(&w, KP_API_API_VERSIONS, 3);
+        kp_w_i16(&w, 35);
+        kp_w_arraylen(&w, 1);
+        kp_w_i16(&w, 18), kp_w_i16(&w, 0), kp_w_i16(&w, 2), kp_w_tags(&w);
+        kp_w_i32(&w, 0);
+        kp_w_tags(&w);
+        put_sel("fuzz_apiversions", "unsupported-v3-flexible", 3, &w);
+        kp_wbuf_free(&w);
+    }
+    /* librdkafka 2.15.1's mock to a v3 request: a one-byte count, an entry
+     * without tags, a throttle (malformed) */
+    {
+        static const uint8_t mock[] = {3,    0x00, 0x00, 0x00, 0x07, 0x00, 0x23, 0x01, 0x00,
+                                       0x12, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00};
+        put_file("fuzz_apiversions", "mock-2.15-v3", mock, sizeof(mock));
+    }
 }
 
 static void int32_array(kp_wbuf_t *w, int n, int32_t first) {
@@ -155,7 +227,8 @@ static void seeds_metadata(void) {
         kp_w_arraylen(&w, 2);
         for (int t = 0; t < 2; t++) {
             kp_w_i16(&w, t ? 3 : 0); /* UNKNOWN_TOPIC_OR_PARTITION for the second */
-            kp_w_str(&w, t ? "missing" : "orders");
+            /* v12+: the second asked for by id, so no name */
+            kp_w_str(&w, t ? (ver >= 12 ? NULL : "missing") : "orders");
             if (ver >= 10)
                 kp_w_bytes_raw(&w, "0123456789abcdef", 16); /* TopicId */
             if (ver >= 1)
@@ -171,8 +244,13 @@ static void seeds_metadata(void) {
                 int32_array(&w, 2, 1);
                 int32_array(&w, 1, 1);
                 if (ver >= 5)
-                    int32_array(&w, 0, 0);
-                kp_w_tags(&w);
+                    int32_array(&w, p == 1 ? 1 : 0, 2);
+                if (ver >= 9 && p == 1) { /* a tagged field nobody knows */
+                    kp_w_uvarint(&w, 1);
+                    kp_w_uvarint(&w, 7), kp_w_uvarint(&w, 2), kp_w_i16(&w, 0x55);
+                } else {
+                    kp_w_tags(&w);
+                }
             }
             if (ver >= 8)
                 kp_w_i32(&w, INT32_MIN); /* TopicAuthorizedOperations */
@@ -190,33 +268,57 @@ static void seeds_metadata(void) {
 
 static void seeds_produce(void) {
     for (int16_t ver = 0; ver <= 11; ver++) {
-        kp_wbuf_t w;
+        kp_wbuf_t w, v;
+        kp_wbuf_init(&v, 64);
+        v.flex = 1;
         resp_begin(&w, KP_API_PRODUCE, ver);
         kp_w_arraylen(&w, 1);
         kp_w_str(&w, "orders");
-        kp_w_arraylen(&w, 2);
-        for (int p = 0; p < 2; p++) {
+        kp_w_arraylen(&w, 3);
+        for (int p = 0; p < 3; p++) {
+            /* 0 written; 3 INVALID_RECORD (KIP-467); 6 NOT_LEADER_OR_FOLLOWER
+             * with the new leader (KIP-951) */
             kp_w_i32(&w, p * 3);
-            kp_w_i16(&w, p ? 87 : 0); /* INVALID_RECORD */
+            kp_w_i16(&w, p == 1 ? 87 : p == 2 ? 6 : 0);
             kp_w_i64(&w, p ? -1 : 100);
             if (ver >= 2)
-                kp_w_i64(&w, p ? 1700000000000LL : -1); /* LogAppendTime */
+                kp_w_i64(&w, p == 1 ? 1700000000000LL : -1); /* LogAppendTime */
             if (ver >= 5)
                 kp_w_i64(&w, p ? -1 : 10); /* LogStartOffset */
             if (ver >= 8) {
-                kp_w_arraylen(&w, p ? 2 : 0); /* RecordErrors */
-                for (int e = 0; e < (p ? 2 : 0); e++) {
+                kp_w_arraylen(&w, p == 1 ? 2 : 0); /* RecordErrors */
+                for (int e = 0; e < (p == 1 ? 2 : 0); e++) {
                     kp_w_i32(&w, e);
                     kp_w_str(&w, e ? NULL : "bad record");
                     kp_w_tags(&w);
                 }
-                kp_w_str(&w, p ? "oops" : NULL); /* ErrorMessage */
+                kp_w_str(&w, p == 1 ? "oops" : NULL); /* ErrorMessage */
             }
-            kp_w_tags(&w);
+            if (ver >= 9 && p == 2) { /* CurrentLeader (tag 0, v10+) */
+                kp_w_uvarint(&w, 1);
+                v.len = 0;
+                kp_w_i32(&v, 2), kp_w_i32(&v, 7), kp_w_tags(&v);
+                put_tag(&w, 0, &v);
+            } else {
+                kp_w_tags(&w);
+            }
         }
         kp_w_tags(&w);
-        kp_w_i32(&w, 5); /* throttle */
-        kp_w_tags(&w);
+        if (ver >= 1)
+            kp_w_i32(&w, 5); /* throttle */
+        if (ver >= 9) { /* NodeEndpoints (tag 0, v10+) */
+            kp_w_uvarint(&w, 1);
+            v.len = 0;
+            kp_w_arraylen(&v, 2);
+            kp_w_i32(&v, 2), kp_w_str(&v, "broker-2"), kp_w_i32(&v, 9093), kp_w_str(&v, "rack-b"),
+                kp_w_tags(&v);
+            kp_w_i32(&v, 3), kp_w_str(&v, "b3"), kp_w_i32(&v, 9094), kp_w_str(&v, NULL),
+                kp_w_tags(&v);
+            put_tag(&w, 0, &v);
+        } else {
+            kp_w_tags(&w);
+        }
+        kp_wbuf_free(&v);
         char name[16];
         snprintf(name, sizeof(name), "v%d", ver);
         put_sel("fuzz_produce_resp", name, (uint8_t)ver, &w);
