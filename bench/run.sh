@@ -1,12 +1,13 @@
 #!/bin/sh
-# bench/run.sh BUILD_DIR — kprod against librdkafka, on one cluster, same settings.
+# bench/run.sh BUILD_DIR — kprod against librdkafka 2.15.1, on one cluster, same settings.
 #
 #   make bench                 (builds, then runs this with BUILD_DIR=build)
 #   sh bench/run.sh build      (BUILD_DIR must already hold the build)
 #
 # Starts one kprod-mock cluster (3 brokers; one topic of 6 partitions,
 # replication 3, per scenario), then for every scenario runs kprod-perf and
-# rdkafka_perf (bench/rdkafka_perf.c: the same harness on librdkafka)
+# rdkafka_perf (bench/rdkafka_perf.c: the same harness on librdkafka 2.15.1,
+# built by scripts/build-librdkafka.sh; the cluster is its mock, kprod-mock)
 # alternately, BENCH_RUNS times each, and prints the medians of: records/s,
 # MB/s, CPU µs per record (user+sys of the producer process alone, from
 # wait4() in bench/rusage), peak RSS, the ratios kprod/librdkafka, and the
@@ -71,11 +72,12 @@ LAT_SECONDS=4
 
 KPERF=$BUILD/tools/kprod-perf
 RDPERF=$BUILD/bench/rdkafka_perf
+RDVER=$BUILD/bench/rdkafka_version
 MOCK=$BUILD/tools/kprod-mock
 RUSAGE=$BUILD/bench/rusage
 SHIM=$BUILD/bench/libkp_alloc_count.so
 
-for f in "$KPERF" "$RDPERF" "$MOCK" "$RUSAGE" "$SHIM"; do
+for f in "$KPERF" "$RDPERF" "$RDVER" "$MOCK" "$RUSAGE" "$SHIM"; do
     if [ ! -x "$f" ] && [ ! -f "$f" ]; then
         echo "bench: $f is missing; build first (make bench builds, then runs this)" >&2
         exit 1
@@ -319,7 +321,9 @@ if [ "$IDEMPOTENCE" = auto ]; then
 else
     IDEM=$IDEMPOTENCE
 fi
-RDK_VERSION=$(pkg-config --modversion rdkafka 2>/dev/null || echo unknown)
+# the librdkafka rdkafka_perf loads (2.15.1 from scripts/build-librdkafka.sh's
+# cache, through the build tree's RUNPATH), not whatever pkg-config finds
+RDK_VERSION=$("$RDVER" 2>/dev/null || echo unknown)
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 NCPU=$(nproc 2>/dev/null || echo '?')
 KPROD_REV=$(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null || echo unknown)
