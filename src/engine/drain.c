@@ -91,132 +91,147 @@ static int by_topic(const void *a, const void *b) {
     return x->tp->partition < y->tp->partition ? -1 : x->tp->partition > y->tp->partition;
 }
 
-/* Scan the partitions with batches: expire, and collect ready batches per broker.
- * Returns the nearest time something becomes due. */
-int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
-    int64_t next = INT64_MAX;
-    kp_batch_t *expired = NULL;
-    drain_list_t *lists = NULL;
-    int nlists = 0, lcap = 0;
-    int hurry = atomic_load(&p->flushing) > 0 || atomic_load(&p->closing);
-    kp_err_t fatal = (kp_err_t)atomic_load(&p->fatal_err);
-    int64_t dto = p->conf.delivery_timeout_ms;
+/* One scan's state: what it collected and the nearest time something is
+ * due. */
+typedef struct scan {
+    kp_producer_t *p;
+    int64_t now, next;
+    int hurry;      /* flush or close: linger.ms does not apply */
+    kp_err_t fatal; /* the producer cannot continue: everything queued fails */
+    kp_batch_t *expired;
+    drain_list_t *lists; /* one per connection */
+    int nlists, lcap;
+} scan_t;
 
-    /* only the partitions with batches: those on the list, and those that
-     * got their first batch since (the inbox) */
-    take_inbox(p);
-    int listed = 0;
-    for (int ai = 0; ai < p->nactive; ai++) {
-        kp_tp_t *tp = p->active[ai];
-        pthread_mutex_lock(&tp->lock);
-        /* delivery.timeout.ms: batches waiting in the deque (all of
-         * them once the producer hit a fatal error) */
-        while (tp->head && !tp->head->compressing &&
-               (fatal || now >= tp->head->created_ms + dto)) {
-            kp_batch_t *b = tp->head;
-            tp->head = b->next;
-            if (!tp->head)
-                tp->tail = NULL;
-            b->closed = 1;
-            kp_idem_gap(p, b, "a sequenced batch expired");
-            b->next = expired;
-            expired = b;
-        }
+/* delivery.timeout.ms: take the batches of tp's deque past it (all of them
+ * once the producer hit a fatal error) onto s->expired (tp->lock held). */
+static void expire_queued(scan_t *s, kp_tp_t *tp) {
+    int64_t dto = s->p->conf.delivery_timeout_ms;
+    while (tp->head && !tp->head->compressing && (s->fatal || s->now >= tp->head->created_ms + dto)) {
         kp_batch_t *b = tp->head;
-        /* (stores only on a change: every write costs the partner
-         * thread a cache miss) */
-        int64_t stalled = atomic_load_explicit(&tp->stalled_since, memory_order_relaxed);
-        if (!b && stalled)
-            atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
-        if (b) {
-            next = MIN(next, b->created_ms + dto);
-            kp_conn_t *c = tp->leader >= 0 ? kp_broker_conn(p, tp->leader) : NULL;
-            int64_t ready_at;
-            if (b->attempts)
-                ready_at = b->retry_at_ms; /* a retry waits out its backoff */
-            else if (b->closed || b->next || hurry)
-                ready_at = now;
-            else
-                ready_at = b->created_ms + p->conf.linger_ms;
-            /* idempotence: a new batch needs a producer id */
-            int need_pid = p->idem.enabled && b->base_seq < 0 && p->idem.state != KP_PID_READY;
-            int stalls = ready_at <= now && (!c || c->state != KP_CONN_READY);
-            if (!stalls && stalled)
-                atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
-            else if (stalls && !stalled)
-                atomic_store_explicit(&tp->stalled_since, now, memory_order_relaxed);
-            if (tp->retrying && !tp->inflight && !b->sent_no)
-                tp->retrying = 0; /* every resend went through */
-            if (!c) {
-                atomic_store(&p->md_wanted, 1);
-            } else if (b->compressing) {
-                /* its application thread wakes us when done */
-            } else if (need_pid || !may_send_more(p, tp, b, c)) {
-                /* wait for answers to what is in flight */
-            } else if (ready_at > now) {
-                next = MIN(next, ready_at);
-            } else if (c->state != KP_CONN_READY) {
-                /* dialled after the scan, never under a partition's lock
-                 * (a connect resolves the broker's name) */
-                c->want_connect = 1;
-            } else if (c->nreqs < p->conf.max_in_flight) {
-                drain_list_t *d = drain_for(&lists, &nlists, &lcap, c);
-                if (d && !d->full &&
-                    (d->n == 0 || d->bytes + (b->cbuf ? b->clen : b->len) <=
-                                      (size_t)p->conf.max_request_size)) {
-                    if (!drain_add(d, b)) {
-                        tp->head = b->next;
-                        if (!tp->head)
-                            tp->tail = NULL;
-                        b->next = NULL;
-                        b->closed = 1;
-                        tp->inflight++;
-                        tp->inflight_conn = c;
-                        if (!b->sent_no)
-                            b->sent_no = ++tp->sent_count;
-                        if (p->idem.enabled && b->base_seq < 0)
-                            kp_idem_assign(p, tp, b);
-                        /* a request holds one batch per partition: the
-                         * next one goes in the next request */
-                        if (tp->head)
-                            next = now;
-                    }
-                } else if (d) {
-                    d->full = 1;
-                    next = now; /* more to send: come straight back */
-                }
-            }
-        }
-        /* off the list once its deque is empty (appends and requeues
-         * put it back, under this lock) */
-        int keep = tp->head != NULL;
-        tp->listed = keep;
-        pthread_mutex_unlock(&tp->lock);
-        if (keep)
-            p->active[listed++] = tp;
+        tp->head = b->next;
+        if (!tp->head)
+            tp->tail = NULL;
+        b->closed = 1;
+        kp_idem_gap(s->p, b, "a sequenced batch expired");
+        b->next = s->expired;
+        s->expired = b;
     }
-    p->nactive = listed;
-    for (int i = 0; i < kp_conn_count(&p->net); i++) {
-        kp_conn_t *c = kp_conn_at(&p->net, i);
+}
+
+/* Move tp's head batch b into the request for c, if it fits (tp->lock
+ * held). */
+static void take_head(scan_t *s, kp_tp_t *tp, kp_batch_t *b, kp_conn_t *c) {
+    kp_producer_t *p = s->p;
+    drain_list_t *d = drain_for(&s->lists, &s->nlists, &s->lcap, c);
+    if (!d)
+        return; /* out of memory: the next scan tries again */
+    size_t size = b->cbuf ? b->clen : b->len;
+    if (d->full || (d->n && d->bytes + size > (size_t)p->conf.max_request_size)) {
+        d->full = 1;
+        s->next = s->now; /* more to send: come straight back */
+        return;
+    }
+    if (drain_add(d, b))
+        return;
+    tp->head = b->next;
+    if (!tp->head)
+        tp->tail = NULL;
+    b->next = NULL;
+    b->closed = 1;
+    tp->inflight++;
+    tp->inflight_conn = c;
+    if (!b->sent_no)
+        b->sent_no = ++tp->sent_count;
+    if (p->idem.enabled && b->base_seq < 0)
+        kp_idem_assign(p, tp, b);
+    /* a request holds one batch per partition: the next one goes in the
+     * next request */
+    if (tp->head)
+        s->next = s->now;
+}
+
+/* Look at tp's head batch: note when it is due, take it when it is ready
+ * and its leader's connection can carry it, or say what it waits for
+ * (tp->lock held). */
+static void scan_head(scan_t *s, kp_tp_t *tp) {
+    kp_producer_t *p = s->p;
+    int64_t now = s->now;
+    kp_batch_t *b = tp->head;
+    /* (stores only on a change: every write costs the partner thread a
+     * cache miss) */
+    int64_t stalled = atomic_load_explicit(&tp->stalled_since, memory_order_relaxed);
+    if (!b) {
+        if (stalled)
+            atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
+        return;
+    }
+    s->next = MIN(s->next, b->created_ms + p->conf.delivery_timeout_ms);
+    kp_conn_t *c = tp->leader >= 0 ? kp_broker_conn(p, tp->leader) : NULL;
+    int64_t ready_at;
+    if (b->attempts)
+        ready_at = b->retry_at_ms; /* a retry waits out its backoff */
+    else if (b->closed || b->next || s->hurry)
+        ready_at = now;
+    else
+        ready_at = b->created_ms + p->conf.linger_ms;
+    /* idempotence: a new batch needs a producer id */
+    int need_pid = p->idem.enabled && b->base_seq < 0 && p->idem.state != KP_PID_READY;
+    int stalls = ready_at <= now && (!c || c->state != KP_CONN_READY);
+    if (!stalls && stalled)
+        atomic_store_explicit(&tp->stalled_since, 0, memory_order_relaxed);
+    else if (stalls && !stalled)
+        atomic_store_explicit(&tp->stalled_since, now, memory_order_relaxed);
+    if (tp->retrying && !tp->inflight && !b->sent_no)
+        tp->retrying = 0; /* every resend went through */
+    if (!c) {
+        atomic_store(&p->md_wanted, 1);
+    } else if (b->compressing) {
+        /* its application thread wakes us when done */
+    } else if (need_pid || !may_send_more(p, tp, b, c)) {
+        /* wait for answers to what is in flight */
+    } else if (ready_at > now) {
+        s->next = MIN(s->next, ready_at);
+    } else if (c->state != KP_CONN_READY) {
+        /* dialled after the scan, never under a partition's lock (a
+         * connect resolves the broker's name) */
+        c->want_connect = 1;
+    } else if (c->nreqs < p->conf.max_in_flight) {
+        take_head(s, tp, b, c);
+    }
+}
+
+/* Dial the connections a partition waits for (outside every lock). */
+static void dial_wanted(scan_t *s) {
+    kp_net_t *net = &s->p->net;
+    for (int i = 0; i < kp_conn_count(net); i++) {
+        kp_conn_t *c = kp_conn_at(net, i);
         if (!c->want_connect)
             continue;
         c->want_connect = 0;
-        kp_conn_connect(&p->net, c, now); /* (does nothing while its backoff lasts) */
+        kp_conn_connect(net, c, s->now); /* (does nothing while its backoff lasts) */
         if (c->state == KP_CONN_DOWN)
-            next = MIN(next, c->next_connect_ms);
+            s->next = MIN(s->next, c->next_connect_ms);
     }
+}
 
-    while (expired) {
-        kp_batch_t *b = expired;
-        expired = b->next;
-        kp_err_t err = fatal                ? fatal
+static void complete_expired(scan_t *s) {
+    while (s->expired) {
+        kp_batch_t *b = s->expired;
+        s->expired = b->next;
+        kp_err_t err = s->fatal              ? s->fatal
                        : b->maybe_persisted ? KP_ERR_MSG_TIMED_OUT_IN_FLIGHT
                                             : KP_ERR_MSG_TIMED_OUT_QUEUE;
-        kp_batch_complete(p, b, err, -1, -1,
+        kp_batch_complete(s->p, b, err, -1, -1,
                           b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
     }
-    for (int i = 0; i < nlists; i++) {
-        drain_list_t *d = &lists[i];
+}
+
+/* One Produce request per connection from its drain list. */
+static void send_lists(scan_t *s) {
+    kp_producer_t *p = s->p;
+    for (int i = 0; i < s->nlists; i++) {
+        drain_list_t *d = &s->lists[i];
         int kept = 0;
         for (int k = 0; k < d->n; k++) {
             kp_err_t e = kp_prod_prepare(p, d->conn, d->bs[k]);
@@ -226,20 +241,49 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
                 d->bs[kept++] = d->bs[k];
         }
         d->n = kept;
-        if (!d->n) {
-            free(d->bs);
-            continue;
+        kp_req_t *req = NULL;
+        if (d->n) {
+            qsort(d->bs, (size_t)d->n, sizeof(*d->bs), by_topic);
+            req = kp_prod_build(p, d->conn, d->bs, d->n, s->now);
+            if (!req)
+                for (int k = 0; k < d->n; k++)
+                    kp_prod_result(p, d->bs[k], KP_ERR_NOMEM, -1, -1, 0);
         }
-        qsort(d->bs, (size_t)d->n, sizeof(*d->bs), by_topic);
-        kp_req_t *req = kp_prod_build(p, d->conn, d->bs, d->n, now);
-        if (!req) {
-            for (int k = 0; k < d->n; k++)
-                kp_prod_result(p, d->bs[k], KP_ERR_NOMEM, -1, -1, 0);
+        if (req)
+            kp_conn_send(&p->net, d->conn, req);
+        else
             free(d->bs);
-            continue;
-        }
-        kp_conn_send(&p->net, d->conn, req);
     }
-    free(lists);
-    return next;
+    free(s->lists);
+}
+
+/* Scan the partitions with batches: expire, and collect ready batches per
+ * broker into one request each. Returns the nearest time something
+ * becomes due. */
+int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
+    scan_t s = {.p = p, .now = now, .next = INT64_MAX};
+    s.hurry = atomic_load(&p->flushing) > 0 || atomic_load(&p->closing);
+    s.fatal = (kp_err_t)atomic_load(&p->fatal_err);
+    /* only the partitions with batches: those on the list, and those that
+     * got their first batch since (the inbox) */
+    take_inbox(p);
+    int listed = 0;
+    for (int ai = 0; ai < p->nactive; ai++) {
+        kp_tp_t *tp = p->active[ai];
+        pthread_mutex_lock(&tp->lock);
+        expire_queued(&s, tp);
+        scan_head(&s, tp);
+        /* off the list once its deque is empty (appends and requeues
+         * put it back, under this lock) */
+        int keep = tp->head != NULL;
+        tp->listed = keep;
+        pthread_mutex_unlock(&tp->lock);
+        if (keep)
+            p->active[listed++] = tp;
+    }
+    p->nactive = listed;
+    dial_wanted(&s);
+    complete_expired(&s);
+    send_lists(&s);
+    return s.next;
 }
