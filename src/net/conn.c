@@ -127,6 +127,7 @@ void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
     free(c->rbuf);
     c->rbuf = NULL;
     c->szgot = c->rlen = c->rgot = 0;
+    c->noanswer_n = 0;
     c->failures++;
     c->next_connect_ms = kp_mono_ms() + kp_backoff(net->conf->reconnect_backoff_ms,
                                                    net->conf->reconnect_backoff_max_ms,
@@ -389,12 +390,37 @@ static void handle_apiversions(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rb
     setup_next(net, c);
 }
 
+/* Is the frame in c->rbuf the answer to a request that expected none
+ * (acks=0)? Its correlation id (every response header starts with it) is
+ * one of those written since the last such answer, and not the one awaited:
+ * answers come in request order, so those before it went unanswered (as a
+ * Kafka broker leaves them) and are forgotten. Ids are compared as serial
+ * numbers (they wrap). */
+static int is_unasked_answer(kp_conn_t *c, const kp_req_t *awaited) {
+    if (!c->noanswer_n || c->rlen < 4)
+        return 0;
+    const uint8_t *b = c->rbuf;
+    int32_t id = (int32_t)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]);
+    if (awaited && id == awaited->corrid)
+        return 0;
+    if ((int32_t)((uint32_t)id - (uint32_t)c->noanswer_lo) < 0 ||
+        (int32_t)((uint32_t)c->noanswer_hi - (uint32_t)id) < 0)
+        return 0;
+    if (id == c->noanswer_hi)
+        c->noanswer_n = 0;
+    else
+        c->noanswer_lo = id + 1;
+    return 1;
+}
+
 /* A complete response frame is in c->rbuf. Returns -1 if the connection
  * was closed. */
 static int dispatch(kp_net_t *net, kp_conn_t *c) {
     kp_req_t *req = c->wait_head;
     kp_rbuf_t r;
     kp_rbuf_init(&r, c->rbuf, c->rlen, 0);
+    if (is_unasked_answer(c, req))
+        return 0;
     if (!req) {
         kp_conn_close(net, c, KP_ERR_BAD_RESPONSE, "response without a request");
         return -1;
@@ -505,6 +531,11 @@ static void do_write(kp_net_t *net, kp_conn_t *c, int64_t now) {
                 c->wait_head = req;
             c->wait_tail = req;
         } else {
+            /* a broker may answer it all the same (librdkafka 2.15's mock,
+             * some proxies): such an answer is read and dropped (dispatch) */
+            if (!c->noanswer_n++)
+                c->noanswer_lo = req->corrid;
+            c->noanswer_hi = req->corrid;
             c->nreqs--;
             req->ops->written(net, c, req);
             kp_req_free(req);

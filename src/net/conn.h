@@ -102,6 +102,11 @@ struct kp_conn {
     kp_req_t *out_head, *out_tail;   /* not yet fully written */
     kp_req_t *wait_head, *wait_tail; /* written, awaiting a response */
     int nreqs; /* requests queued or in flight that count toward max.in.flight */
+    /* correlation ids of requests written that expect no answer (acks=0
+     * Produce), from the oldest not yet answered: a broker that answers
+     * them anyway is read and dropped */
+    int32_t noanswer_lo, noanswer_hi;
+    int noanswer_n;
     uint8_t szbuf[4];
     size_t szgot;
     uint8_t *rbuf;
