@@ -308,6 +308,8 @@ static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t pa
     while ((n = kp_topic_parts(t, &tps)) == 0 || partition >= n) {
         if (atomic_load(&p->closing))
             return KP_ERR_CLOSED;
+        if (n == 0 && atomic_load(&p->unsupported))
+            return KP_ERR_UNSUPPORTED_BROKER; /* the log names the broker and its versions */
         kp_err_t md_err = t->md_err;
         if (n == 0 && md_err && !kp_err_is_retriable(md_err)) {
             ask_again(p, t);

@@ -99,23 +99,30 @@ typedef struct scan {
     int hurry;      /* flush or close: linger.ms does not apply */
     kp_err_t fatal; /* the producer cannot continue: everything queued fails */
     kp_batch_t *expired;
+    kp_batch_t *unsupported; /* batches whose leader lacks what kprod needs */
     drain_list_t *lists; /* one per connection */
     int nlists, lcap;
 } scan_t;
 
 /* delivery.timeout.ms: take the batches of tp's deque past it (all of them
- * once the producer hit a fatal error) onto s->expired (tp->lock held). */
+ * once the producer hit a fatal error) onto s->expired; all of them onto
+ * s->unsupported when the leader is a broker kprod cannot write to
+ * (tp->lock held). */
 static void expire_queued(scan_t *s, kp_tp_t *tp) {
     int64_t dto = s->p->conf.delivery_timeout_ms;
-    while (tp->head && !tp->head->compressing && (s->fatal || s->now >= tp->head->created_ms + dto)) {
+    kp_conn_t *lc = tp->leader >= 0 && tp->head ? kp_broker_conn(s->p, tp->leader) : NULL;
+    int unsupported = lc && lc->unsupported && lc->state != KP_CONN_READY;
+    while (tp->head && !tp->head->compressing &&
+           (s->fatal || unsupported || s->now >= tp->head->created_ms + dto)) {
         kp_batch_t *b = tp->head;
         tp->head = b->next;
         if (!tp->head)
             tp->tail = NULL;
         b->closed = 1;
         kp_idem_gap(s->p, b, "a sequenced batch expired");
-        b->next = s->expired;
-        s->expired = b;
+        kp_batch_t **list = unsupported && !s->fatal ? &s->unsupported : &s->expired;
+        b->next = *list;
+        *list = b;
     }
 }
 
@@ -216,6 +223,12 @@ static void dial_wanted(scan_t *s) {
 }
 
 static void complete_expired(scan_t *s) {
+    while (s->unsupported) {
+        kp_batch_t *b = s->unsupported;
+        s->unsupported = b->next;
+        kp_batch_complete(s->p, b, KP_ERR_UNSUPPORTED_BROKER, -1, -1,
+                          b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+    }
     while (s->expired) {
         kp_batch_t *b = s->expired;
         s->expired = b->next;

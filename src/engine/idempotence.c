@@ -57,6 +57,21 @@ void kp_idem_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
         return;
     }
     kp_conn_t *c = kp_pick_ready_conn(p, KP_API_INIT_PRODUCER_ID);
+    kp_conn_t *other = c ? NULL : kp_pick_ready_conn(p, -1);
+    if (other) {
+        /* a broker without a usable InitProducerId: as the Java client, a
+         * fatal error for an idempotent producer, said at once */
+        kp_api_range_t r = other->range[KP_API_INIT_PRODUCER_ID];
+        char name[KP_CONN_NAME_MAX];
+        kp_log(p, 3,
+               "%s offers InitProducerId v%d..%d; kprod needs v%d..%d while "
+               "enable.idempotence=true: the producer cannot send (unsupported broker; "
+               "enable.idempotence=false writes without it)",
+               kp_conn_name(other, name, sizeof(name)), r.min, r.max,
+               kp_proto_our_min(KP_API_INIT_PRODUCER_ID), kp_proto_our_max(KP_API_INIT_PRODUCER_ID));
+        atomic_store(&p->fatal_err, KP_ERR_UNSUPPORTED_BROKER);
+        return;
+    }
     if (!c) {
         kp_ensure_connecting(p, now, next);
         return;

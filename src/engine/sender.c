@@ -166,6 +166,26 @@ static void drain_wake(kp_producer_t *p) {
     atomic_store(&p->wake_pending, 0);
 }
 
+/* A broker lacking what kprod needs (conn.c marks it): while no connection
+ * is ready and one is so marked, sends waiting for metadata, and new ones,
+ * fail at once with KP_ERR_UNSUPPORTED_BROKER (producer.c) instead of
+ * waiting out max.block.ms for metadata that cannot come. */
+static void note_unsupported(kp_producer_t *p) {
+    int marked = 0, ready = 0;
+    for (int i = 0; i < kp_conn_count(&p->net); i++) {
+        const kp_conn_t *c = kp_conn_at(&p->net, i);
+        marked |= c->unsupported;
+        ready |= c->state == KP_CONN_READY;
+    }
+    int v = marked && !ready;
+    if (v == atomic_load_explicit(&p->unsupported, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&p->topics_lock);
+    atomic_store(&p->unsupported, v);
+    pthread_cond_broadcast(&p->md_cond);
+    pthread_mutex_unlock(&p->topics_lock);
+}
+
 static KP_TLS const kp_producer_t *io_thread_of;
 
 int kp_in_io_thread(const kp_producer_t *p) { return io_thread_of == p; }
@@ -192,6 +212,7 @@ void *kp_sender_main(void *arg) {
         if (atomic_load(&p->closing) && kp_drained(p))
             break;
         int64_t next = INT64_MAX;
+        note_unsupported(p);
         /* A produce can only go where metadata says; when we know nothing
          * yet (or a topic waits), fetch it. */
         kp_md_maybe(p, now, &next);

@@ -89,8 +89,8 @@ static void fail_list(kp_net_t *net, kp_conn_t *c, kp_req_t *head, kp_err_t err)
  * answer that is not Kafka's) is one on the first failure and then at most
  * every 30 s, so that a cluster out of reach is named at the default log
  * level without a line per reconnect. */
-static void log_close(kp_net_t *net, kp_conn_t *c, const char *why) {
-    const char *hint = c->state == KP_CONN_HANDSHAKE
+static void log_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
+    const char *hint = c->state == KP_CONN_HANDSHAKE && err != KP_ERR_UNSUPPORTED_BROKER
                            ? " (no Kafka answer to ApiVersions: is this a Kafka PLAINTEXT listener?)"
                            : "";
     int64_t now = kp_mono_ms();
@@ -104,18 +104,23 @@ static void log_close(kp_net_t *net, kp_conn_t *c, const char *why) {
     const char *what = c->state == KP_CONN_CONNECTING || c->state == KP_CONN_RESOLVING
                            ? "cannot connect"
                            : "disconnected";
+    char name[KP_CONN_NAME_MAX];
+    kp_logf(net->log, level, "%s: %s: %s%s", kp_conn_name(c, name, sizeof(name)), what, why, hint);
+}
+
+const char *kp_conn_name(const kp_conn_t *c, char *buf, size_t size) {
     if (c->node_id < 0)
-        kp_logf(net->log, level, "bootstrap server %s:%d: %s: %s%s", c->host, c->port, what, why, hint);
+        snprintf(buf, size, "bootstrap server %s:%d", c->host, c->port);
     else
-        kp_logf(net->log, level, "broker %d (%s:%d): %s: %s%s", c->node_id, c->host, c->port, what, why,
-               hint);
+        snprintf(buf, size, "broker %d (%s:%d)", c->node_id, c->host, c->port);
+    return buf;
 }
 
 void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
     if (c->state == KP_CONN_DOWN)
         return;
     if (why)
-        log_close(net, c, why);
+        log_close(net, c, err, why);
     if (c->lookup) {
         kp_lookup_cancel(net->resolver, c->lookup);
         c->lookup = NULL;
@@ -204,8 +209,9 @@ static void setup_next(kp_net_t *net, kp_conn_t *c) {
     }
     c->state = KP_CONN_READY;
     c->failures = 0;
-    kp_logf(net->log, 7, "broker %d (%s:%d): ready, Produce v%d, Metadata v%d", c->node_id, c->host,
-           c->port, c->ver[KP_API_PRODUCE], c->ver[KP_API_METADATA]);
+    char name[KP_CONN_NAME_MAX];
+    kp_logf(net->log, 7, "%s: ready, Produce v%d, Metadata v%d", kp_conn_name(c, name, sizeof(name)),
+            c->ver[KP_API_PRODUCE], c->ver[KP_API_METADATA]);
 }
 
 static void dial(kp_net_t *net, kp_conn_t *c, int64_t now);
@@ -376,14 +382,21 @@ static void handle_apiversions(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rb
         kp_conn_close(net, c, KP_ERR_UNSUPPORTED_BROKER, "ApiVersions failed");
         return;
     }
-    for (int api = 0; api < KP_API_COUNT; api++)
+    for (int api = 0; api < KP_API_COUNT; api++) {
+        c->range[api] = ranges[api];
         c->ver[api] = kp_proto_pick((int16_t)api, ranges[api].min, ranges[api].max);
-    if (c->ver[KP_API_PRODUCE] < 0 || c->ver[KP_API_METADATA] < 0) {
+    }
+    c->unsupported = c->ver[KP_API_PRODUCE] < 0 || c->ver[KP_API_METADATA] < 0;
+    if (c->unsupported) {
+        char name[KP_CONN_NAME_MAX];
         kp_logf(net->log, 3,
-               "broker %d (%s:%d) offers Produce %d..%d and Metadata %d..%d; kprod needs "
-               "Produce >= 3 and Metadata >= 1",
-               c->node_id, c->host, c->port, ranges[0].min, ranges[0].max, ranges[3].min,
-               ranges[3].max);
+                "%s offers Produce v%d..%d and Metadata v%d..%d; kprod needs "
+                "Produce v%d..%d and Metadata v%d..%d: its records fail (unsupported broker)",
+                kp_conn_name(c, name, sizeof(name)), ranges[KP_API_PRODUCE].min,
+                ranges[KP_API_PRODUCE].max, ranges[KP_API_METADATA].min,
+                ranges[KP_API_METADATA].max, kp_proto_our_min(KP_API_PRODUCE),
+                kp_proto_our_max(KP_API_PRODUCE), kp_proto_our_min(KP_API_METADATA),
+                kp_proto_our_max(KP_API_METADATA));
         kp_conn_close(net, c, KP_ERR_UNSUPPORTED_BROKER, "unsupported broker");
         return;
     }
@@ -587,8 +600,9 @@ static int64_t idle_check(kp_net_t *net, kp_conn_t *c, int64_t now) {
         return INT64_MAX;
     if (now - c->last_io_ms < idle)
         return c->last_io_ms + idle;
-    kp_logf(net->log, 7, "broker %d (%s:%d): closing a connection idle for %lld ms", c->node_id, c->host,
-           c->port, (long long)(now - c->last_io_ms));
+    char name[KP_CONN_NAME_MAX];
+    kp_logf(net->log, 7, "%s: closing a connection idle for %lld ms", kp_conn_name(c, name, sizeof(name)),
+            (long long)(now - c->last_io_ms));
     kp_conn_close(net, c, KP_ERR_TRANSPORT, NULL);
     c->failures = 0;
     c->next_connect_ms = 0;

@@ -98,6 +98,11 @@ struct kp_conn {
     int64_t last_io_ms;   /* last byte written or read (connections.max.idle.ms) */
     int64_t last_warn_ms; /* last failure logged as a warning (rate limit) */
     int16_t ver[KP_API_COUNT]; /* negotiated version per API, -1 = unusable */
+    kp_api_range_t range[KP_API_COUNT]; /* what the broker offered (-1/-1: not) */
+    /* its last handshake found it lacking what kprod needs (Produce >= 3,
+     * Metadata >= 1): it is logged, closed, and its records fail at once
+     * with KP_ERR_UNSUPPORTED_BROKER; cleared by a handshake that succeeds */
+    int unsupported;
     int16_t apiv_ver;          /* ApiVersions version we try */
     kp_req_t *out_head, *out_tail;   /* not yet fully written */
     kp_req_t *wait_head, *wait_tail; /* written, awaiting a response */
@@ -118,6 +123,10 @@ struct kp_conn {
     int addr_next;
     kp_lookup_t *lookup;
 };
+
+/* "broker 1 (host:port)" or "bootstrap server host:port", into buf. */
+#define KP_CONN_NAME_MAX 300
+const char *kp_conn_name(const kp_conn_t *c, char *buf, size_t size);
 
 /* Every connection, known brokers first, then bootstrap servers:
  * kp_conn_at(net, 0 .. kp_conn_count(net) - 1). */

@@ -7,6 +7,13 @@
  *   an answer is read and dropped: no disconnect, nothing lost. (kprod used
  *   to call it a protocol error and drop the connection: 1,714 of 200,000
  *   records were lost that way against the 2.15 mock.)
+ *
+ *   Unsupported brokers: a broker offering Produce only below v3, or no
+ *   InitProducerId while idempotence is on, fails the records at once with
+ *   KP_ERR_UNSUPPORTED_BROKER and a log line naming the API and the range
+ *   the broker offered (the mock's rd_kafka_mock_set_apiversion caps what
+ *   it offers), instead of a wait of max.block.ms (the first) or a silent
+ *   timeout (the second).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -66,4 +73,76 @@ static void test_acks0_answers_dropped(void) {
     mockcluster_destroy(mc);
 }
 
-TEST_MAIN(TEST(test_acks0_answers_dropped))
+static kp_err_t send_one(kp_producer_t *p, const char *value) {
+    kp_record_t r = {0};
+    r.topic = TOPIC;
+    r.partition = KP_PARTITION_ANY;
+    r.value = value;
+    r.value_len = (int32_t)strlen(value);
+    return kp_send_sync(p, &r, 60000, NULL);
+}
+
+/* Produce v0..2 only: kprod needs v3 (RecordBatch v2). */
+static void test_unsupported_produce_fails_at_once(void) {
+    mockcluster_t *mc = mockcluster_start(1, TOPIC, 1);
+    REQUIRE_NOT_NULL(mc);
+    REQUIRE_EQ_INT(rd_kafka_mock_set_apiversion(mockcluster_handle(mc), 0, 0, 2), 0);
+    logcap_t lc;
+    logcap_init(&lc);
+    char err[512];
+    kp_producer_t *p = producer_e(&lc, err, sizeof(err), mockcluster_bootstraps(mc),
+                                  "max.block.ms", "30000", NULL);
+    if (!p)
+        FAIL("producer: %s", err);
+    REQUIRE_NOT_NULL(p);
+    int64_t t0 = test_now_ms();
+    CHECK_EQ_ERR(send_one(p, "old-broker"), KP_ERR_UNSUPPORTED_BROKER);
+    CHECK_LT_INT(test_now_ms() - t0, 5000); /* not max.block.ms */
+    CHECK_GE_INT(logcap_matches(&lc, 0, 3, "why", "offers Produce v0..2", "needs Produce v3",
+                                NULL),
+                 1);
+    /* and again, at once, while the broker stays so */
+    t0 = test_now_ms();
+    CHECK_EQ_ERR(send_one(p, "old-broker-2"), KP_ERR_UNSUPPORTED_BROKER);
+    CHECK_LT_INT(test_now_ms() - t0, 5000);
+    CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
+    logcap_free(&lc);
+    mockcluster_destroy(mc);
+}
+
+/* No InitProducerId: an idempotent producer cannot send (a fatal error,
+ * as in the Java client); without idempotence the same cluster works. */
+static void test_no_initproducerid_fails_idempotent(void) {
+    mockcluster_t *mc = mockcluster_start(1, TOPIC, 1);
+    REQUIRE_NOT_NULL(mc);
+    REQUIRE_EQ_INT(rd_kafka_mock_set_apiversion(mockcluster_handle(mc), 22, -1, -1), 0);
+    logcap_t lc;
+    logcap_init(&lc);
+    char err[512];
+    kp_producer_t *p = producer_e(&lc, err, sizeof(err), mockcluster_bootstraps(mc),
+                                  "max.block.ms", "30000", "delivery.timeout.ms", "60000", NULL);
+    if (!p)
+        FAIL("producer: %s", err);
+    REQUIRE_NOT_NULL(p);
+    int64_t t0 = test_now_ms();
+    CHECK_EQ_ERR(send_one(p, "no-pid"), KP_ERR_UNSUPPORTED_BROKER);
+    CHECK_LT_INT(test_now_ms() - t0, 5000);
+    CHECK_GE_INT(logcap_matches(&lc, 0, 3, "why", "offers InitProducerId v-1..-1",
+                                "enable.idempotence", NULL),
+                 1);
+    CHECK_EQ_ERR(send_one(p, "no-pid-2"), KP_ERR_UNSUPPORTED_BROKER);
+    CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
+    p = producer_e(NULL, err, sizeof(err), mockcluster_bootstraps(mc), "enable.idempotence",
+                   "false", NULL);
+    REQUIRE_NOT_NULL(p);
+    CHECK_OK(send_one(p, "no-pid-not-idempotent"));
+    CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
+    logcap_free(&lc);
+    mockcluster_destroy(mc);
+}
+
+TEST_MAIN(TEST(test_acks0_answers_dropped), TEST(test_unsupported_produce_fails_at_once),
+          TEST(test_no_initproducerid_fails_idempotent))
