@@ -34,7 +34,7 @@ set(KPROD_RDKAFKA_PREFIX "" CACHE PATH
     "librdkafka ${KP_RDKAFKA_VERSION} for the mock cluster, tests and benchmarks: the prefix scripts/build-librdkafka.sh prints")
 
 set(_kp_rdk_howto
-  "Build it once (about 30 s, with npm, make, cc, openssl and the -dev packages of scripts/install-deps.sh) and pass its prefix:\n"
+  "Build it once (1-2 minutes, with npm, make, cc, openssl and the -dev packages of scripts/install-deps.sh) and pass its prefix:\n"
   "    cmake -S . -B build -DKPROD_RDKAFKA_PREFIX=\"$(sh scripts/build-librdkafka.sh)\"\n"
   "or use `make` (make build / make test / make demo / make bench), which does both.")
 
