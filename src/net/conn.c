@@ -119,6 +119,10 @@ const char *kp_conn_name(const kp_conn_t *c, char *buf, size_t size) {
 void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
     if (c->state == KP_CONN_DOWN)
         return;
+    /* a broker that hangs up on our ApiVersions version (Azure Event Hubs
+     * does on v3) is asked at v0 on the next connection, at once */
+    int v0_next = c->state == KP_CONN_HANDSHAKE && c->step == 0 && c->apiv_ver > 0 &&
+                  err == KP_ERR_TRANSPORT && !c->apiv_v0_tried;
     if (why)
         log_close(net, c, err, why);
     if (c->lookup) {
@@ -137,6 +141,11 @@ void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
     c->next_connect_ms = kp_mono_ms() + kp_backoff(net->conf->reconnect_backoff_ms,
                                                    net->conf->reconnect_backoff_max_ms,
                                                    c->failures - 1, &net->rng);
+    if (v0_next) {
+        c->apiv_ver = 0;
+        c->apiv_v0_tried = 1;
+        c->next_connect_ms = 0;
+    }
     /* Detach both lists first: the sender may queue new requests from its
      * failure handler (they wait for the next connection). */
     kp_req_t *wait = c->wait_head, *out = c->out_head;
@@ -368,14 +377,28 @@ short kp_conn_events(const kp_conn_t *c) {
 static void handle_apiversions(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
     kp_api_range_t ranges[KP_API_COUNT];
     int err = kp_apiversions_resp(r, req->ver, ranges);
-    if (err == -1) { /* (a broker's own -1 arrives as KP_ERR_UNKNOWN_SERVER_ERROR) */
-        kp_conn_close(net, c, KP_ERR_BAD_RESPONSE, "malformed ApiVersions response");
+    /* Falling back (KIP-511): a broker that does not know our version
+     * answers UNSUPPORTED_VERSION with its own range: ask again at the
+     * highest version both know. One that sends no range, or an answer we
+     * cannot read (librdkafka 2.15's mock answers v3 so), is asked again
+     * at v0, which every broker reads. An unreadable answer to a version
+     * the broker said it knows ends the connection, as any malformed
+     * answer. (A broker that closes the connection on our version is asked
+     * at v0 on the next one: kp_conn_close.) */
+    int first_ask = req->ver == kp_proto_our_max(KP_API_API_VERSIONS);
+    if (req->ver > 0 && (err == KAFKA_UNSUPPORTED_VERSION || (err == -1 && first_ask))) {
+        kp_api_range_t own = ranges[KP_API_API_VERSIONS];
+        int16_t v = err == -1 ? -1 : kp_proto_pick(KP_API_API_VERSIONS, own.min, own.max);
+        c->apiv_ver = v >= 0 && v < req->ver ? v : 0;
+        char name[KP_CONN_NAME_MAX];
+        kp_logf(net->log, 7, "%s: ApiVersions v%d answered %s; asking at v%d",
+                kp_conn_name(c, name, sizeof(name)), req->ver,
+                err == -1 ? "unreadably" : "UNSUPPORTED_VERSION", c->apiv_ver);
+        queue_apiversions(net, c);
         return;
     }
-    if (err == KAFKA_UNSUPPORTED_VERSION && ranges[KP_API_API_VERSIONS].max >= 0 &&
-        ranges[KP_API_API_VERSIONS].max < req->ver) {
-        c->apiv_ver = ranges[KP_API_API_VERSIONS].max;
-        queue_apiversions(net, c);
+    if (err == -1) { /* (a broker's own -1 arrives as KP_ERR_UNKNOWN_SERVER_ERROR) */
+        kp_conn_close(net, c, KP_ERR_BAD_RESPONSE, "malformed ApiVersions response");
         return;
     }
     if (err) {

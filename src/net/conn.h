@@ -104,6 +104,7 @@ struct kp_conn {
      * with KP_ERR_UNSUPPORTED_BROKER; cleared by a handshake that succeeds */
     int unsupported;
     int16_t apiv_ver;          /* ApiVersions version we try */
+    int apiv_v0_tried;         /* the broker hung up on a higher one: v0 was tried */
     kp_req_t *out_head, *out_tail;   /* not yet fully written */
     kp_req_t *wait_head, *wait_tail; /* written, awaiting a response */
     int nreqs; /* requests queued or in flight that count toward max.in.flight */

@@ -84,7 +84,7 @@ int16_t kp_proto_our_max(int16_t api) {
     switch (api) {
     case KP_API_PRODUCE: return 10;
     case KP_API_METADATA: return 12;
-    case KP_API_API_VERSIONS: return 2;
+    case KP_API_API_VERSIONS: return 3; /* KIP-511; conn.c falls back */
     case KP_API_INIT_PRODUCER_ID: return 4;
     }
     return -1;

@@ -14,11 +14,20 @@
  *   the broker offered (the mock's rd_kafka_mock_set_apiversion caps what
  *   it offers), instead of a wait of max.block.ms (the first) or a silent
  *   timeout (the second).
+ *
+ *   ApiVersions v3 (KIP-511) and its fallbacks, each seen in the requests
+ *   the peer got: the 2.15 mock (offers v0-2, answers v3 unreadably) is
+ *   asked again at v0; a broker answering UNSUPPORTED_VERSION with its
+ *   range (Kafka 2.4+, the fake broker) is asked at the highest version
+ *   both know; one that hangs up on v3 (Azure Event Hubs; the fake broker
+ *   so told) is asked at v0 on the next connection. Versions the mock is
+ *   capped to are the ones used.
  */
 #include <stdatomic.h>
 #include <string.h>
 
 #include "common.h"
+#include "fakebroker.h"
 #include "logcap.h"
 
 #define TOPIC "answers"
@@ -144,5 +153,104 @@ static void test_no_initproducerid_fails_idempotent(void) {
     mockcluster_destroy(mc);
 }
 
-TEST_MAIN(TEST(test_acks0_answers_dropped), TEST(test_unsupported_produce_fails_at_once),
+/* librdkafka 2.15's mock: v3, then v0; then the newest Produce and
+ * Metadata both offer. */
+static void test_apiversions_v3_then_v0_on_the_mock(void) {
+    mockcluster_t *mc = mockcluster_start(1, TOPIC, 1);
+    REQUIRE_NOT_NULL(mc);
+    mockcluster_track_requests(mc);
+    char err[512];
+    kp_producer_t *p = producer_e(NULL, err, sizeof(err), mockcluster_bootstraps(mc), NULL);
+    REQUIRE_NOT_NULL(p);
+    CHECK_OK(send_one(p, "v3-then-v0"));
+    CHECK_GE_INT(mockcluster_version_count(mc, 18, 3), 1);
+    CHECK_GE_INT(mockcluster_version_count(mc, 18, 0), 1);
+    CHECK_EQ_INT(mockcluster_version_count(mc, 18, 1) + mockcluster_version_count(mc, 18, 2), 0);
+    CHECK_EQ_INT(mockcluster_min_version_seen(mc, 0), 10);
+    CHECK_EQ_INT(mockcluster_max_version_seen(mc, 0), 10);
+    CHECK_EQ_INT(mockcluster_min_version_seen(mc, 3), 12);
+    CHECK_EQ_INT(mockcluster_refused_count(mc, -1, -1), 0);
+    CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
+    mockcluster_stop_tracking(mc);
+    mockcluster_destroy(mc);
+}
+
+/* The mock capped (Produce v3..7, Metadata v1..4): those maxima are used. */
+static void test_capped_versions_on_the_mock(void) {
+    mockcluster_t *mc = mockcluster_start(1, TOPIC, 1);
+    REQUIRE_NOT_NULL(mc);
+    REQUIRE_EQ_INT(mockcluster_set_apiversion(mc, 0, 3, 7), 0);
+    REQUIRE_EQ_INT(mockcluster_set_apiversion(mc, 3, 1, 4), 0);
+    mockcluster_track_requests(mc);
+    char err[512];
+    kp_producer_t *p = producer_e(NULL, err, sizeof(err), mockcluster_bootstraps(mc), NULL);
+    REQUIRE_NOT_NULL(p);
+    CHECK_OK(send_one(p, "capped"));
+    CHECK_EQ_INT(mockcluster_min_version_seen(mc, 0), 7);
+    CHECK_EQ_INT(mockcluster_max_version_seen(mc, 0), 7);
+    CHECK_EQ_INT(mockcluster_min_version_seen(mc, 3), 4);
+    CHECK_EQ_INT(mockcluster_max_version_seen(mc, 3), 4);
+    CHECK_EQ_INT(mockcluster_refused_count(mc, -1, -1), 0);
+    CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
+    mockcluster_stop_tracking(mc);
+    mockcluster_destroy(mc);
+}
+
+static kp_err_t send_to_fake(fake_broker_t *fb, logcap_t *lc) {
+    char err[512];
+    kp_producer_t *p = producer_e(lc, err, sizeof(err), fb_bootstrap(fb), "max.block.ms", "10000",
+                                  NULL);
+    if (!p) {
+        FAIL("producer: %s", err);
+        return KP_ERR_UNKNOWN;
+    }
+    kp_record_t r = {0};
+    r.topic = "t";
+    r.partition = 0;
+    r.value = "fallback";
+    r.value_len = 8;
+    kp_err_t e = kp_send_sync(p, &r, 20000, NULL);
+    CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
+    return e;
+}
+
+/* Kafka 2.4+ answers a version it does not know with UNSUPPORTED_VERSION
+ * and its range (here 0..2): asked again at v2, on the same connection. */
+static void test_apiversions_range_fallback(void) {
+    fake_broker_t *fb = fb_start(NULL);
+    REQUIRE_NOT_NULL(fb);
+    CHECK_OK(send_to_fake(fb, NULL));
+    fb_stats_t s = fb_stats(fb);
+    CHECK_GE_INT(s.apiversions_refused, 1);
+    CHECK_EQ_INT(s.requests[FB_API_APIVERSIONS], 2 * s.apiversions_refused);
+    CHECK_EQ_U64(s.versions[FB_API_APIVERSIONS], 1u << 2); /* v2 only was answered */
+    CHECK_EQ_INT(s.bad_requests, 0);
+    CHECK_EQ_INT(s.accepted, s.apiversions_refused); /* no reconnect for it */
+    CHECK(fb_wrote(fb, "fallback"));
+    fb_stop(fb);
+}
+
+/* A broker that hangs up on v3 is asked at v0 on the next connection. */
+static void test_apiversions_hangup_fallback(void) {
+    fb_options_t o = {0};
+    o.apiversions_hangs_up = 1;
+    fake_broker_t *fb = fb_start(&o);
+    REQUIRE_NOT_NULL(fb);
+    logcap_t lc;
+    logcap_init(&lc);
+    CHECK_OK(send_to_fake(fb, &lc));
+    fb_stats_t s = fb_stats(fb);
+    CHECK_GE_INT(s.bad_requests, 1); /* the v3 requests it hung up on */
+    CHECK_EQ_U64(s.versions[FB_API_APIVERSIONS], 1u << 0); /* then v0 */
+    CHECK(fb_wrote(fb, "fallback"));
+    logcap_free(&lc);
+    fb_stop(fb);
+}
+
+TEST_MAIN(TEST(test_acks0_answers_dropped), TEST(test_apiversions_v3_then_v0_on_the_mock),
+          TEST(test_capped_versions_on_the_mock), TEST(test_apiversions_range_fallback),
+          TEST(test_apiversions_hangup_fallback), TEST(test_unsupported_produce_fails_at_once),
           TEST(test_no_initproducerid_fails_idempotent))

@@ -125,6 +125,7 @@ struct fake_broker {
     pthread_t thread;
     char *client_id, *topic;
     void (*fill_random)(uint8_t *p, size_t n, uint64_t *state);
+    int apiversions_hangs_up;
     char bootstrap[32];
 
     /* the broker thread's alone */
@@ -635,6 +636,22 @@ static int fb_request(fake_broker_t *fb, fconn_t *c, const uint8_t *p, size_t le
     if (a && ver >= a->min && ver <= a->max) {
         wb_i32(&body, corrid);
         rc = a->respond(fb, ver, &r, f, &body);
+        if (rc == 0 && a->key < FB_API_KEYS) {
+            pthread_mutex_lock(&fb->lock);
+            fb->st.versions[a->key] |= 1u << ver;
+            pthread_mutex_unlock(&fb->lock);
+        }
+    } else if (api == FB_API_APIVERSIONS && ver > a->max && !fb->apiversions_hangs_up) {
+        /* as Kafka 2.4+: UNSUPPORTED_VERSION in the v0 form with only its
+         * own ApiVersions range, whatever version was asked */
+        wb_i32(&body, corrid);
+        wb_i16(&body, 35);
+        wb_i32(&body, 1);
+        wb_i16(&body, a->key);
+        wb_i16(&body, a->min);
+        wb_i16(&body, a->max);
+        fb_count(fb, &fb->st.apiversions_refused);
+        rc = 0;
     }
     if (rc < 0) {
         char why[64];
@@ -740,6 +757,7 @@ fake_broker_t *fb_start(const fb_options_t *opts) {
     fb->cur_pid = -1;
     fb->rng = opts->seed;
     fb->fill_random = opts->fill_random;
+    fb->apiversions_hangs_up = opts->apiversions_hangs_up;
     pthread_mutex_init(&fb->lock, NULL);
     fb->topic = strdup(opts->topic ? opts->topic : "t");
     fb->client_id = opts->client_id ? strdup(opts->client_id) : NULL;

@@ -5,7 +5,8 @@
  * What it is: one thread and a listening socket on 127.0.0.1 (an ephemeral
  * port, fb_bootstrap()). It speaks just enough Kafka, all non-flexible
  * versions: ApiVersions v0-2, Metadata v1-2, InitProducerId v0-1 and Produce
- * v3-7. Metadata lists itself as node 1, leader of every partition of the
+ * v3-7 (an ApiVersions request above v2 gets UNSUPPORTED_VERSION and that
+ * range, as from Kafka; fb_options_t.apiversions_hangs_up: a close). Metadata lists itself as node 1, leader of every partition of the
  * one topic (fb_options_t.topic; one partition unless fb_set_partitions()
  * says more). Requests that do not parse, of an API or version it does not
  * offer, or with another client id than fb_options_t.client_id count as bad
@@ -105,13 +106,19 @@ typedef struct fb_options {
      * NULL: those bytes are 0xa5. */
     void (*fill_random)(uint8_t *p, size_t n, uint64_t *state);
     uint64_t seed;
+    /* An ApiVersions request above v2 is answered UNSUPPORTED_VERSION with
+     * the range it serves, as Kafka 2.4+ does; set, the connection is
+     * closed instead (a bad request), as Azure Event Hubs does on v3. */
+    int apiversions_hangs_up;
 } fb_options_t;
 
 /* What happened so far (fb_stats()). */
 typedef struct fb_stats {
     int accepted;               /* connections accepted */
     int requests[FB_API_KEYS];  /* requests per API key, of the APIs served */
+    unsigned versions[FB_API_KEYS]; /* bit v: a request of version v was answered */
     int bad_requests;           /* see above: each closed its connection */
+    int apiversions_refused;    /* ApiVersions answered UNSUPPORTED_VERSION */
     int injected;               /* faults injected since the last fb_set_fault() */
     int faulted_conns;          /* connections that got at least one fault */
     int dup_closed;             /* connections sent an answer twice

@@ -62,7 +62,7 @@ static void fb_answer(fake_broker_t *fb, int fd, const uint8_t *req, size_t len)
     kp_rbuf_t r;
     kp_rbuf_init(&r, req, len, 0);
     int16_t api = kp_r_i16(&r);
-    (void)kp_r_i16(&r); /* version: we offer one form of each */
+    int16_t ver = kp_r_i16(&r); /* we offer one form of each */
     int32_t corrid = kp_r_i32(&r);
     if (r.err)
         return;
@@ -70,7 +70,11 @@ static void fb_answer(fake_broker_t *fb, int fd, const uint8_t *req, size_t len)
     kp_wbuf_init(&w, 256);
     kp_w_i32(&w, 0); /* size, filled by fb_send */
     kp_w_i32(&w, corrid);
-    if (api == 18) { /* ApiVersions, answered as v0-2 (non-flexible) */
+    if (api == 18 && ver > 2) { /* as Kafka: UNSUPPORTED_VERSION, and our range */
+        kp_w_i16(&w, 35);
+        kp_w_i32(&w, 1);
+        kp_w_i16(&w, 18), kp_w_i16(&w, 0), kp_w_i16(&w, 2);
+    } else if (api == 18) { /* ApiVersions, answered as v0-2 (non-flexible) */
         kp_w_i16(&w, 0);
         kp_w_i32(&w, 3);
         kp_w_i16(&w, 0), kp_w_i16(&w, 3), kp_w_i16(&w, 8); /* Produce 3..8 */

@@ -1210,7 +1210,7 @@ static void test_codec_and_negotiated_ranges(void)
     }
     CHECK_EQ_INT(kp_proto_our_max(KP_API_PRODUCE), 10);
     CHECK_EQ_INT(kp_proto_our_max(KP_API_METADATA), 12);
-    CHECK_EQ_INT(kp_proto_our_max(KP_API_API_VERSIONS), 2); /* v3: the engine's fallback first */
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_API_VERSIONS), 3); /* KIP-511; conn.c falls back */
     CHECK_EQ_INT(kp_proto_our_max(KP_API_INIT_PRODUCER_ID), 4);
     /* KIP-896: Kafka 4.0.0's ProduceRequest.json is "3-12"; Metadata (0-13),
      * ApiVersions (0-4) and InitProducerId (0-5) lost nothing */
@@ -1255,9 +1255,9 @@ static void test_pick_new_brokers(void)
     CHECK_EQ_INT(kp_proto_pick(KP_API_METADATA, 9, 5), -1);
     CHECK_EQ_INT(kp_proto_pick(KP_API_INIT_PRODUCER_ID, 0, 5), imax);
     CHECK_EQ_INT(kp_proto_pick(KP_API_INIT_PRODUCER_ID, (int16_t)(imax + 1), 6), -1);
-    /* ApiVersions: ours stops at 2; kp_proto_pick_upto may go to the codec's 4 */
-    CHECK_EQ_INT(kp_proto_pick(KP_API_API_VERSIONS, 0, 4), 2);
-    CHECK_EQ_INT(kp_proto_pick(KP_API_API_VERSIONS, 3, 4), -1);
+    /* ApiVersions: ours stops at 3; kp_proto_pick_upto may go to the codec's 4 */
+    CHECK_EQ_INT(kp_proto_pick(KP_API_API_VERSIONS, 0, 4), 3);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_API_VERSIONS, 4, 4), -1);
     CHECK_EQ_INT(kp_proto_pick_upto(KP_API_API_VERSIONS, 3, 4, 4), 4);
     CHECK_EQ_INT(kp_proto_pick_upto(KP_API_API_VERSIONS, 3, 9, 99), 4); /* codec caps */
     CHECK_EQ_INT(kp_proto_pick_upto(KP_API_API_VERSIONS, 0, 2, 4), 2);
