@@ -53,6 +53,7 @@ kp_tp_t *kp_tp_new(kp_topic_t *t, int32_t partition) {
     tp->topic = t;
     tp->partition = partition;
     tp->leader = -1;
+    tp->leader_epoch = -1;
     tp->pid = -1;
     tp->epoch = -1;
     if (pthread_mutex_init(&tp->lock, NULL)) {

@@ -24,6 +24,13 @@ void kp_ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next);
 void kp_md_maybe(kp_producer_t *p, int64_t now, int64_t *next);
 /* The connection of broker node_id, or NULL. */
 kp_conn_t *kp_broker_conn(kp_producer_t *p, int32_t node_id);
+/* Learn a broker (or its new address) from metadata or a Produce answer. */
+kp_err_t kp_md_broker(kp_producer_t *p, const kp_md_broker_t *mb);
+/* A partition's leader as someone says it is: taken unless its epoch is
+ * older than the one we know (stale metadata never moves a partition back
+ * to an old leader). Returns whether the leader changed. */
+int kp_md_set_leader(kp_producer_t *p, kp_tp_t *tp, int32_t leader, int32_t epoch,
+                     const char *source);
 
 /* ---- idempotence.c ---- */
 /* The broker refused a batch because of our producer state (not written). */

@@ -124,6 +124,9 @@ struct kp_tp {
     kp_tp_t *work_next;
     /* sender-owned */
     int32_t leader;   /* node id, -1 unknown */
+    int32_t leader_epoch; /* of that leader, -1 unknown: an older one is stale */
+    int leader_hinted; /* moved by a Produce answer's CurrentLeader (KIP-951):
+                        * the batch it refused is resent without backoff */
     /* Batches in flight: up to max.in.flight.requests.per.connection, all
      * on one connection (inflight_conn), whose answers come back in order.
      * After a failure the partition is `retrying`: the batches that came

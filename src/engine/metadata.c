@@ -135,7 +135,7 @@ void kp_md_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
         kp_ensure_connecting(p, now, next);
 }
 
-static kp_err_t update_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
+kp_err_t kp_md_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
     for (int i = 0; i < p->net.nbrokers; i++) {
         kp_broker_t *b = &p->net.brokers[i];
         if (b->node_id != mb->node_id)
@@ -162,6 +162,23 @@ static kp_err_t update_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
         return KP_ERR_NOMEM;
     p->net.brokers[p->net.nbrokers++] = (kp_broker_t){mb->node_id, mb->port, c};
     return KP_OK;
+}
+
+int kp_md_set_leader(kp_producer_t *p, kp_tp_t *tp, int32_t leader, int32_t epoch,
+                     const char *source) {
+    if (epoch >= 0 && tp->leader_epoch >= 0 && epoch < tp->leader_epoch) {
+        kp_log(p, 7, "%s [%d]: %s names leader %d at epoch %d, older than %d: ignored",
+               tp->topic->name, tp->partition, source, leader, epoch, tp->leader_epoch);
+        return 0;
+    }
+    if (epoch >= 0)
+        tp->leader_epoch = epoch;
+    if (tp->leader == leader)
+        return 0;
+    kp_log(p, 7, "%s [%d]: leader %d -> %d (epoch %d, %s)", tp->topic->name, tp->partition,
+           tp->leader, leader, epoch, source);
+    tp->leader = leader;
+    return 1;
 }
 
 /* Grow a topic's partition table to n (partitions never disappear; topics_lock). */
@@ -219,10 +236,8 @@ static int update_topic(kp_producer_t *p, kp_topic_t *t, const kp_md_topic_t *mt
         kp_tp_t *tp = tps[mp->partition];
         int32_t leader =
             mp->err && mp->err != KAFKA_REPLICA_NOT_AVAILABLE ? -1 : mp->leader;
-        if (tp->leader != leader)
-            kp_log(p, 7, "%s [%d]: leader %d -> %d", t->name, tp->partition, tp->leader, leader);
-        tp->leader = leader;
-        if (leader < 0 || !kp_broker_conn(p, leader))
+        kp_md_set_leader(p, tp, leader, mp->leader_epoch, "metadata");
+        if (tp->leader < 0 || !kp_broker_conn(p, tp->leader))
             incomplete = 1;
     }
     *problem |= incomplete;
@@ -243,7 +258,7 @@ static void handle_metadata(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_
         return;
     }
     for (int32_t i = 0; i < m.nbrokers; i++)
-        update_broker(p, &m.brokers[i]);
+        kp_md_broker(p, &m.brokers[i]);
     int problem = 0;
     pthread_mutex_lock(&p->topics_lock);
     for (int32_t i = 0; i < m.ntopics; i++) {

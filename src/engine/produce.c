@@ -97,7 +97,8 @@ void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
     }
     int64_t now = kp_mono_ms();
     int expired = now >= b->created_ms + p->conf.delivery_timeout_ms;
-    if (is_metadata_error(err))
+    /* (a leader named by the answer itself needs no metadata round trip) */
+    if (is_metadata_error(err) && !tp->leader_hinted)
         atomic_store(&p->md_wanted, 1);
     /* The broker rejected the batch because of our producer state: this
      * attempt was not written. Resend under a new producer id, unless the
@@ -115,8 +116,11 @@ void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
     int retriable = pid_error || behind || kp_err_is_retriable(err);
     if (retriable && !expired && b->attempts < p->conf.retries && !stopping) {
         b->attempts++;
-        b->retry_at_ms = now + kp_backoff(p->conf.retry_backoff_ms, p->conf.retry_backoff_max_ms,
-                                          b->attempts - 1, &p->rng);
+        /* to a new leader at once (KIP-951), else after a backoff */
+        b->retry_at_ms = tp->leader_hinted ? now
+                                           : now + kp_backoff(p->conf.retry_backoff_ms,
+                                                              p->conf.retry_backoff_max_ms,
+                                                              b->attempts - 1, &p->rng);
         kp_log(p, 7, "%s [%d]: retrying batch of %d records after %s (attempt %d)",
                tp->topic->name, tp->partition, b->count, kp_err_name(err), b->attempts);
         tp->retrying = 1;
@@ -189,6 +193,28 @@ kp_req_t *kp_prod_build(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n,
     return req;
 }
 
+/* KIP-951: a NOT_LEADER_OR_FOLLOWER answer (v10+) may name the leader the
+ * broker knows, with its epoch, and that leader's endpoint: move the
+ * partition there at once (unless the epoch is older than ours), learning
+ * the broker if it is new, so the batch goes again without waiting for a
+ * metadata round trip. */
+static void follow_leader_hint(kp_producer_t *p, const kp_produce_resp_t *pr, kp_tp_t *tp,
+                               const kp_produce_presp_t *pp) {
+    if (pp->err != KAFKA_NOT_LEADER_OR_FOLLOWER || pp->leader_id < 0 || pp->leader_epoch < 0)
+        return;
+    if (!kp_broker_conn(p, pp->leader_id)) {
+        const kp_produce_node_t *n = kp_produce_resp_node(pr, pp->leader_id);
+        char *host = n ? kp_strndup(n->host, (size_t)n->host_len) : NULL;
+        kp_md_broker_t mb = {pp->leader_id, host, n ? n->port : -1};
+        kp_err_t e = host && n->port > 0 ? kp_md_broker(p, &mb) : KP_ERR_NOMEM;
+        free(host);
+        if (e)
+            return; /* no endpoint for it: metadata will say */
+    }
+    if (kp_md_set_leader(p, tp, pp->leader_id, pp->leader_epoch, "Produce answer"))
+        tp->leader_hinted = 1;
+}
+
 static void handle_produce(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
     kp_producer_t *p = net->owner;
     kp_produce_resp_t pr;
@@ -214,12 +240,16 @@ static void handle_produce(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t
                     break;
                 }
         }
-        if (!found)
+        kp_tp_t *tp = b->tp;
+        if (!found) {
             kp_prod_result(p, b, KP_ERR_BAD_RESPONSE, -1, -1, 1);
-        else
-            kp_prod_result(p, b, found->err, found->base_offset, found->log_append_time,
-                         found->err == KAFKA_REQUEST_TIMED_OUT ||
-                             found->err == KAFKA_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+            continue;
+        }
+        follow_leader_hint(p, &pr, tp, found);
+        kp_prod_result(p, b, found->err, found->base_offset, found->log_append_time,
+                       found->err == KAFKA_REQUEST_TIMED_OUT ||
+                           found->err == KAFKA_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+        tp->leader_hinted = 0;
     }
     kp_produce_resp_free(&pr);
 }

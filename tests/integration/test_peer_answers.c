@@ -22,6 +22,12 @@
  *   both know; one that hangs up on v3 (Azure Event Hubs; the fake broker
  *   so told) is asked at v0 on the next connection. Versions the mock is
  *   capped to are the ones used.
+ *
+ *   KIP-951: when a leader moves (rd_kafka_mock_partition_set_leader), the
+ *   old leader's NOT_LEADER_OR_FOLLOWER answer names the new one; the
+ *   partition moves there at once, with no Metadata request in between.
+ *   The test prints the time from the move to the first acknowledgement
+ *   from the new leader (README: Delivery guarantees).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -250,7 +256,48 @@ static void test_apiversions_hangup_fallback(void) {
     fb_stop(fb);
 }
 
-TEST_MAIN(TEST(test_acks0_answers_dropped), TEST(test_apiversions_v3_then_v0_on_the_mock),
+static void test_leader_hint_moves_partition(void) {
+    const char *topic = "moving";
+    mockcluster_t *mc = mockcluster_start(3, topic, 1);
+    REQUIRE_NOT_NULL(mc);
+    rd_kafka_mock_cluster_t *h = mockcluster_handle(mc);
+    REQUIRE_EQ_INT(rd_kafka_mock_partition_set_leader(h, topic, 0, 1), 0);
+    char err[512];
+    kp_producer_t *p = producer_e(NULL, err, sizeof(err), mockcluster_bootstraps(mc), NULL);
+    REQUIRE_NOT_NULL(p);
+    kp_record_t r = {0};
+    r.topic = topic;
+    r.partition = 0;
+    r.value = "before";
+    r.value_len = 6;
+    kp_record_metadata_t md;
+    REQUIRE_OK(kp_send_sync(p, &r, 20000, &md));
+    int64_t worst = 0;
+    for (int round = 0; round < 5; round++) {
+        int32_t to = round % 2 ? 1 : 2;
+        mockcluster_track_requests(mc);
+        int64_t t0 = test_now_ms();
+        REQUIRE_EQ_INT(rd_kafka_mock_partition_set_leader(h, topic, 0, to), 0);
+        r.value = "after";
+        r.value_len = 5;
+        CHECK_OK(kp_send_sync(p, &r, 20000, &md));
+        int64_t took = test_now_ms() - t0;
+        worst = took > worst ? took : worst;
+        printf("# leader moved to broker %d: first acknowledgement from it after %lld ms "
+               "(Produce to the old leader: %d)\n",
+               to, (long long)took, mockcluster_request_count(mc, 0, 3 - to));
+        CHECK_GE_INT(mockcluster_request_count(mc, 0, to), 1); /* the new leader wrote it */
+        CHECK_EQ_INT(mockcluster_request_count(mc, 3, -1), 0); /* no Metadata on the way */
+        mockcluster_stop_tracking(mc);
+    }
+    printf("# leader move to first acknowledgement: at most %lld ms over 5 moves\n",
+           (long long)worst);
+    CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
+    mockcluster_destroy(mc);
+}
+
+TEST_MAIN(TEST(test_acks0_answers_dropped), TEST(test_leader_hint_moves_partition), TEST(test_apiversions_v3_then_v0_on_the_mock),
           TEST(test_capped_versions_on_the_mock), TEST(test_apiversions_range_fallback),
           TEST(test_apiversions_hangup_fallback), TEST(test_unsupported_produce_fails_at_once),
           TEST(test_no_initproducerid_fails_idempotent))
