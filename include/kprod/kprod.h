@@ -88,6 +88,9 @@ typedef enum kp_err {
     KP_ERR_CLUSTER_UNREACHABLE = -22, /* a send waited max.block.ms for metadata and no broker
                                        * answered at all (refused, not resolved, silent, or not
                                        * Kafka: the log names each broker and its cause) */
+    KP_ERR_INVALID_RECORD_IN_BATCH = -23, /* the broker refused the record's batch for another
+                                           * record in it (KIP-467: that one failed with
+                                           * INVALID_RECORD); this one was not written */
 } kp_err_t;
 
 /* Short symbolic name, e.g. "NOT_LEADER_OR_FOLLOWER". Never NULL. */
@@ -234,6 +237,10 @@ typedef struct kp_record_metadata {
     int32_t serialized_key_size;   /* -1 for a null key */
     int32_t serialized_value_size; /* -1 for a null value */
     kp_persisted_t persisted;
+    /* On failure, the broker's own words when it gave any (Produce v8+:
+     * the record's BatchIndexErrorMessage or the batch's ErrorMessage),
+     * else NULL. Valid during the callback only; NULL in a future's copy. */
+    const char *error_message;
 } kp_record_metadata_t;
 
 /* Delivery callback: called exactly once per record sent with a callback, on

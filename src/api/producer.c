@@ -106,11 +106,48 @@ void kp_future_destroy(kp_future_t *f) {
 /* ---------------------------------------------------------------- completion */
 
 /* The callbacks, interceptors and futures of b's records. */
+/* What one record of a batch the broker refused is told (KIP-467): a
+ * record the broker named fails with the batch's error and its own message
+ * (or the batch's); the others with KP_ERR_INVALID_RECORD_IN_BATCH; without
+ * record errors, every record gets the batch's error and message. msg is
+ * set to a NUL-terminated copy in buf, or NULL. */
+static kp_err_t record_error(const kp_produce_presp_t *pp, kp_err_t err, int32_t index,
+                             char *buf, size_t size, const char **msg) {
+    const char *m = pp->error_message;
+    int32_t mlen = pp->error_message_len;
+    if (pp->nrecord_errors > 0) {
+        const kp_produce_rec_err_t *re = NULL;
+        for (int32_t k = 0; k < pp->nrecord_errors && !re; k++)
+            if (pp->record_errors[k].batch_index == index)
+                re = &pp->record_errors[k];
+        if (!re) {
+            *msg = NULL;
+            return KP_ERR_INVALID_RECORD_IN_BATCH;
+        }
+        if (re->msg && re->msg_len >= 0) {
+            m = re->msg;
+            mlen = re->msg_len;
+        }
+    }
+    *msg = NULL;
+    if (m && mlen >= 0) {
+        snprintf(buf, size, "%.*s", mlen, m);
+        *msg = buf;
+    }
+    return err;
+}
+
 static void notify_records(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
-                           int64_t log_append_time, kp_persisted_t persisted) {
+                           int64_t log_append_time, kp_persisted_t persisted,
+                           const kp_produce_presp_t *pp) {
     kp_tp_t *tp = b->tp;
+    kp_err_t batch_err = err;
+    char msgbuf[512];
     for (int32_t i = 0; i < b->nents; i++) {
         kp_rec_entry_t *e = &b->ents[i];
+        const char *msg = NULL;
+        if (__builtin_expect(pp != NULL, 0))
+            err = record_error(pp, batch_err, e->index, msgbuf, sizeof(msgbuf), &msg);
         kp_record_metadata_t md = {
             .topic = tp->topic->name,
             .partition = tp->partition,
@@ -119,6 +156,7 @@ static void notify_records(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_
             .serialized_key_size = e->key_size,
             .serialized_value_size = e->value_size,
             .persisted = persisted,
+            .error_message = msg,
         };
         for (int k = 0; k < p->conf.ninterceptors; k++)
             if (p->conf.interceptors[k].on_acknowledgement)
@@ -130,6 +168,7 @@ static void notify_records(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_
             kp_future_t *f = e->fut;
             pthread_mutex_lock(&f->lock);
             f->md = md;
+            f->md.error_message = NULL; /* (the broker's words do not outlive the call) */
             f->err = err;
             f->done = 1;
             pthread_cond_broadcast(&f->cond);
@@ -150,7 +189,7 @@ static void count_completed(kp_producer_t *p, kp_tp_t *tp, int32_t n) {
 
 void kp_batch_notify(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                      int64_t log_append_time, kp_persisted_t persisted) {
-    notify_records(p, b, err, base_offset, log_append_time, persisted);
+    notify_records(p, b, err, base_offset, log_append_time, persisted, NULL);
     atomic_fetch_sub_explicit(&b->tp->queued, 1, memory_order_relaxed);
     count_completed(p, b->tp, b->count);
 }
@@ -159,9 +198,15 @@ void kp_batch_notify(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base
  * that returns finds buffer.memory given back. */
 void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                        int64_t log_append_time, kp_persisted_t persisted) {
+    kp_batch_fail(p, b, err, base_offset, log_append_time, persisted, NULL);
+}
+
+void kp_batch_fail(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                   int64_t log_append_time, kp_persisted_t persisted,
+                   const kp_produce_presp_t *pp) {
     kp_tp_t *tp = b->tp;
     int32_t n = b->count;
-    notify_records(p, b, err, base_offset, log_append_time, persisted);
+    notify_records(p, b, err, base_offset, log_append_time, persisted, pp);
     atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);
     kp_acc_release(&p->acc, b);
     count_completed(p, tp, n);
@@ -515,7 +560,7 @@ static kp_err_t serialize(const char *topic, int kind, kp_serializer_fn *fn, voi
 /* Interceptors' on_acknowledgement for a record that fails at once. */
 static void ack_failed_send(kp_producer_t *p, const kp_record_t *rec, kp_err_t err) {
     kp_record_metadata_t md = {rec && rec->topic ? rec->topic : "", -1, -1, -1, -1, -1,
-                               KP_NOT_PERSISTED};
+                               KP_NOT_PERSISTED, NULL};
     if (rec)
         md.partition = rec->partition;
     for (int i = 0; i < p->conf.ninterceptors; i++)

@@ -53,6 +53,10 @@ static const struct err_desc local_errs[] = {
      "The server experienced an unexpected error when processing the request", 0},
     {KP_ERR_CLUSTER_UNREACHABLE, "_CLUSTER_UNREACHABLE",
      "No broker could be reached within max.block.ms (the log names each broker's cause)", 1},
+    /* Java's KafkaException text for the records of such a batch */
+    {KP_ERR_INVALID_RECORD_IN_BATCH, "_INVALID_RECORD_IN_BATCH",
+     "Failed to append record because it was part of a batch which had one or more invalid "
+     "records", 0},
 };
 
 /* Kafka error codes a Produce, Metadata or ApiVersions response can carry

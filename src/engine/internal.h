@@ -321,6 +321,12 @@ int kp_drained(const kp_producer_t *p);
  * batch stays allocated (I/O thread). */
 void kp_batch_notify(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                      int64_t log_append_time, kp_persisted_t persisted);
+/* The same with the broker's answer for the batch (Produce v8+: record
+ * errors, KIP-467, and its message), which says what each record is told;
+ * pp NULL: as kp_batch_complete. */
+void kp_batch_fail(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                   int64_t log_append_time, kp_persisted_t persisted,
+                   const kp_produce_presp_t *pp);
 /* Complete every record of a batch and free it (I/O thread). */
 void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                        int64_t log_append_time, kp_persisted_t persisted);

@@ -57,9 +57,10 @@ static int earlier_waits(kp_tp_t *tp, const kp_batch_t *b) {
 }
 
 /* The outcome of one attempt at a batch. ambiguous: the broker may have
- * written it (the request was sent and no answer came). */
-void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
-                         int64_t log_append_time, int ambiguous) {
+ * written it (the request was sent and no answer came). pp: the broker's
+ * answer for it, when there is one (its message and record errors). */
+static void outcome(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                    int64_t log_append_time, int ambiguous, const kp_produce_presp_t *pp) {
     kp_tp_t *tp = b->tp;
     tp->inflight--;
     if (b->abandoned) {
@@ -133,11 +134,24 @@ void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
      * answer with OUT_OF_ORDER_SEQUENCE_NUMBER: start a new sequence. */
     if (!stopping)
         kp_idem_gap(p, b, "a sequenced batch failed");
-    if (!stopping)
-        kp_log(p, 4, "%s [%d]: %d records failed: %s", tp->topic->name, tp->partition, b->count,
-               kp_err_name(err));
-    kp_batch_complete(p, b, err, -1, -1,
-                      b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+    if (!stopping) {
+        /* the broker's own words (Produce v8+), bounded */
+        int mlen = pp && pp->error_message ? (int)MIN(pp->error_message_len, 300) : 0;
+        kp_log(p, 4, "%s [%d]: %d records failed: %s%s%.*s%s", tp->topic->name, tp->partition,
+               b->count, kp_err_name(err), mlen ? " (broker: " : "", mlen,
+               mlen ? pp->error_message : "", mlen ? ")" : "");
+        if (pp && pp->nrecord_errors > 0)
+            kp_log(p, 4, "%s [%d]: the broker named %d invalid records of the batch; the other "
+                   "%d fail as %s", tp->topic->name, tp->partition, pp->nrecord_errors,
+                   b->count - pp->nrecord_errors, kp_err_name(KP_ERR_INVALID_RECORD_IN_BATCH));
+    }
+    kp_batch_fail(p, b, err, -1, -1, b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED,
+                  pp);
+}
+
+void kp_prod_result(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                    int64_t log_append_time, int ambiguous) {
+    outcome(p, b, err, base_offset, log_append_time, ambiguous, NULL);
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -246,9 +260,10 @@ static void handle_produce(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t
             continue;
         }
         follow_leader_hint(p, &pr, tp, found);
-        kp_prod_result(p, b, found->err, found->base_offset, found->log_append_time,
-                       found->err == KAFKA_REQUEST_TIMED_OUT ||
-                           found->err == KAFKA_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+        outcome(p, b, found->err, found->base_offset, found->log_append_time,
+                found->err == KAFKA_REQUEST_TIMED_OUT ||
+                    found->err == KAFKA_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                found);
         tp->leader_hinted = 0;
     }
     kp_produce_resp_free(&pr);

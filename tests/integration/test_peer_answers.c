@@ -28,6 +28,12 @@
  *   partition moves there at once, with no Metadata request in between.
  *   The test prints the time from the move to the first acknowledgement
  *   from the new leader (README: Delivery guarantees).
+ *
+ *   KIP-467 (Produce v8+): a batch refused for some of its records fails
+ *   those with INVALID_RECORD and the broker's message for each, the rest
+ *   with KP_ERR_INVALID_RECORD_IN_BATCH, none persisted, none retried; the
+ *   broker's ErrorMessage reaches the log. The fake broker answers so (no
+ *   real peer can be made to refuse chosen records).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -297,7 +303,72 @@ static void test_leader_hint_moves_partition(void) {
     mockcluster_destroy(mc);
 }
 
-TEST_MAIN(TEST(test_acks0_answers_dropped), TEST(test_leader_hint_moves_partition), TEST(test_apiversions_v3_then_v0_on_the_mock),
+typedef struct rec_outcome {
+    _Atomic int done;
+    kp_err_t err;
+    kp_persisted_t persisted;
+    char msg[128];
+    int has_msg;
+} rec_outcome_t;
+
+static void on_rec(const kp_record_metadata_t *md, kp_err_t err, void *opaque) {
+    rec_outcome_t *o = opaque;
+    o->err = err;
+    o->persisted = md->persisted;
+    o->has_msg = md->error_message != NULL;
+    if (md->error_message)
+        snprintf(o->msg, sizeof(o->msg), "%s", md->error_message);
+    atomic_store(&o->done, 1);
+}
+
+static void test_record_errors(void) {
+    fake_broker_t *fb = fb_start(NULL);
+    REQUIRE_NOT_NULL(fb);
+    const int32_t bad[] = {1, 3};
+    fb_set_record_errors(fb, 87 /* INVALID_RECORD */, 0, 1, bad, 2, "2 records had no key");
+    logcap_t lc;
+    logcap_init(&lc);
+    char err[512];
+    kp_producer_t *p = producer_e(&lc, err, sizeof(err), fb_bootstrap(fb), "linger.ms", "60000",
+                                  NULL);
+    REQUIRE_NOT_NULL(p);
+    rec_outcome_t o[5];
+    memset(o, 0, sizeof(o));
+    for (int i = 0; i < 5; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "r%d", i);
+        kp_record_t r = {0};
+        r.topic = "t";
+        r.partition = 0;
+        r.value = v;
+        r.value_len = (int32_t)strlen(v);
+        CHECK_OK(kp_send(p, &r, on_rec, &o[i]));
+    }
+    CHECK_OK(kp_flush(p, 20000));
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ_INT(atomic_load(&o[i].done), 1);
+        CHECK_EQ_INT(o[i].persisted, KP_NOT_PERSISTED);
+        if (i == 1 || i == 3) {
+            char want[32];
+            snprintf(want, sizeof(want), "record %d is bad", i);
+            CHECK_EQ_ERR(o[i].err, 87);
+            CHECK_EQ_STR(o[i].msg, want);
+        } else {
+            CHECK_EQ_ERR(o[i].err, KP_ERR_INVALID_RECORD_IN_BATCH);
+            CHECK_EQ_INT(o[i].has_msg, 0);
+        }
+    }
+    CHECK_EQ_INT(fb_stats(fb).requests[FB_API_PRODUCE], 1); /* not retried */
+    CHECK_EQ_INT((int)fb_log_end(fb), 0);
+    CHECK_GE_INT(logcap_matches(&lc, 0, 4, "why", "INVALID_RECORD", "2 records had no key", NULL),
+                 1);
+    CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
+    logcap_free(&lc);
+    fb_stop(fb);
+}
+
+TEST_MAIN(TEST(test_acks0_answers_dropped), TEST(test_record_errors), TEST(test_leader_hint_moves_partition), TEST(test_apiversions_v3_then_v0_on_the_mock),
           TEST(test_capped_versions_on_the_mock), TEST(test_apiversions_range_fallback),
           TEST(test_apiversions_hangup_fallback), TEST(test_unsupported_produce_fails_at_once),
           TEST(test_no_initproducerid_fails_idempotent))

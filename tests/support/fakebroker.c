@@ -142,6 +142,10 @@ struct fake_broker {
      * `perr_count` with error code `perr` (not appended) */
     int16_t perr;
     int perr_skip, perr_count;
+    /* with them (Produce v8+, KIP-467): the records named, and the message */
+    int32_t perr_records[8];
+    int perr_nrecords;
+    char perr_message[128];
     uint8_t garbage[GARBAGE_LEN]; /* the last garbage sent */
     size_t garbage_len;
     int partitions; /* how many partitions Metadata lists (log kept for 0 only) */
@@ -204,10 +208,19 @@ void fb_set_fault(fake_broker_t *fb, fb_fault_t f, int api, int skip, int count)
 }
 
 void fb_set_produce_error(fake_broker_t *fb, int16_t err, int skip, int count) {
+    fb_set_record_errors(fb, err, skip, count, NULL, 0, NULL);
+}
+
+void fb_set_record_errors(fake_broker_t *fb, int16_t err, int skip, int count,
+                          const int32_t *indexes, int n, const char *message) {
     pthread_mutex_lock(&fb->lock);
     fb->perr = err;
     fb->perr_skip = skip;
     fb->perr_count = count;
+    fb->perr_nrecords = n < 0 ? 0 : n > 8 ? 8 : n;
+    for (int i = 0; i < fb->perr_nrecords; i++)
+        fb->perr_records[i] = indexes[i];
+    snprintf(fb->perr_message, sizeof(fb->perr_message), "%s", message ? message : "");
     fb->st.errors_injected = 0;
     pthread_mutex_unlock(&fb->lock);
 }
@@ -373,7 +386,7 @@ static const struct fb_api {
     int16_t key, min, max;
     fb_handler_fn *respond;
 } fb_apis[] = {
-    {FB_API_PRODUCE, 3, 7, fb_produce},
+    {FB_API_PRODUCE, 3, 8, fb_produce},
     {FB_API_METADATA, 1, 2, fb_metadata},
     {FB_API_APIVERSIONS, 0, 2, fb_apiversions},
     {FB_API_INITPID, 0, 1, fb_initpid},
@@ -508,6 +521,23 @@ static int fb_produce(fake_broker_t *fb, int16_t ver, rd_t *r, fb_fault_t f, wb_
             wb_i64(out, -1); /* log append time: CreateTime */
             if (ver >= 5)
                 wb_i64(out, 0); /* log start offset */
+            if (ver >= 8) { /* KIP-467: record errors, and the message */
+                pthread_mutex_lock(&fb->lock);
+                int with = res[k].err && res[k].err == fb->perr;
+                int nrec = with ? fb->perr_nrecords : 0;
+                wb_i32(out, nrec);
+                for (int e = 0; e < nrec; e++) {
+                    char m[64];
+                    int ml = snprintf(m, sizeof(m), "record %d is bad", (int)fb->perr_records[e]);
+                    wb_i32(out, fb->perr_records[e]);
+                    wb_str(out, m, (size_t)ml, 0);
+                }
+                if (with && fb->perr_message[0])
+                    wb_str(out, fb->perr_message, strlen(fb->perr_message), 0);
+                else
+                    wb_i16(out, -1); /* no message */
+                pthread_mutex_unlock(&fb->lock);
+            }
         }
         i = j;
     }

@@ -5,7 +5,7 @@
  * What it is: one thread and a listening socket on 127.0.0.1 (an ephemeral
  * port, fb_bootstrap()). It speaks just enough Kafka, all non-flexible
  * versions: ApiVersions v0-2, Metadata v1-2, InitProducerId v0-1 and Produce
- * v3-7 (an ApiVersions request above v2 gets UNSUPPORTED_VERSION and that
+ * v3-8 (an ApiVersions request above v2 gets UNSUPPORTED_VERSION and that
  * range, as from Kafka; fb_options_t.apiversions_hangs_up: a close). Metadata lists itself as node 1, leader of every partition of the
  * one topic (fb_options_t.topic; one partition unless fb_set_partitions()
  * says more). Requests that do not parse, of an API or version it does not
@@ -157,6 +157,13 @@ void fb_set_fault(fake_broker_t *fb, fb_fault_t f, int api, int skip, int count)
  * answer the next `count` with error code `err` without writing them.
  * Zeroes fb_stats_t.errors_injected. */
 void fb_set_produce_error(fake_broker_t *fb, int16_t err, int skip, int count);
+
+/* The same, with KIP-467's detail (Produce v8): the errors name the
+ * records at these batch indexes (at most 8; each with the message
+ * "record N is bad") and carry `message` as the batch's ErrorMessage
+ * (NULL or "": none). */
+void fb_set_record_errors(fake_broker_t *fb, int16_t err, int skip, int count,
+                          const int32_t *indexes, int n, const char *message);
 
 /* How many partitions Metadata lists for the topic (at least 1; only
  * partition 0 has a log). */
