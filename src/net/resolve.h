@@ -9,7 +9,21 @@
  * them (RFC 6724, as getaddrinfo), or a failure whose text starts
  * "cannot resolve host name: <host>: ". A lookup that has no answer by its
  * deadline (the caller passes socket.connection.setup.timeout.ms) fails
- * then; one whose owner went away is cancelled and calls nobody.
+ * then; one whose owner went away is cancelled and calls nobody. The
+ * caller tries the addresses in turn (client.dns.lookup=use_all_dns_ips).
+ *
+ * Canonical names (KP_RESOLVE_CANONICAL, for bootstrap servers under
+ * client.dns.lookup=resolve_canonical_bootstrap_servers_only): as the Java
+ * client's ClientUtils.parseAndValidateAddresses, each address of the host
+ * (a literal's too) is looked up in reverse (PTR, or the hosts file) and
+ * its canonical name stands for it; as Java's getCanonicalHostName, a name
+ * counts only when it resolves back to that address, else the address
+ * stands for itself. The outcome is the canonical names' addresses, each
+ * marked with its name (kp_addr.name), names in the order of the host's
+ * addresses. Every step runs on the same channel, asynchronously, within
+ * the same deadline. Java turns one bootstrap entry into one bootstrap node
+ * per canonical name; here the one bootstrap connection tries them in turn,
+ * which is what those nodes are for (reaching some broker for metadata).
  *
  * Why c-ares: getaddrinfo blocks, and the producer has one I/O thread for
  * every broker; a resolver that hangs for 15 s stalled all traffic and made
@@ -34,6 +48,7 @@
 #define KP_RESOLVE_H
 
 #include <poll.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -42,14 +57,20 @@
 typedef struct kp_resolver kp_resolver_t;
 typedef struct kp_lookup kp_lookup_t;
 
-/* What a name resolved to: n addresses, port set, in the resolver's order. */
+/* What a name resolved to: n addresses, port set, in the resolver's order,
+ * no address twice. One allocation: free() frees the names too. */
 typedef struct kp_addrs {
     int n;
     struct kp_addr {
         socklen_t len;
         struct sockaddr_storage sa;
+        const char *name; /* the canonical name it came from (KP_RESOLVE_CANONICAL);
+                             NULL: the host asked for, or the address itself */
     } a[];
 } kp_addrs_t;
+
+/* kp_resolve_start_ex flags. */
+#define KP_RESOLVE_CANONICAL 1 /* the canonical names' addresses (see above) */
 
 /* A lookup's outcome: err KP_OK and addrs (n >= 1, the callee's to free),
  * or an error (KP_ERR_TRANSPORT, KP_ERR_NOMEM) with addrs NULL and why
@@ -72,10 +93,20 @@ void kp_resolver_destroy(kp_resolver_t *r);
 kp_err_t kp_resolve_start(kp_resolver_t *r, const char *host, int32_t port, int64_t deadline_ms,
                           kp_resolve_cb *cb, void *arg, kp_addrs_t **now_addrs,
                           kp_lookup_t **lookup);
+/* kp_resolve_start with flags (KP_RESOLVE_CANONICAL). A canonical lookup
+ * of a literal also calls back (its reverse lookup takes time). */
+kp_err_t kp_resolve_start_ex(kp_resolver_t *r, const char *host, int32_t port, int flags,
+                             int64_t deadline_ms, kp_resolve_cb *cb, void *arg,
+                             kp_addrs_t **now_addrs, kp_lookup_t **lookup);
 /* Forget a lookup that has not called back (its owner goes away). */
 void kp_lookup_cancel(kp_resolver_t *r, kp_lookup_t *lk);
 /* Is host an IP literal? */
 int kp_is_ip_literal(const char *host);
+
+/* An address as log lines show it: "10.0.0.2:9092", "[::1]:9092", and
+ * with its canonical name "kafka-2.example (10.0.0.2:9092)". Returns buf. */
+#define KP_ADDR_TEXT_MAX 320
+const char *kp_addr_text(const struct kp_addr *a, char *buf, size_t size);
 
 /* The sockets c-ares waits on, as pollfds (fd, events), at most max;
  * returns how many were written. */
