@@ -126,7 +126,8 @@ struct fake_broker {
     char *client_id, *topic;
     void (*fill_random)(uint8_t *p, size_t n, uint64_t *state);
     int apiversions_hangs_up;
-    char bootstrap[32];
+    char host[INET6_ADDRSTRLEN]; /* listened on, named in Metadata */
+    char bootstrap[64];
 
     /* the broker thread's alone */
     fconn_t conns[MAX_CONNS];
@@ -417,7 +418,7 @@ static int fb_metadata(fake_broker_t *fb, int16_t ver, rd_t *r, fb_fault_t f, wb
     int huge_array = f == FB_F_ARRAY_HUGE;
     wb_i32(out, 1); /* brokers */
     wb_i32(out, NODE_ID);
-    wb_str(out, "127.0.0.1", 9, f == FB_F_STRING_HUGE);
+    wb_str(out, fb->host, strlen(fb->host), f == FB_F_STRING_HUGE);
     wb_i32(out, fb->port);
     wb_i16(out, -1); /* rack: null */
     if (ver >= 2)
@@ -796,20 +797,30 @@ fake_broker_t *fb_start(const fb_options_t *opts) {
         fb_free(fb);
         return NULL;
     }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof(sa);
-    fb->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fb->lfd < 0 || bind(fb->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fb->lfd, 16) ||
-        getsockname(fb->lfd, (struct sockaddr *)&sa, &sl) || pipe(fb->wake)) {
+    /* opts->listen_host: an IPv4 or IPv6 literal; port 0: an ephemeral one */
+    snprintf(fb->host, sizeof(fb->host), "%s", opts->listen_host ? opts->listen_host : "127.0.0.1");
+    struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6};
+    struct sockaddr_in sa4 = {.sin_family = AF_INET};
+    int v6 = strchr(fb->host, ':') != NULL;
+    struct sockaddr *sa = v6 ? (struct sockaddr *)&sa6 : (struct sockaddr *)&sa4;
+    socklen_t sl = v6 ? sizeof(sa6) : sizeof(sa4);
+    void *ip = v6 ? (void *)&sa6.sin6_addr : (void *)&sa4.sin_addr;
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, fb->host, ip) != 1) {
+        fprintf(stderr, "fake broker: listen_host '%s' is not an IP address\n", fb->host);
+        fb_free(fb);
+        return NULL;
+    }
+    fb->lfd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fb->lfd < 0 || bind(fb->lfd, sa, sl) || listen(fb->lfd, 16) ||
+        getsockname(fb->lfd, sa, &sl) || pipe(fb->wake)) {
         fprintf(stderr, "fake broker: socket: %s\n", strerror(errno));
         if (fb->lfd >= 0)
             close(fb->lfd);
         fb_free(fb);
         return NULL;
     }
-    fb->port = ntohs(sa.sin_port);
-    snprintf(fb->bootstrap, sizeof(fb->bootstrap), "127.0.0.1:%d", fb->port);
+    fb->port = ntohs(v6 ? sa6.sin6_port : sa4.sin_port);
+    snprintf(fb->bootstrap, sizeof(fb->bootstrap), v6 ? "[%s]:%d" : "%s:%d", fb->host, fb->port);
     int rc = pthread_create(&fb->thread, NULL, fb_main, fb);
     if (rc) {
         fprintf(stderr, "fake broker: thread: %s\n", strerror(rc));

@@ -3,7 +3,7 @@
  * what a Kafka broker checks and answers what no Kafka broker would.
  *
  * What it is: one thread and a listening socket on 127.0.0.1 (an ephemeral
- * port, fb_bootstrap()). It speaks just enough Kafka, all non-flexible
+ * port, fb_bootstrap(); fb_options_t.listen_host: another address, ::1). It speaks just enough Kafka, all non-flexible
  * versions: ApiVersions v0-2, Metadata v1-2, InitProducerId v0-1 and Produce
  * v3-8 (an ApiVersions request above v2 gets UNSUPPORTED_VERSION and that
  * range, as from Kafka; fb_options_t.apiversions_hangs_up: a close). Metadata lists itself as node 1, leader of every partition of the
@@ -110,6 +110,11 @@ typedef struct fb_options {
      * the range it serves, as Kafka 2.4+ does; set, the connection is
      * closed instead (a bad request), as Azure Event Hubs does on v3. */
     int apiversions_hangs_up;
+    /* The IP literal it listens on and names in Metadata (as a broker
+     * advertises it: "::1", no brackets), e.g. "::1" or "127.0.0.2"; NULL:
+     * "127.0.0.1". fb_start fails when it cannot listen there (a machine
+     * without IPv6 loopback). */
+    const char *listen_host;
 } fb_options_t;
 
 /* What happened so far (fb_stats()). */
@@ -144,7 +149,8 @@ fake_broker_t *fb_start(const fb_options_t *opts);
  * (then the broker runs on and nothing is freed). */
 int fb_stop(fake_broker_t *fb);
 
-/* "127.0.0.1:PORT", for bootstrap.servers; valid until fb_stop(). */
+/* "127.0.0.1:PORT" ("[::1]:PORT" for IPv6), for bootstrap.servers; valid
+ * until fb_stop(). */
 const char *fb_bootstrap(const fake_broker_t *fb);
 
 /* The fault schedule: skip `skip` responses of `api` (FB_API_ANY: of any
