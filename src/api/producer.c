@@ -890,20 +890,26 @@ static int parse_hostport(const char *s, size_t n, char **host, int32_t *port) {
             colon = s + i - 1;
             break;
         }
-    if (!colon || colon == s || (size_t)(colon - s) + 1 >= n)
+    if (!colon)
         return -1;
-    const char *h = s;
-    size_t hl = (size_t)(colon - s);
-    if (*h == '[' && hl >= 2 && h[hl - 1] == ']')
+    const char *h = s, *p = colon + 1;
+    size_t hl = (size_t)(colon - s), pl = n - hl - 1;
+    if (hl && *h == '[') {
+        if (hl < 3 || h[hl - 1] != ']')
+            return -1; /* "[", "[]", "[::1" */
         h++, hl -= 2;
-    char *end;
-    char pbuf[8] = {0};
-    size_t pl = n - hl - 1 - (size_t)(h != s ? 2 : 0);
-    if (pl == 0 || pl >= sizeof(pbuf))
+    }
+    if (!hl || memchr(h, '[', hl) || memchr(h, ']', hl) || (h == s && memchr(h, ':', hl)))
         return -1;
-    memcpy(pbuf, colon + 1, pl);
-    long v = strtol(pbuf, &end, 10);
-    if (*end || v <= 0 || v > 65535)
+    if (pl == 0 || pl > 5)
+        return -1;
+    long v = 0;
+    for (size_t i = 0; i < pl; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    if (v <= 0 || v > 65535)
         return -1;
     *host = kp_strndup(h, hl);
     *port = (int32_t)v;
@@ -957,17 +963,7 @@ static int any_resolves(const kp_producer_t *p) {
 }
 
 static void producer_free(kp_producer_t *p) {
-    for (int i = 0; i < p->net.nbrokers; i++)
-        kp_conn_destroy(&p->net, p->net.brokers[i].conn);
-    free(p->net.brokers);
-    for (int i = 0; i < p->net.nboot; i++)
-        kp_conn_destroy(&p->net, p->net.boot[i]);
-    free(p->net.boot);
-    while (p->net.retired) {
-        kp_conn_t *c = p->net.retired;
-        p->net.retired = c->next;
-        kp_conn_destroy(&p->net, c);
-    }
+    kp_net_free(&p->net);
     kp_resolver_destroy(p->net.resolver); /* after the connections: they cancel their lookups */
     void *const *ts, *const *tps;
     for (size_t i = 0, nt = kp_topics(p, &ts); i < nt; i++) {
@@ -1046,7 +1042,6 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
     p->net.rng = p->rng ^ 0x9E3779B97F4A7C15ull;
     /* bootstrap.servers */
     const char *s = p->conf.bootstrap_servers;
-    int32_t boot_id = -1;
     while (p->client_id && *s) {
         const char *e = strchr(s, ',');
         size_t n = e ? (size_t)(e - s) : strlen(s);
@@ -1062,17 +1057,13 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
                 producer_free(p);
                 return NULL;
             }
-            kp_conn_t **nb = kp_realloc(p->net.boot, (size_t)(p->net.nboot + 1) * sizeof(*nb));
-            kp_conn_t *c = nb ? kp_conn_new(boot_id--, host, port) : NULL;
+            int added = kp_net_add_seed(&p->net, host, port);
             free(host);
-            if (nb)
-                p->net.boot = nb;
-            if (!c) {
+            if (added) {
                 kp_errf(errstr, errstr_size, "Out of memory");
                 producer_free(p);
                 return NULL;
             }
-            p->net.boot[p->net.nboot++] = c;
         }
         s += n + (e ? 1 : 0);
     }
@@ -1127,6 +1118,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         }
     }
     p->md.due = 1;
+    p->md.ok_ms = kp_mono_ms(); /* (the rebootstrap timer starts now) */
     p->idem.enabled = p->conf.enable_idempotence;
     p->idem.pid = -1;
     p->idem.epoch = -1;

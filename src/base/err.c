@@ -130,6 +130,10 @@ static const struct err_desc kafka_errs[] = {
     {100, "UNKNOWN_TOPIC_ID", "This server does not host this topic ID", 1},
     {103, "INCONSISTENT_TOPIC_ID", "The log's topic ID did not match the topic ID in the request", 1},
     {120, "TRANSACTION_ABORTABLE", "The server encountered an error with the transaction", 0},
+    /* KIP-1102: the client should start again from bootstrap.servers; a
+     * batch so refused is sent again after that (retriable here) */
+    {129, "REBOOTSTRAP_REQUIRED",
+     "Client metadata is stale, client should rebootstrap to obtain new metadata", 1},
 };
 
 static const struct err_desc *find(kp_err_t err) {

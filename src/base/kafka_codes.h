@@ -80,5 +80,6 @@
 #define KAFKA_UNKNOWN_TOPIC_ID ((kp_err_t)100)
 #define KAFKA_INCONSISTENT_TOPIC_ID ((kp_err_t)103)
 #define KAFKA_TRANSACTION_ABORTABLE ((kp_err_t)120)
+#define KAFKA_REBOOTSTRAP_REQUIRED ((kp_err_t)129)
 
 #endif

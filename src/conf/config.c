@@ -164,11 +164,16 @@ static const struct prop props[] = {
     UNUSED("transaction.timeout.ms", P_INT, "60000", 0, I32MAX,
            "no transactions yet (transactional.id accepts only its default)",
            "Transaction timeout"),
-    {"metadata.recovery.strategy", P_ENUM, "rebootstrap", 0, 0, "rebootstrap|none", NOFIELD, 0,
-     NULL, "What to do when no known broker is reachable", NULL,
-     "no rebootstrap yet: kprod behaves as 'none' whatever the value"},
-    UNUSED("metadata.recovery.rebootstrap.trigger.ms", P_LONG, "300000", 0, I64MAX,
-           "no rebootstrap yet", "Rebootstrap after this long without reachable brokers"),
+    {"metadata.recovery.strategy", P_ENUM, "rebootstrap", 0, 0, "rebootstrap|none",
+     F(metadata_recovery_strategy), 4, NULL,
+     "rebootstrap (KIP-899): when no known broker can be reached, when no metadata came for "
+     "metadata.recovery.rebootstrap.trigger.ms, or on REBOOTSTRAP_REQUIRED, forget the known "
+     "brokers and start again from bootstrap.servers (resolved anew); none: keep trying the "
+     "known brokers",
+     NULL, NULL},
+    LONG("metadata.recovery.rebootstrap.trigger.ms", "300000", 0, I64MAX,
+         metadata_rebootstrap_trigger_ms,
+         "Rebootstrap after this long without metadata while some is needed (KIP-1102)"),
     MISSING("metric.reporters", P_LIST, "", "pluggable metric reporters"),
     {"partitioner.class", P_STR, NULL, 0, 0, NULL, F(partitioner_class), 0, NULL,
      "Empty (built-in placement) or org.apache.kafka.clients.producer.RoundRobinPartitioner; "

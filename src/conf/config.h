@@ -47,6 +47,8 @@ typedef struct kp_conf {
     int64_t socket_setup_timeout_ms;
     int64_t socket_setup_timeout_max_ms;
     int64_t connections_max_idle_ms;
+    int metadata_recovery_strategy; /* 0 rebootstrap, 1 none */
+    int64_t metadata_rebootstrap_trigger_ms;
     int32_t send_buffer_bytes;
     int32_t receive_buffer_bytes;
     int key_serializer;   /* enum kp_serializer */

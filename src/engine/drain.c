@@ -201,8 +201,12 @@ static void scan_head(scan_t *s, kp_tp_t *tp) {
         s->next = MIN(s->next, ready_at);
     } else if (c->state != KP_CONN_READY) {
         /* dialled after the scan, never under a partition's lock (a
-         * connect resolves the broker's name) */
+         * connect resolves the broker's name); a leader that cannot be
+         * reached may have been replaced: ask (as the Java client asks on
+         * every disconnect; metadata requests have their own backoff) */
         c->want_connect = 1;
+        if (c->failures)
+            atomic_store_explicit(&p->md_wanted, 1, memory_order_relaxed);
     } else if (c->nreqs < p->conf.max_in_flight) {
         take_head(s, tp, b, c);
     }

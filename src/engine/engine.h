@@ -22,6 +22,12 @@ void kp_ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next);
 /* ---- metadata.c: the cluster view ---- */
 /* A metadata request if one is due and none is in flight; *next lowered. */
 void kp_md_maybe(kp_producer_t *p, int64_t now, int64_t *next);
+/* metadata.recovery.strategy=rebootstrap (KIP-899, KIP-1102): start again
+ * from bootstrap.servers when no known broker can be reached, when no
+ * metadata came for metadata.recovery.rebootstrap.trigger.ms while some
+ * was wanted, or when a broker said REBOOTSTRAP_REQUIRED. *next is lowered
+ * to when the time trigger is due. */
+void kp_md_maybe_rebootstrap(kp_producer_t *p, int64_t now, int64_t *next);
 /* The connection of broker node_id, or NULL. */
 kp_conn_t *kp_broker_conn(kp_producer_t *p, int32_t node_id);
 /* Learn a broker (or its new address) from metadata or a Produce answer. */

@@ -234,6 +234,8 @@ typedef struct kp_md {
     size_t asked;          /* topics [0, asked) have been asked for */
     int npending;          /* topics asked for and not complete */
     int recheck_seen;      /* md_recheck_any seen, not yet asked */
+    int64_t ok_ms;         /* last answer (creation, or last rebootstrap, before one) */
+    int rebootstrap_asked; /* a broker answered REBOOTSTRAP_REQUIRED */
 } kp_md_t;
 
 /* Idempotence: the producer id and epoch the partitions' sequences

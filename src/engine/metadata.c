@@ -105,6 +105,50 @@ static void send_metadata(kp_producer_t *p, kp_conn_t *c, int64_t now, enum md_k
            kind == MD_FULL ? "full" : kind == MD_NEW ? "new topics" : "retry", k, c->node_id);
 }
 
+/* Has every known broker failed twice in a row (and none is ready)? Twice:
+ * a broker that restarts drops its connections once and takes the next
+ * one, which is no reason to start over. Metadata being wanted, each gets
+ * tried in turn (kp_ensure_connecting); one being set up again counts as
+ * failed until it is ready. */
+static int known_brokers_unreachable(const kp_producer_t *p) {
+    if (p->net.nboot || !p->net.nbrokers)
+        return 0;
+    for (int i = 0; i < p->net.nbrokers; i++) {
+        const kp_conn_t *c = p->net.brokers[i].conn;
+        if (c->state == KP_CONN_READY || c->failures < 2)
+            return 0;
+    }
+    return 1;
+}
+
+void kp_md_maybe_rebootstrap(kp_producer_t *p, int64_t now, int64_t *next) {
+    if (p->conf.metadata_recovery_strategy != 0) /* none */
+        return;
+    int wanted = p->md.due || p->md.npending || atomic_load(&p->md_wanted);
+    int64_t trigger_at = p->md.ok_ms + p->conf.metadata_rebootstrap_trigger_ms;
+    const char *why = NULL;
+    if (p->md.rebootstrap_asked)
+        why = "a broker answered REBOOTSTRAP_REQUIRED";
+    else if (wanted && known_brokers_unreachable(p))
+        why = "no known broker can be reached";
+    else if (wanted && now >= trigger_at)
+        why = "no metadata for metadata.recovery.rebootstrap.trigger.ms";
+    if (!why) {
+        if (wanted)
+            *next = MIN(*next, trigger_at);
+        return;
+    }
+    if (kp_net_rebootstrap(&p->net))
+        return; /* out of memory: the next turn tries again */
+    kp_log(p, 4, "rebootstrap: %s; starting again from bootstrap.servers (%d so far)", why,
+           p->net.rebootstraps);
+    p->md.rebootstrap_asked = 0;
+    p->md.ok_ms = now;
+    p->md.due = 1;
+    p->md.backoff_until = now;
+    atomic_store(&p->md_wanted, 1);
+}
+
 void kp_md_maybe(kp_producer_t *p, int64_t now, int64_t *next) {
     if (p->md.inflight)
         return;
@@ -198,6 +242,8 @@ static int grow_partitions(kp_topic_t *t, int32_t n) {
  * whether the topic is still incomplete (asked again with backoff); *problem
  * is set for anything the cluster refused or left out. */
 static int update_topic(kp_producer_t *p, kp_topic_t *t, const kp_md_topic_t *mt, int *problem) {
+    if (mt->err == KAFKA_REBOOTSTRAP_REQUIRED)
+        p->md.rebootstrap_asked = 1;
     if (mt->err) {
         t->md_err = mt->err;
         *problem = 1;
@@ -267,6 +313,7 @@ static void handle_metadata(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_
             t->md_pending = update_topic(p, t, &m.topics[i], &problem);
     }
     p->md_ok_ms = now;
+    p->md.ok_ms = now;
     pthread_cond_broadcast(&p->md_cond);
     pthread_mutex_unlock(&p->topics_lock);
     kp_metadata_resp_free(&m);

@@ -98,6 +98,8 @@ static void outcome(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
     }
     int64_t now = kp_mono_ms();
     int expired = now >= b->created_ms + p->conf.delivery_timeout_ms;
+    if (err == KAFKA_REBOOTSTRAP_REQUIRED)
+        p->md.rebootstrap_asked = 1;
     /* (a leader named by the answer itself needs no metadata round trip) */
     if (is_metadata_error(err) && !tp->leader_hinted)
         atomic_store(&p->md_wanted, 1);

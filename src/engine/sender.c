@@ -215,6 +215,7 @@ void *kp_sender_main(void *arg) {
         note_unsupported(p);
         /* A produce can only go where metadata says; when we know nothing
          * yet (or a topic waits), fetch it. */
+        kp_md_maybe_rebootstrap(p, now, &next);
         kp_md_maybe(p, now, &next);
         kp_idem_maybe(p, now, &next);
         kp_prod_expire(p, now, &next);

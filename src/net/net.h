@@ -31,6 +31,12 @@ typedef struct kp_broker {
     kp_conn_t *conn;
 } kp_broker_t;
 
+/* A bootstrap.servers entry, kept for rebootstraps. */
+typedef struct kp_seed {
+    char *host;
+    int32_t port;
+} kp_seed_t;
+
 typedef struct kp_net {
     const kp_conf_t *conf;      /* timeouts, socket buffers, backoff */
     const kp_logger_t *log;
@@ -47,6 +53,20 @@ typedef struct kp_net {
     int boot_next;
     int retire_boot;            /* bootstrap connections are no longer needed */
     kp_conn_t *retired;         /* connections to destroy at the top of the loop */
+    kp_seed_t *seeds;           /* bootstrap.servers, in order */
+    int nseeds;
+    int rebootstraps;           /* how many so far */
 } kp_net_t;
+
+/* Add a bootstrap server: kept, and a bootstrap connection made for it.
+ * -1 when memory runs out (nothing added). */
+int kp_net_add_seed(kp_net_t *net, const char *host, int32_t port);
+/* Forget every known broker and bootstrap connection (closed: their
+ * requests fail as on any lost connection; destroyed at the top of the I/O
+ * loop) and make new bootstrap connections from the seeds, which resolve
+ * their names again. -1 when memory runs out (nothing changed). */
+int kp_net_rebootstrap(kp_net_t *net);
+/* Destroy every connection and the seeds (the I/O thread has ended). */
+void kp_net_free(kp_net_t *net);
 
 #endif

@@ -45,6 +45,18 @@ static inline kp_producer_t *make_producer(const char *bootstraps, ...) {
 }
 
 /* This process's resident memory in KiB (/proc/self/statm), 0 if unknown. */
+/* A record of NUL-terminated key (NULL: none) and value for any partition. */
+static inline kp_record_t rec_str(const char *topic, const char *key, const char *value) {
+    kp_record_t r = {0};
+    r.topic = topic;
+    r.partition = KP_PARTITION_ANY;
+    r.key = key;
+    r.key_len = key ? (int32_t)strlen(key) : 0;
+    r.value = value;
+    r.value_len = value ? (int32_t)strlen(value) : 0;
+    return r;
+}
+
 static inline long test_rss_kb(void) {
     long pages = 0, resident = 0;
     FILE *f = fopen("/proc/self/statm", "r");

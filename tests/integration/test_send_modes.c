@@ -14,17 +14,6 @@ static mockcluster_t *start(int partitions) {
     return mc;
 }
 
-static kp_record_t rec_str(const char *topic, const char *key, const char *value) {
-    kp_record_t r = {0};
-    r.topic = topic;
-    r.partition = KP_PARTITION_ANY;
-    r.key = key;
-    r.key_len = key ? (int32_t)strlen(key) : 0;
-    r.value = value;
-    r.value_len = value ? (int32_t)strlen(value) : 0;
-    return r;
-}
-
 /* Mode 1: fire and forget; close() delivers everything. */
 static void test_fire_and_forget(void) {
     mockcluster_t *mc = start(3);

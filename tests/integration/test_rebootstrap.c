@@ -1,0 +1,189 @@
+/*
+ * test_rebootstrap — metadata.recovery.strategy=rebootstrap (KIP-899,
+ * KIP-1102) against librdkafka 2.15.1's mock cluster: every broker the
+ * producer learned goes away, and the bootstrap address (a TCP forwarder
+ * standing for a DNS name or a load balancer, tests/support/tcpproxy.h)
+ * now leads to new brokers. The producer starts again from
+ * bootstrap.servers and goes on: every record acknowledged, each once, in
+ * order per key, read back from the new brokers; idempotence stays on.
+ *
+ * (librdkafka's own rebootstrap stops delivering in this situation
+ * without an error: its issue #5605.)
+ *
+ * With metadata.recovery.strategy=none the same producer keeps trying the
+ * old brokers: its records time out (delivery.timeout.ms), as documented.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "logcap.h"
+#include "tcpproxy.h"
+
+#define TOPIC "moved"
+#define PARTS 3
+#define N1 600
+#define N2 600
+
+/* The port of broker `id`, from a Metadata request (librdkafka's) to the
+ * cluster's first brokers: the mock's bootstrap list does not grow with
+ * rd_kafka_mock_broker_add. -1 if it is not listed. */
+static int broker_port(mockcluster_t *mc, int id) {
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", mockcluster_bootstraps(mc), errstr,
+                      sizeof(errstr));
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk)
+        return -1;
+    const struct rd_kafka_metadata *md = NULL;
+    int port = -1;
+    if (rd_kafka_metadata(rk, 0, NULL, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < md->broker_cnt; i++)
+            if (md->brokers[i].id == id)
+                port = md->brokers[i].port;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_destroy(rk);
+    return port;
+}
+
+static void send_range(kp_producer_t *p, tracker_t *t, slot_ref_t *refs, int from, int to) {
+    for (int i = from; i < to; i++) {
+        char k[16], v[16];
+        snprintf(k, sizeof(k), "k%d", i % 30);
+        snprintf(v, sizeof(v), "%06d", i);
+        kp_record_t r = rec_str(TOPIC, k, v);
+        refs[i] = (slot_ref_t){t, (size_t)i};
+        if (kp_send(p, &r, tracker_cb, &refs[i]) != KP_OK)
+            FAIL("send %d", i);
+    }
+}
+
+/* Move every partition to brokers 4..6 and take 1..3 away; the proxy now
+ * leads to broker 4. */
+static void replace_brokers(mockcluster_t *mc, tcpproxy_t *px) {
+    rd_kafka_mock_cluster_t *h = mockcluster_handle(mc);
+    for (int id = 4; id <= 6; id++)
+        REQUIRE_EQ_INT(rd_kafka_mock_broker_add(h, id), 0);
+    for (int part = 0; part < PARTS; part++)
+        REQUIRE_EQ_INT(rd_kafka_mock_partition_set_leader(h, TOPIC, part, 4 + part), 0);
+    int port4 = broker_port(mc, 4);
+    REQUIRE(port4 > 0);
+    for (int id = 1; id <= 3; id++)
+        REQUIRE_EQ_INT(rd_kafka_mock_broker_set_down(h, id), 0);
+    tcpproxy_retarget(px, port4);
+}
+
+static void test_rebootstrap_to_new_brokers(void) {
+    mockcluster_t *mc = mockcluster_start(3, TOPIC, PARTS);
+    REQUIRE_NOT_NULL(mc);
+    for (int part = 0; part < PARTS; part++)
+        REQUIRE_EQ_INT(rd_kafka_mock_partition_set_leader(mockcluster_handle(mc), TOPIC, part,
+                                                          1 + part),
+                       0);
+    tcpproxy_t *px = tcpproxy_start(broker_port(mc, 1));
+    REQUIRE_NOT_NULL(px);
+    logcap_t lc;
+    logcap_init(&lc);
+    char err[512];
+    /* (the brokers taken down accept no connection; one that hangs costs
+     * socket.connection.setup.timeout.ms before it counts as failed) */
+    kp_producer_t *p = producer_e(&lc, err, sizeof(err), tcpproxy_address(px), "linger.ms", "5",
+                                  "reconnect.backoff.max.ms", "200",
+                                  "socket.connection.setup.timeout.ms", "1000",
+                                  "socket.connection.setup.timeout.max.ms", "2000", NULL);
+    if (!p)
+        FAIL("producer: %s", err);
+    REQUIRE_NOT_NULL(p);
+    tracker_t t;
+    tracker_init(&t, N1 + N2);
+    slot_ref_t *refs = calloc(N1 + N2, sizeof(*refs));
+    REQUIRE_NOT_NULL(refs);
+    send_range(p, &t, refs, 0, N1);
+    CHECK_OK(kp_flush(p, 30000));
+    CHECK_EQ_INT(atomic_load(&t.failed), 0);
+
+    replace_brokers(mc, px);
+    send_range(p, &t, refs, N1, N1 + N2);
+    CHECK_OK(kp_flush(p, 60000));
+    CHECK_EQ_INT(atomic_load(&t.done), N1 + N2);
+    CHECK_EQ_INT(atomic_load(&t.failed), 0);
+    CHECK_GE_INT(logcap_matches(&lc, 0, 4, "why", "rebootstrap", "no known broker", NULL), 1);
+    CHECK_GE_INT(tcpproxy_accepted(px), 2); /* the first bootstrap, and the new one */
+    CHECK_OK(kp_close(p, 10000));
+    kp_producer_destroy(p);
+
+    /* read back from the new brokers: each record once, in order per key */
+    char boot[64];
+    snprintf(boot, sizeof(boot), "%s", tcpproxy_address(px));
+    rb_record_t *recs;
+    size_t n;
+    CHECK_EQ_INT(readback_topic(boot, TOPIC, N1 + N2, 30000, &recs, &n), RB_OK);
+    CHECK_EQ_INT(n, N1 + N2);
+    int *seen = calloc(N1 + N2, sizeof(int));
+    int last[30];
+    for (int k = 0; k < 30; k++)
+        last[k] = -1;
+    int dups = 0, reordered = 0;
+    for (size_t j = 0; j < n && seen; j++) {
+        int i = atoi(recs[j].value ? recs[j].value : "-1");
+        if (i < 0 || i >= N1 + N2)
+            continue;
+        dups += seen[i]++ > 0;
+        if (i < last[i % 30])
+            reordered++;
+        last[i % 30] = i;
+    }
+    CHECK_EQ_INT(dups, 0);
+    CHECK_EQ_INT(reordered, 0);
+    free(seen);
+    readback_free(recs, n);
+    free(refs);
+    tracker_free(&t);
+    logcap_free(&lc);
+    tcpproxy_stop(px);
+    mockcluster_destroy(mc);
+}
+
+/* strategy none: no rebootstrap; the records wait for the old brokers
+ * and fail at delivery.timeout.ms. */
+static void test_strategy_none_stays(void) {
+    mockcluster_t *mc = mockcluster_start(3, TOPIC, PARTS);
+    REQUIRE_NOT_NULL(mc);
+    for (int part = 0; part < PARTS; part++)
+        REQUIRE_EQ_INT(rd_kafka_mock_partition_set_leader(mockcluster_handle(mc), TOPIC, part,
+                                                          1 + part),
+                       0);
+    tcpproxy_t *px = tcpproxy_start(broker_port(mc, 1));
+    REQUIRE_NOT_NULL(px);
+    logcap_t lc;
+    logcap_init(&lc);
+    char err[512];
+    kp_producer_t *p = producer_e(&lc, err, sizeof(err), tcpproxy_address(px),
+                                  "metadata.recovery.strategy", "none", "delivery.timeout.ms",
+                                  "3000", "request.timeout.ms", "1000", "linger.ms", "0",
+                                  "reconnect.backoff.max.ms", "200", NULL);
+    REQUIRE_NOT_NULL(p);
+    tracker_t t;
+    tracker_init(&t, 20);
+    slot_ref_t refs[20];
+    send_range(p, &t, refs, 0, 10);
+    CHECK_OK(kp_flush(p, 30000));
+    replace_brokers(mc, px);
+    send_range(p, &t, refs, 10, 20);
+    CHECK_OK(kp_flush(p, 30000));
+    CHECK_EQ_INT(atomic_load(&t.failed), 10);
+    CHECK_EQ_INT(logcap_matches(&lc, 0, 7, NULL, "rebootstrap:", NULL), 0);
+    CHECK_EQ_INT(tcpproxy_accepted(px), 1);
+    CHECK_OK(kp_close(p, 10000));
+    kp_producer_destroy(p);
+    tracker_free(&t);
+    logcap_free(&lc);
+    tcpproxy_stop(px);
+    mockcluster_destroy(mc);
+}
+
+TEST_MAIN(TEST(test_rebootstrap_to_new_brokers), TEST(test_strategy_none_stays))
