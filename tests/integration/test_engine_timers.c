@@ -103,6 +103,7 @@ static int pump_until(kp_producer_t *p, int (*cond)(void *), void *arg, int64_t 
 
 static void finish(kp_producer_t *p, fake_broker_t *fb) {
     CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
     kp_test_clock_set(-1);
     fb_stop(fb);
 }
