@@ -148,6 +148,7 @@ struct kp_topic {
      * topics_lock. Empty until metadata knows the topic. */
     kp_ptab_t *_Atomic parts;
     kp_err_t md_err; /* last metadata error for the topic (topics_lock) */
+    uint8_t topic_id[KP_UUID_LEN]; /* from Metadata v10+; zero: unknown (topics_lock) */
     /* sticky partitioner for records without a key, lock-free: the current
      * partition (high 32 bits, all ones: none yet) and the bytes sent to it
      * (low 32 bits, saturating), changed together by compare-and-swap */

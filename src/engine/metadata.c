@@ -272,6 +272,8 @@ static int update_topic(kp_producer_t *p, kp_topic_t *t, const kp_md_topic_t *mt
     }
     int incomplete = grow_partitions(t, maxp) != 0;
     t->md_err = KP_OK;
+    /* kept for the APIs that name topics by id (Produce v13+, KIP-516) */
+    memcpy(t->topic_id, mt->topic_id, sizeof(t->topic_id));
     t->md_logged = KP_OK;
     void *const *tps;
     int32_t npart = kp_topic_parts(t, &tps);

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "engine/internal.h"
 #include "fakebroker.h"
 #include "logcap.h"
 
@@ -182,6 +183,12 @@ static void test_apiversions_v3_then_v0_on_the_mock(void) {
     CHECK_EQ_INT(mockcluster_max_version_seen(mc, 0), 10);
     CHECK_EQ_INT(mockcluster_min_version_seen(mc, 3), 12);
     CHECK_EQ_INT(mockcluster_refused_count(mc, -1, -1), 0);
+    /* Metadata v10+ gave the topic its id, which is kept */
+    pthread_mutex_lock(&p->topics_lock);
+    kp_topic_t *t = kp_topic_find(p, TOPIC);
+    static const uint8_t zero[KP_UUID_LEN];
+    CHECK(t && memcmp(t->topic_id, zero, KP_UUID_LEN) != 0);
+    pthread_mutex_unlock(&p->topics_lock);
     CHECK_OK(kp_close(p, 5000));
     kp_producer_destroy(p);
     mockcluster_stop_tracking(mc);
