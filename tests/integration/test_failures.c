@@ -10,23 +10,13 @@
 
 #define TOPIC "faults"
 
-static kp_record_t rec(const char *key, const char *value) {
-    kp_record_t r = {0};
-    r.topic = TOPIC;
-    r.partition = KP_PARTITION_ANY;
-    r.key = key;
-    r.key_len = key ? (int32_t)strlen(key) : 0;
-    r.value = value;
-    r.value_len = (int32_t)strlen(value);
-    return r;
-}
 
 static void send_n(kp_producer_t *p, tracker_t *t, slot_ref_t *refs, size_t from, size_t to,
                    const char *key, const char *prefix) {
     for (size_t i = from; i < to; i++) {
         char v[48];
         snprintf(v, sizeof(v), "%s-%06zu", prefix, i);
-        kp_record_t r = rec(key, v);
+        kp_record_t r = rec_str(TOPIC, key, v);
         refs[i] = (slot_ref_t){t, i};
         CHECK_OK(kp_send(p, &r, tracker_cb, &refs[i]));
     }
@@ -108,7 +98,7 @@ static void test_non_retriable_error(void) {
     kp_producer_t *p = make_producer(boot, NULL);
     REQUIRE_NOT_NULL(p);
     /* learn the metadata first, so the next Produce is the failing one */
-    kp_record_t r = rec(NULL, "first");
+    kp_record_t r = rec_str(TOPIC, NULL, "first");
     CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
     static const int fatal[] = {21 /* INVALID_REQUIRED_ACKS */, 18 /* RECORD_LIST_TOO_LARGE */,
                                 29 /* TOPIC_AUTHORIZATION_FAILED */,
@@ -120,13 +110,13 @@ static void test_non_retriable_error(void) {
         CHECK(!kp_err_is_retriable(fatal[i]));
         rd_kafka_mock_push_request_errors(mockcluster_handle(mc), 0, 1,
                                           (rd_kafka_resp_err_t)fatal[i]);
-        r = rec(NULL, "rejected");
+        r = rec_str(TOPIC, NULL, "rejected");
         CHECK_EQ_ERR(kp_send_sync(p, &r, 10000, &md), fatal[i]);
         CHECK_EQ_INT(md.offset, -1);
         CHECK_EQ_INT(md.persisted, KP_NOT_PERSISTED);
         /* the producer carries on (under a new producer id: the failed
          * batch left a sequence gap) */
-        r = rec(NULL, "after");
+        r = rec_str(TOPIC, NULL, "after");
         CHECK_OK(kp_send_sync(p, &r, 10000, &md));
         CHECK_EQ_INT(md.offset, next_offset++);
     }
@@ -181,7 +171,7 @@ static void test_cluster_down(void) {
                       "linger.ms", "5", "reconnect.backoff.ms", "20", "reconnect.backoff.max.ms",
                       "200", "socket.connection.setup.timeout.ms", "500", NULL);
     REQUIRE_NOT_NULL(p);
-    kp_record_t r = rec(NULL, "before");
+    kp_record_t r = rec_str(TOPIC, NULL, "before");
     CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
     for (int b = 1; b <= 3; b++)
         rd_kafka_mock_broker_set_down(mockcluster_handle(mc), b);
@@ -206,7 +196,7 @@ static void test_cluster_down(void) {
     for (int b = 1; b <= 3; b++)
         rd_kafka_mock_broker_set_up(mockcluster_handle(mc), b);
     kp_record_metadata_t md;
-    r = rec(NULL, "after");
+    r = rec_str(TOPIC, NULL, "after");
     CHECK_OK(kp_send_sync(p, &r, 20000, &md));
     CHECK_GE_INT(md.offset, 0);
     CHECK_OK(kp_close(p, 10000));
@@ -223,7 +213,7 @@ static void test_close_timeout_purges(void) {
     REQUIRE_NOT_NULL(mc);
     kp_producer_t *p = make_producer(mockcluster_bootstraps(mc), NULL);
     REQUIRE_NOT_NULL(p);
-    kp_record_t r = rec(NULL, "before");
+    kp_record_t r = rec_str(TOPIC, NULL, "before");
     CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
     rd_kafka_mock_broker_set_down(mockcluster_handle(mc), 1);
     enum { N = 100 };
@@ -257,7 +247,7 @@ static void split_on_message_too_large(const char *codec) {
                                      "900000", "retry.backoff.ms", "1", "compression.type",
                                      codec, NULL);
     REQUIRE_NOT_NULL(p);
-    kp_record_t r = rec("k", "warm-up");
+    kp_record_t r = rec_str(TOPIC, "k", "warm-up");
     CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
     enum { N = 100 };
     tracker_t t;
@@ -275,9 +265,9 @@ static void split_on_message_too_large(const char *codec) {
     /* a lone record the broker finds too large cannot be split */
     rd_kafka_mock_push_request_errors(mockcluster_handle(mc), 0, 1,
                                       RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
-    r = rec("k", "alone");
+    r = rec_str(TOPIC, "k", "alone");
     CHECK_EQ_ERR(kp_send_sync(p, &r, 10000, NULL), 10);
-    r = rec("k", "after");
+    r = rec_str(TOPIC, "k", "after");
     kp_record_metadata_t md;
     CHECK_OK(kp_send_sync(p, &r, 10000, &md)); /* idempotent sequences still line up */
     CHECK_OK(kp_close(p, 10000));
@@ -323,7 +313,7 @@ static void outage_memory_bounded(const char *codec) {
                                      "linger.ms", "0", "reconnect.backoff.max.ms", "100",
                                      "compression.type", codec, NULL);
     REQUIRE_NOT_NULL(p);
-    kp_record_t r = rec(NULL, "before");
+    kp_record_t r = rec_str(TOPIC, NULL, "before");
     CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
     if (compressed) {
         /* fill a few batches first, so that this thread's compression

@@ -77,15 +77,27 @@ static void replace_brokers(mockcluster_t *mc, tcpproxy_t *px) {
     tcpproxy_retarget(px, port4);
 }
 
-static void test_rebootstrap_to_new_brokers(void) {
+/* Brokers 1..3, partition p led by broker p + 1, and the bootstrap
+ * address: a proxy to broker 1. NULL on failure. */
+static mockcluster_t *start_cluster(tcpproxy_t **px) {
     mockcluster_t *mc = mockcluster_start(3, TOPIC, PARTS);
+    for (int part = 0; mc && part < PARTS; part++)
+        if (rd_kafka_mock_partition_set_leader(mockcluster_handle(mc), TOPIC, part, 1 + part)) {
+            mockcluster_destroy(mc);
+            return NULL;
+        }
+    *px = mc ? tcpproxy_start(broker_port(mc, 1)) : NULL;
+    if (mc && !*px) {
+        mockcluster_destroy(mc);
+        return NULL;
+    }
+    return mc;
+}
+
+static void test_rebootstrap_to_new_brokers(void) {
+    tcpproxy_t *px;
+    mockcluster_t *mc = start_cluster(&px);
     REQUIRE_NOT_NULL(mc);
-    for (int part = 0; part < PARTS; part++)
-        REQUIRE_EQ_INT(rd_kafka_mock_partition_set_leader(mockcluster_handle(mc), TOPIC, part,
-                                                          1 + part),
-                       0);
-    tcpproxy_t *px = tcpproxy_start(broker_port(mc, 1));
-    REQUIRE_NOT_NULL(px);
     logcap_t lc;
     logcap_init(&lc);
     char err[512];
@@ -151,14 +163,9 @@ static void test_rebootstrap_to_new_brokers(void) {
 /* strategy none: no rebootstrap; the records wait for the old brokers
  * and fail at delivery.timeout.ms. */
 static void test_strategy_none_stays(void) {
-    mockcluster_t *mc = mockcluster_start(3, TOPIC, PARTS);
+    tcpproxy_t *px;
+    mockcluster_t *mc = start_cluster(&px);
     REQUIRE_NOT_NULL(mc);
-    for (int part = 0; part < PARTS; part++)
-        REQUIRE_EQ_INT(rd_kafka_mock_partition_set_leader(mockcluster_handle(mc), TOPIC, part,
-                                                          1 + part),
-                       0);
-    tcpproxy_t *px = tcpproxy_start(broker_port(mc, 1));
-    REQUIRE_NOT_NULL(px);
     logcap_t lc;
     logcap_init(&lc);
     char err[512];
