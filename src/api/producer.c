@@ -878,7 +878,11 @@ kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms) {
 
 /* ---------------------------------------------------------------- lifecycle */
 
-/* host:port, [v6addr]:port */
+/* One bootstrap.servers entry: host:port, or [IPv6 literal]:port (the
+ * brackets are not part of the host). The port is 1..65535 in digits. An
+ * IPv6 address needs its brackets: in "::1:9092" or "fe80::1" no one can
+ * tell the port from the address, so any unbracketed host holding a colon
+ * is refused, as are a bracket without its pair and an empty host. */
 static int parse_hostport(const char *s, size_t n, char **host, int32_t *port) {
     while (n && (*s == ' ' || *s == '\t'))
         s++, n--;

@@ -144,9 +144,14 @@ static const struct prop props[] = {
          partitioner_availability_timeout_ms,
          "Exclude partitions whose broker cannot take data for this long; 0 = off"),
     {"client.dns.lookup", P_ENUM, "use_all_dns_ips", 0, 0,
-     "use_all_dns_ips|resolve_canonical_bootstrap_servers_only", NOFIELD, 0, NULL,
-     "Try every address a host name resolves to", NULL,
-     "kprod always tries every address (use_all_dns_ips); no canonical-name resolution"},
+     "use_all_dns_ips|resolve_canonical_bootstrap_servers_only", F(client_dns_lookup), 4, NULL,
+     "How host names become addresses. use_all_dns_ips: every address a name resolves to is "
+     "tried in turn, and the name is resolved again once all were tried. "
+     "resolve_canonical_bootstrap_servers_only: each bootstrap server's name is replaced by "
+     "the canonical names of its addresses (reverse lookup, kept when it resolves back, as the "
+     "Java client), whose addresses are tried in turn; brokers as use_all_dns_ips. "
+     "(Java's 'default' was removed in Kafka 3.0.)",
+     NULL, NULL},
     {"compression.type", P_ENUM, "none", 0, 0, "none|gzip|snappy|lz4|zstd", F(compression_type), 4, NULL,
      "Compression codec for batches", NULL, NULL},
     INT("compression.gzip.level", "-1", -1, 9, gzip_level,
@@ -401,6 +406,14 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
     case P_ENUM: ok = enum_index(pr->enums, value) >= 0; break;
     case P_STR:
     case P_LIST: ok = 1; break;
+    }
+    if (!strcmp(name, "client.dns.lookup") && !strcasecmp(value, "default")) {
+        /* KIP-602 deprecated it in 2.6, Kafka 3.0 removed it */
+        kp_errf(errstr, errstr_size,
+                "Invalid value 'default' for property 'client.dns.lookup': Java's 'default' (the "
+                "first address only) was removed in Kafka 3.0; expected %s",
+                valid);
+        return KP_ERR_INVALID_CONFIG;
     }
     if (!ok) {
         kp_errf(errstr, errstr_size, "Invalid value '%s' for property '%s': expected %s",

@@ -23,6 +23,8 @@ enum kp_serializer {
     KP_SER_COUNT
 };
 enum kp_partitioner_kind { KP_PART_DEFAULT = 0, KP_PART_ROUND_ROBIN = 1 };
+/* client.dns.lookup, in the order of its values. */
+enum kp_dns_lookup { KP_DNS_USE_ALL_DNS_IPS = 0, KP_DNS_CANONICAL_BOOTSTRAP = 1 };
 
 /* Parsed values. Only config.c writes them; everything else reads. */
 typedef struct kp_conf {
@@ -51,6 +53,7 @@ typedef struct kp_conf {
     int64_t metadata_rebootstrap_trigger_ms;
     int32_t send_buffer_bytes;
     int32_t receive_buffer_bytes;
+    int client_dns_lookup; /* enum kp_dns_lookup */
     int key_serializer;   /* enum kp_serializer */
     int value_serializer; /* enum kp_serializer */
     int enable_idempotence;

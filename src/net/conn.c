@@ -109,10 +109,12 @@ static void log_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why
 }
 
 const char *kp_conn_name(const kp_conn_t *c, char *buf, size_t size) {
+    /* an IPv6 literal in brackets, as bootstrap.servers takes it: [::1]:9092 */
+    const char *lb = strchr(c->host, ':') ? "[" : "", *rb = *lb ? "]" : "";
     if (c->node_id < 0)
-        snprintf(buf, size, "bootstrap server %s:%d", c->host, c->port);
+        snprintf(buf, size, "bootstrap server %s%s%s:%d", lb, c->host, rb, c->port);
     else
-        snprintf(buf, size, "broker %d (%s:%d)", c->node_id, c->host, c->port);
+        snprintf(buf, size, "broker %d (%s%s%s:%d)", c->node_id, lb, c->host, rb, c->port);
     return buf;
 }
 
@@ -247,9 +249,14 @@ void kp_conn_connect(kp_net_t *net, kp_conn_t *c, int64_t now) {
         free(c->addrs);
         c->addrs = NULL;
         kp_addrs_t *addrs;
-        kp_err_t err = kp_resolve_start(net->resolver, c->host, c->port,
-                                        now + net->conf->socket_setup_timeout_ms, on_resolved, c,
-                                        &addrs, &c->lookup);
+        /* client.dns.lookup=resolve_canonical_bootstrap_servers_only: a
+         * bootstrap server's name stands for its canonical names */
+        int flags = c->node_id < 0 && net->conf->client_dns_lookup == KP_DNS_CANONICAL_BOOTSTRAP
+                        ? KP_RESOLVE_CANONICAL
+                        : 0;
+        kp_err_t err = kp_resolve_start_ex(net->resolver, c->host, c->port, flags,
+                                           now + net->conf->socket_setup_timeout_ms, on_resolved,
+                                           c, &addrs, &c->lookup);
         c->state = KP_CONN_RESOLVING; /* so that close() logs and backs off */
         if (err) {
             kp_conn_close(net, c, err, "cannot resolve host name: out of memory");
@@ -266,6 +273,10 @@ void kp_conn_connect(kp_net_t *net, kp_conn_t *c, int64_t now) {
 /* Dial c's next address. */
 static void dial(kp_net_t *net, kp_conn_t *c, int64_t now) {
     const struct kp_addr *ai = &c->addrs->a[c->addr_next++]; /* next attempt: the next one */
+    char name[KP_CONN_NAME_MAX], where[KP_ADDR_TEXT_MAX];
+    kp_logf(net->log, 7, "%s: connecting to %s, address %d of %d",
+            kp_conn_name(c, name, sizeof(name)), kp_addr_text(ai, where, sizeof(where)),
+            c->addr_next, c->addrs->n);
     int fd = socket(ai->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     fd = kp_fd_above_std(fd);
     c->state = KP_CONN_CONNECTING;

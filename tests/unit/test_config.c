@@ -73,6 +73,7 @@ static void test_defaults(void)
         {"compression.type", "none"},
         {"security.protocol", "PLAINTEXT"},
         {"bootstrap.servers", ""},
+        {"client.dns.lookup", "use_all_dns_ips"},
     };
     kp_config_t *conf = kp_config_new();
 
@@ -166,6 +167,12 @@ static void test_invalid_values(void)
          {"partitioner.adaptive.partitioning.enable", "true", "false"}},
         {"compression.type", "brotli", {"compression.type", "brotli", "gzip", "zstd"}},
         {"security.protocol", "TLS", {"security.protocol", "PLAINTEXT", "SASL_SSL"}},
+        /* Java's 'default' (first address only) is gone since Kafka 3.0 */
+        {"client.dns.lookup", "default",
+         {"client.dns.lookup", "'default'", "removed", "use_all_dns_ips",
+          "resolve_canonical_bootstrap_servers_only"}},
+        {"client.dns.lookup", "use_all_ips",
+         {"client.dns.lookup", "use_all_dns_ips", "resolve_canonical_bootstrap_servers_only"}},
     };
     kp_config_t *conf = kp_config_new();
 
@@ -184,6 +191,30 @@ static void test_invalid_values(void)
         CHECK_EQ_STR(kp_config_get(conf, bad[i].name), saved);
         free(saved);
     }
+    kp_config_destroy(conf);
+}
+
+/* client.dns.lookup: both of Kafka 3.x's values, in any case (Java upper-
+ * cases them), reach the parsed configuration the connections read. */
+static void test_client_dns_lookup(void)
+{
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+
+    REQUIRE_NOT_NULL(conf);
+    CHECK_EQ_INT(conf->c.client_dns_lookup, KP_DNS_USE_ALL_DNS_IPS);
+    CHECK_OK(kp_config_set(conf, "client.dns.lookup", "resolve_canonical_bootstrap_servers_only",
+                           err, sizeof(err)));
+    CHECK_EQ_INT(conf->c.client_dns_lookup, KP_DNS_CANONICAL_BOOTSTRAP);
+    CHECK_OK(kp_config_set(conf, "client.dns.lookup", "USE_ALL_DNS_IPS", err, sizeof(err)));
+    CHECK_EQ_INT(conf->c.client_dns_lookup, KP_DNS_USE_ALL_DNS_IPS);
+    CHECK_OK(kp_config_set(conf, "client.dns.lookup", "Resolve_Canonical_Bootstrap_Servers_Only",
+                           err, sizeof(err)));
+    CHECK_EQ_INT(conf->c.client_dns_lookup, KP_DNS_CANONICAL_BOOTSTRAP);
+    /* a rejected value leaves the last good one */
+    CHECK_EQ_ERR(kp_config_set(conf, "client.dns.lookup", "default", err, sizeof(err)),
+                 KP_ERR_INVALID_CONFIG);
+    CHECK_EQ_INT(conf->c.client_dns_lookup, KP_DNS_CANONICAL_BOOTSTRAP);
     kp_config_destroy(conf);
 }
 
@@ -700,7 +731,14 @@ static void test_producer_bad_host_port(void)
 {
     static const char *const bad[] = {"localhost", "h:0",   "h:99999",   "h:",
                                       ":9092",     "h:12ab", "h:-1",     "good:1,bad",
-                                      "[::1]",     "h:65536"};
+                                      "[::1]",     "h:65536",
+                                      /* an IPv6 address needs its brackets */
+                                      "::1", "::1:9092", "fe80::1:9092", "127.0.0.1,::1",
+                                      /* brackets in pairs, around something */
+                                      "[::1:9092", "::1]:9092", "[::1]x:9092", "[]:9092",
+                                      "[:9092", "h]:9092", "[[::1]]:9092",
+                                      /* a port is digits */
+                                      "h: 9092", "h:+9092", "h:9092 9", "h:0x10", "[::1]: 1"};
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char err[ERRSZ] = "";
@@ -711,7 +749,9 @@ static void test_producer_bad_host_port(void)
             destroy_promptly(p);
             continue;
         }
-        CHECK_CONTAINS(err, "bootstrap.servers");
+        /* refused as malformed, not as a name that does not resolve */
+        if (!contains(err, "Invalid url in bootstrap.servers"))
+            FAIL("bootstrap.servers=%s: %s", bad[i], err);
     }
     /* the offending entry is named */
     {
@@ -724,7 +764,9 @@ static void test_producer_bad_host_port(void)
 static void test_producer_valid_bootstrap_forms(void)
 {
     static const char *const good[] = {"127.0.0.1:1", "localhost:1, 127.0.0.1:1", "[::1]:1",
-                                       "localhost:65535", " 127.0.0.1:1 ,"};
+                                       "localhost:65535", " 127.0.0.1:1 ,", "[::1]:9092",
+                                       "[0:0:0:0:0:0:0:1]:1", "[::ffff:127.0.0.1]:1",
+                                       "127.0.0.1:1,[::1]:2"};
 
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         char err[ERRSZ] = "";
@@ -861,5 +903,6 @@ TEST_MAIN(TEST(test_compression_settings),
           TEST(test_secret_values_not_in_errors),
           TEST(test_producer_missing_bootstrap),
           TEST(test_producer_bad_host_port), TEST(test_producer_valid_bootstrap_forms),
+          TEST(test_client_dns_lookup),
           TEST(test_producer_delivery_timeout_explicit),
           TEST(test_producer_delivery_timeout_implicit), TEST(test_producer_copies_config))
