@@ -11,8 +11,16 @@
  * No DNS query leaves this machine's loopback. Before this change the I/O
  * thread called getaddrinfo: with a lookup that hung 15 s, kp_close(p, 1000)
  * took 13 s and the first send waited for the lookup to give up.
+ *
+ * Under client.dns.lookup=resolve_canonical_bootstrap_servers_only a
+ * bootstrap address is also looked up in reverse; a reverse lookup that
+ * hangs is bounded the same way, and then the address stands for itself
+ * (as Java's getCanonicalHostName gives the address when the lookup
+ * fails). Names, addresses and canonical names with a DNS server that
+ * answers: test_addresses.c.
  */
 #include "common.h"
+#include "fakebroker.h"
 #include "logcap.h"
 
 #include <netinet/in.h>
@@ -348,6 +356,51 @@ static void test_name_from_dns(void) {
     kp_resolver_test_servers(NULL);
 }
 
+/* client.dns.lookup=resolve_canonical_bootstrap_servers_only with a DNS
+ * server that never answers: the bootstrap server 127.0.0.2 (not in
+ * /etc/hosts, so its reverse lookup asks the server) is dialled as itself
+ * once socket.connection.setup.timeout.ms has passed, and the record goes
+ * through; the connection is not failed for want of a canonical name. */
+static void test_canonical_reverse_lookup_hangs(void) {
+    int port;
+    int silent = udp_socket(&port);
+    REQUIRE(silent >= 0);
+    use_dns_port(port);
+    fb_options_t o = {.listen_host = "127.0.0.2"};
+    fake_broker_t *fb = fb_start(&o);
+    REQUIRE_NOT_NULL(fb);
+    char as_itself[96], err[512] = "";
+    snprintf(as_itself, sizeof(as_itself), "connecting to %s, address 1 of 1", fb_bootstrap(fb));
+    logcap_t lc;
+    logcap_init(&lc);
+    int64_t t0 = test_now_ms();
+    kp_producer_t *p = producer_e(&lc, err, sizeof(err), fb_bootstrap(fb), "client.dns.lookup",
+                                  "resolve_canonical_bootstrap_servers_only",
+                                  "socket.connection.setup.timeout.ms", "1000", "max.block.ms",
+                                  "8000", NULL);
+    if (!CHECK_NOT_NULL(p)) {
+        fprintf(stderr, "    error: %s\n", err);
+    } else {
+        CHECK_OK(send_one(p, "t", 8000));
+        int64_t took = test_now_ms() - t0;
+        CHECK_GE_INT(took, 900);
+        CHECK_LT_INT(took, 3000);
+        CHECK(query_arrived(&silent)); /* the PTR query */
+        CHECK_GE_INT(logcap_matches(&lc, 0, 7, NULL, "bootstrap server 127.0.0.2", as_itself,
+                                    NULL),
+                     1);
+        CHECK_EQ_INT(logcap_matches(&lc, 0, 7, "failed", "cannot resolve", NULL), 0);
+        CHECK_EQ_INT((int)fb_log_end(fb), 1);
+        CHECK_OK(kp_close(p, 1000));
+        kp_producer_destroy(p);
+    }
+    logcap_free(&lc);
+    fb_stop(fb);
+    close(silent);
+    kp_resolver_test_servers(NULL);
+}
+
 TEST_MAIN(TEST(test_hanging_lookup_does_not_stall), TEST(test_close_during_lookup),
           TEST(test_lookup_bounded_and_named), TEST(test_creation_bounded),
-          TEST(test_localhost_from_hosts_file), TEST(test_name_from_dns))
+          TEST(test_localhost_from_hosts_file), TEST(test_name_from_dns),
+          TEST(test_canonical_reverse_lookup_hangs))
