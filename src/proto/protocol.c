@@ -1,6 +1,7 @@
 /*
  * protocol — encoders/decoders for ApiVersions (18), Metadata (3), Produce
- * (0) and InitProducerId (22), written from the message schemas of Apache
+ * (0), InitProducerId (22), SaslHandshake (17) and SaslAuthenticate (36),
+ * written from the message schemas of Apache
  * Kafka (clients/src/main/resources/common/message/<Api>Request.json and
  * <Api>Response.json), field by field as their "versions",
  * "nullableVersions", "flexibleVersions" and tagged fields say.
@@ -24,6 +25,11 @@
  *                                          header v0 always
  *   InitProducerId  0..5           0..4    flexible from v2; v3 ProducerId/
  *                                          Epoch; v4/v5 only new error codes
+ *   SaslHandshake   0..1           1..1    same fields; v1: the exchange goes
+ *                                          in SaslAuthenticate (v0's raw
+ *                                          tokens are not done)
+ *   SaslAuthenticate 0..2          0..2    v1 SessionLifetimeMs (KIP-368);
+ *                                          flexible from v2
  *
  * Why ours stop where they do: Produce 10 and Metadata 12 are the highest
  * the engine's use of the decoded structs is right for (Produce 11+ is
@@ -76,6 +82,8 @@ int16_t kp_proto_our_min(int16_t api) {
     case KP_API_METADATA: return 1;
     case KP_API_API_VERSIONS: return 0;
     case KP_API_INIT_PRODUCER_ID: return 0;
+    case KP_API_SASL_HANDSHAKE: return 1; /* v0: raw SASL tokens, not done */
+    case KP_API_SASL_AUTHENTICATE: return 0;
     }
     return -1;
 }
@@ -86,6 +94,8 @@ int16_t kp_proto_our_max(int16_t api) {
     case KP_API_METADATA: return 12;
     case KP_API_API_VERSIONS: return 3; /* KIP-511; conn.c falls back */
     case KP_API_INIT_PRODUCER_ID: return 4;
+    case KP_API_SASL_HANDSHAKE: return 1;
+    case KP_API_SASL_AUTHENTICATE: return 2;
     }
     return -1;
 }
@@ -96,6 +106,8 @@ int16_t kp_proto_codec_min(int16_t api) {
     case KP_API_METADATA: return 1; /* v0's empty list means every topic */
     case KP_API_API_VERSIONS: return 0;
     case KP_API_INIT_PRODUCER_ID: return 0;
+    case KP_API_SASL_HANDSHAKE: return 0;
+    case KP_API_SASL_AUTHENTICATE: return 0;
     }
     return -1;
 }
@@ -106,6 +118,8 @@ int16_t kp_proto_codec_max(int16_t api) {
     case KP_API_METADATA: return 12;
     case KP_API_API_VERSIONS: return 4;
     case KP_API_INIT_PRODUCER_ID: return 5;
+    case KP_API_SASL_HANDSHAKE: return 1;
+    case KP_API_SASL_AUTHENTICATE: return 2;
     }
     return -1;
 }
@@ -116,6 +130,8 @@ int kp_proto_is_flexible(int16_t api, int16_t v) {
     case KP_API_METADATA: return v >= 9;
     case KP_API_API_VERSIONS: return v >= 3;
     case KP_API_INIT_PRODUCER_ID: return v >= 2;
+    case KP_API_SASL_HANDSHAKE: return 0;
+    case KP_API_SASL_AUTHENTICATE: return v >= 2;
     }
     return 0;
 }
@@ -667,4 +683,84 @@ int kp_produce_resp(kp_rbuf_t *r, int16_t ver, kp_produce_resp_t *pr) {
 fail:
     kp_produce_resp_free(pr);
     return -1;
+}
+
+/* ---- SaslHandshake ---- */
+
+void kp_sasl_handshake_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *client_id,
+                           const char *mechanism) {
+    kp_proto_begin(w, KP_API_SASL_HANDSHAKE, ver, corrid, client_id);
+    if (!mechanism)
+        w->err = 1; /* Mechanism is not nullable */
+    kp_w_str(w, mechanism);
+    kp_proto_end(w, 0);
+}
+
+void kp_sasl_handshake_resp_free(kp_sasl_handshake_resp_t *out) {
+    free(out->mechs);
+    memset(out, 0, sizeof(*out));
+}
+
+int kp_sasl_handshake_resp(kp_rbuf_t *r, int16_t ver, kp_sasl_handshake_resp_t *out) {
+    memset(out, 0, sizeof(*out));
+    if (!decodable(KP_API_SASL_HANDSHAKE, ver))
+        r->err = 1;
+    r->flex = 0;
+    out->err = (int16_t)kp_err_from_kafka(kp_r_i16(r));
+    int32_t n = kp_r_arraylen(r, 2); /* each a string: 2 bytes at least */
+    if (r->err)
+        return -1;
+    if (n > 0) {
+        out->mechs = kp_calloc((size_t)n, sizeof(*out->mechs));
+        if (!out->mechs) {
+            r->err = 1;
+            return -1;
+        }
+    }
+    for (int32_t i = 0; i < n && !r->err; i++) {
+        kp_proto_str_t *m = &out->mechs[i];
+        m->len = kp_r_str(r, &m->s);
+        if (m->len < 0) /* not nullable */
+            r->err = 1;
+        out->nmechs = i + 1;
+    }
+    if (r->err) {
+        kp_sasl_handshake_resp_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- SaslAuthenticate ---- */
+
+void kp_sasl_authenticate_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *client_id,
+                              const uint8_t *auth, size_t len) {
+    kp_proto_begin(w, KP_API_SASL_AUTHENTICATE, ver, corrid, client_id);
+    kp_w_byteslen_sz(w, len);
+    kp_w_bytes_raw(w, auth, len);
+    kp_w_tags(w);
+    kp_proto_end(w, 0);
+}
+
+int kp_sasl_authenticate_resp(kp_rbuf_t *r, int16_t ver, kp_sasl_authenticate_resp_t *out) {
+    memset(out, 0, sizeof(*out));
+    if (!decodable(KP_API_SASL_AUTHENTICATE, ver))
+        r->err = 1;
+    r->flex = kp_proto_is_flexible(KP_API_SASL_AUTHENTICATE, ver);
+    out->err = (int16_t)kp_err_from_kafka(kp_r_i16(r));
+    out->error_message_len = kp_r_str(r, &out->error_message);
+    out->auth_len = kp_r_bytes(r, &out->auth_bytes);
+    if (out->auth_len < 0) /* AuthBytes is not nullable */
+        r->err = 1;
+    if (ver >= 1)
+        out->session_lifetime_ms = kp_r_i64(r);
+    kp_r_skip_tags(r);
+    if (r->err) {
+        memset(out, 0, sizeof(*out));
+        out->error_message_len = -1;
+        return -1;
+    }
+    if (out->error_message_len < 0)
+        out->error_message = NULL;
+    return 0;
 }

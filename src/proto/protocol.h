@@ -1,7 +1,8 @@
 /*
  * protocol — request encoders and response decoders for the APIs a producer
- * uses (Produce, Metadata, ApiVersions, InitProducerId), and version
- * negotiation. Pure codecs: bytes in, structs out.
+ * uses (Produce, Metadata, ApiVersions, InitProducerId, and SaslHandshake
+ * and SaslAuthenticate for SASL), and version negotiation. Pure codecs:
+ * bytes in, structs out.
  *
  * Each encoder/decoder takes the API version and derives from it whether the
  * flexible form (compact types, tagged fields) applies. Two ranges per API:
@@ -23,8 +24,10 @@
 enum {
     KP_API_PRODUCE = 0,
     KP_API_METADATA = 3,
+    KP_API_SASL_HANDSHAKE = 17,
     KP_API_API_VERSIONS = 18,
     KP_API_INIT_PRODUCER_ID = 22,
+    KP_API_SASL_AUTHENTICATE = 36,
     KP_API_COUNT = 70
 };
 
@@ -241,5 +244,47 @@ int kp_produce_resp(kp_rbuf_t *r, int16_t ver, kp_produce_resp_t *pr);
 void kp_produce_resp_free(kp_produce_resp_t *pr);
 /* The NodeEndpoints entry of node_id, or NULL. */
 const kp_produce_node_t *kp_produce_resp_node(const kp_produce_resp_t *pr, int32_t node_id);
+
+/* ---- SaslHandshake (17) ----
+ * v0 and v1 read and write the same fields (Mechanism; ErrorCode,
+ * Mechanisms); v1 means the SASL exchange that follows goes in
+ * SaslAuthenticate requests (KIP-152), v0 that it goes as raw tokens,
+ * which kprod does not do: kp_proto_our_min is 1. Never flexible. */
+void kp_sasl_handshake_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *client_id,
+                           const char *mechanism);
+typedef struct kp_proto_str { /* a string inside the response buffer */
+    const char *s;            /* not NUL-terminated */
+    int32_t len;
+} kp_proto_str_t;
+typedef struct kp_sasl_handshake_resp {
+    int16_t err;            /* e.g. UNSUPPORTED_SASL_MECHANISM (33) */
+    int32_t nmechs;         /* the mechanisms the broker enables */
+    kp_proto_str_t *mechs;  /* malloc'd, bounded by the frame; strings point into it */
+} kp_sasl_handshake_resp_t;
+/* Returns 0, or -1 when malformed (a null or truncated mechanism, ...) or
+ * ver is outside the codec range; out is empty then. Free with
+ * kp_sasl_handshake_resp_free. */
+int kp_sasl_handshake_resp(kp_rbuf_t *r, int16_t ver, kp_sasl_handshake_resp_t *out);
+void kp_sasl_handshake_resp_free(kp_sasl_handshake_resp_t *out);
+
+/* ---- SaslAuthenticate (36) ----
+ * v0..v2 (KIP-152; v1 adds SessionLifetimeMs for KIP-368
+ * re-authentication; flexible from v2). AuthBytes is the SASL mechanism's
+ * message (len may be 0). The request then holds a secret (a PLAIN
+ * password, an OAUTHBEARER token): whoever sends it should zero w.p once
+ * written. */
+void kp_sasl_authenticate_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *client_id,
+                              const uint8_t *auth, size_t len);
+typedef struct kp_sasl_authenticate_resp {
+    int16_t err;               /* e.g. SASL_AUTHENTICATION_FAILED (58) */
+    const char *error_message; /* the broker's reason, inside the buffer; len -1: null */
+    int32_t error_message_len;
+    const uint8_t *auth_bytes; /* the server's SASL message, inside the buffer */
+    int32_t auth_len;          /* >= 0 */
+    int64_t session_lifetime_ms; /* v1+: 0 = no limit (KIP-368); 0 before v1 */
+} kp_sasl_authenticate_resp_t;
+/* Returns 0, or -1 when malformed (truncated; null AuthBytes) or ver is
+ * outside the codec range. Allocates nothing. */
+int kp_sasl_authenticate_resp(kp_rbuf_t *r, int16_t ver, kp_sasl_authenticate_resp_t *out);
 
 #endif

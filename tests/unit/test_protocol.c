@@ -2430,6 +2430,222 @@ static void test_produce_request_oversized(void)
     kp_produce_builder_free(&pb);
 }
 
+/* ---- SaslHandshake (17) and SaslAuthenticate (36), issue 13 ----------------------------- */
+
+static void test_sasl_versions(void)
+{
+    CHECK_EQ_INT(kp_proto_codec_min(KP_API_SASL_HANDSHAKE), 0);
+    CHECK_EQ_INT(kp_proto_codec_max(KP_API_SASL_HANDSHAKE), 1);
+    CHECK_EQ_INT(kp_proto_our_min(KP_API_SASL_HANDSHAKE), 1); /* v0: raw tokens, not done */
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_SASL_HANDSHAKE), 1);
+    CHECK_EQ_INT(kp_proto_codec_min(KP_API_SASL_AUTHENTICATE), 0);
+    CHECK_EQ_INT(kp_proto_codec_max(KP_API_SASL_AUTHENTICATE), 2);
+    CHECK_EQ_INT(kp_proto_our_min(KP_API_SASL_AUTHENTICATE), 0);
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_SASL_AUTHENTICATE), 2);
+    CHECK(!kp_proto_is_flexible(KP_API_SASL_HANDSHAKE, 1));
+    CHECK(!kp_proto_is_flexible(KP_API_SASL_AUTHENTICATE, 1));
+    CHECK(kp_proto_is_flexible(KP_API_SASL_AUTHENTICATE, 2));
+    /* a broker offering only v0 of SaslHandshake (before Kafka 1.0) is not used */
+    CHECK_EQ_INT(kp_proto_pick(KP_API_SASL_HANDSHAKE, 0, 0), -1);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_SASL_HANDSHAKE, 0, 1), 1);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_SASL_AUTHENTICATE, 0, 1), 1);
+    CHECK_EQ_INT(kp_proto_pick(KP_API_SASL_AUTHENTICATE, 0, 2), 2);
+}
+
+static void test_sasl_handshake_request(void)
+{
+    for (int16_t ver = 0; ver <= 1; ver++) {
+        uint8_t want[] = {0x00, 0x00, 0x00, 0x13, 0x00, 0x11, 0x00, (uint8_t)ver,
+                          0x00, 0x00, 0x00, 0x01, 0x00, 0x02, 'k',  'p',
+                          0x00, 0x05, 'P',  'L',  'A',  'I',  'N'};
+        kp_wbuf_t w;
+        kp_wbuf_init(&w, 0);
+        kp_sasl_handshake_req(&w, ver, 1, "kp", "PLAIN");
+        CHECK_EQ_INT(w.err, 0);
+        CHECK_WBUF(w, want);
+        kp_wbuf_free(&w);
+    }
+    kp_wbuf_t w;
+    for (int16_t ver = -1; ver <= 3; ver += 3) { /* -1 and 2: outside the codecs */
+        kp_wbuf_init(&w, 0);
+        kp_sasl_handshake_req(&w, ver, 1, "kp", "PLAIN");
+        CHECK_EQ_INT(w.err, 1);
+        kp_wbuf_free(&w);
+    }
+    kp_wbuf_init(&w, 0);
+    kp_sasl_handshake_req(&w, 1, 1, "kp", NULL);
+    CHECK_EQ_INT(w.err, 1);
+    kp_wbuf_free(&w);
+}
+
+static void test_sasl_handshake_response(void)
+{
+    for (int16_t ver = 0; ver <= 1; ver++) {
+        bb_t b = {{0}, 0};
+        kp_sasl_handshake_resp_t hs;
+        kp_rbuf_t r;
+
+        bb_i32(&b, 5); /* correlation id: header v0 */
+        bb_i16(&b, 33); /* UNSUPPORTED_SASL_MECHANISM */
+        bb_i32(&b, 2), bb_str(&b, "PLAIN"), bb_str(&b, "SCRAM-SHA-256");
+        kp_rbuf_init(&r, b.p, b.n, 0);
+        CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_SASL_HANDSHAKE, ver), 5);
+        size_t body = r.off;
+        if (!CHECK_EQ_INT(kp_sasl_handshake_resp(&r, ver, &hs), 0))
+            continue;
+        CHECK_EQ_INT(r.off, b.n);
+        CHECK_EQ_INT(hs.err, 33);
+        if (CHECK_EQ_INT(hs.nmechs, 2)) {
+            CHECK_EQ_MEM(hs.mechs[0].s, (size_t)hs.mechs[0].len, "PLAIN", 5);
+            CHECK_EQ_MEM(hs.mechs[1].s, (size_t)hs.mechs[1].len, "SCRAM-SHA-256", 13);
+        }
+        kp_sasl_handshake_resp_free(&hs);
+        for (size_t n = body; n < b.n; n++) { /* every truncation */
+            kp_rbuf_init(&r, b.p + body, n - body, 0);
+            if (!CHECK_EQ_INT(kp_sasl_handshake_resp(&r, ver, &hs), -1))
+                kp_sasl_handshake_resp_free(&hs);
+            CHECK_NULL(hs.mechs);
+            CHECK_EQ_INT(hs.nmechs, 0);
+        }
+    }
+    /* success with none; a null mechanism; a count the frame cannot hold;
+     * a version beyond the codecs; the broker's -1 */
+    static const struct {
+        uint8_t p[16];
+        size_t n;
+        int16_t ver;
+        int rc;
+    } cases[] = {
+        {{0, 0, 0, 0, 0, 0}, 6, 1, 0},
+        {{0, 0, 0, 0, 0, 0}, 6, 2, -1},
+        {{0, 0, 0, 0, 0, 1, 0xff, 0xff}, 8, 1, -1},
+        {{0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 1, 'A'}, 9, 1, -1},
+        {{0, 0, 0xff, 0xff, 0xff, 0xff}, 6, 1, 0}, /* a null array: none */
+        {{0xff, 0xff, 0, 0, 0, 0}, 6, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        kp_sasl_handshake_resp_t hs;
+        kp_rbuf_t r;
+        kp_rbuf_init(&r, cases[i].p, cases[i].n, 0);
+        if (!CHECK_EQ_INT(kp_sasl_handshake_resp(&r, cases[i].ver, &hs), cases[i].rc))
+            fprintf(stderr, "    case %zu\n", i);
+        CHECK_EQ_INT(hs.nmechs, 0);
+        CHECK_NULL(hs.mechs);
+        if (i == 5)
+            check_unknown_server_error(hs.err, "SaslHandshake", 1);
+        kp_sasl_handshake_resp_free(&hs);
+    }
+}
+
+static void test_sasl_authenticate_request(void)
+{
+    static const uint8_t v0[] = {0x00, 0x00, 0x00, 0x13, 0x00, 0x24, 0x00, 0x00, 0x00, 0x00,
+                                 0x00, 0x01, 0x00, 0x02, 'k',  'p',  0x00, 0x00, 0x00, 0x03,
+                                 'a',  0x00, 'c'};
+    static const uint8_t v2[] = {0x00, 0x00, 0x00, 0x12, 0x00, 0x24, 0x00, 0x02, 0x00, 0x00,
+                                 0x00, 0x01, 0x00, 0x02, 'k',  'p',
+                                 0x00,                /* header tags */
+                                 0x04, 'a',  0x00, 'c', /* compact bytes */
+                                 0x00};               /* tags */
+    kp_wbuf_t w;
+    for (int16_t ver = 0; ver <= 1; ver++) {
+        uint8_t want[sizeof(v0)];
+        memcpy(want, v0, sizeof(v0));
+        want[7] = (uint8_t)ver;
+        kp_wbuf_init(&w, 0);
+        kp_sasl_authenticate_req(&w, ver, 1, "kp", (const uint8_t *)"a\0c", 3);
+        CHECK_WBUF(w, want);
+        kp_wbuf_free(&w);
+    }
+    kp_wbuf_init(&w, 0);
+    kp_sasl_authenticate_req(&w, 2, 1, "kp", (const uint8_t *)"a\0c", 3);
+    CHECK_WBUF(w, v2);
+    kp_wbuf_free(&w);
+    /* empty AuthBytes (a client's answer to an OAUTHBEARER error is \x01;
+     * empty is legal too) */
+    static const uint8_t v2e[] = {0x00, 0x00, 0x00, 0x0f, 0x00, 0x24, 0x00, 0x02, 0x00, 0x00,
+                                  0x00, 0x01, 0x00, 0x02, 'k',  'p',  0x00, 0x01, 0x00};
+    kp_wbuf_init(&w, 0);
+    kp_sasl_authenticate_req(&w, 2, 1, "kp", NULL, 0);
+    CHECK_WBUF(w, v2e);
+    kp_wbuf_free(&w);
+    kp_wbuf_init(&w, 0);
+    kp_sasl_authenticate_req(&w, 3, 1, "kp", (const uint8_t *)"x", 1);
+    CHECK_EQ_INT(w.err, 1);
+    kp_wbuf_free(&w);
+}
+
+static void test_sasl_authenticate_response(void)
+{
+    for (int16_t ver = 0; ver <= 2; ver++) {
+        int flex = ver >= 2;
+        for (int failed = 0; failed <= 1; failed++) {
+            bb_t b = {{0}, 0};
+            kp_sasl_authenticate_resp_t a;
+            kp_rbuf_t r;
+            const char *msg = "Authentication failed: Invalid username or password";
+
+            bb_i32(&b, 9);
+            if (flex)
+                bb_uv(&b, 0); /* header v1 */
+            bb_i16(&b, failed ? 58 : 0);
+            if (flex)
+                bb_cstr(&b, failed ? msg : NULL);
+            else
+                bb_str(&b, failed ? msg : NULL);
+            if (flex)
+                bb_uv(&b, failed ? 1 : 4);
+            else
+                bb_i32(&b, failed ? 0 : 3);
+            if (!failed)
+                bb_raw(&b, "v=x", 3);
+            if (ver >= 1)
+                bb_i64(&b, failed ? 0 : 3600000);
+            if (flex) /* an unknown tagged field */
+                bb_uv(&b, 1), bb_uv(&b, 7), bb_uv(&b, 2), bb_i16(&b, 0);
+            kp_rbuf_init(&r, b.p, b.n, 0);
+            CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_SASL_AUTHENTICATE, ver), 9);
+            size_t body = r.off;
+            if (!CHECK_EQ_INT(kp_sasl_authenticate_resp(&r, ver, &a), 0))
+                continue;
+            CHECK_EQ_INT(r.off, b.n);
+            if (failed) {
+                CHECK_EQ_INT(a.err, 58);
+                CHECK_EQ_MEM(a.error_message, (size_t)a.error_message_len, msg, strlen(msg));
+                CHECK_EQ_INT(a.auth_len, 0);
+                CHECK_EQ_INT(a.session_lifetime_ms, 0);
+            } else {
+                CHECK_EQ_INT(a.err, 0);
+                CHECK_NULL(a.error_message);
+                CHECK_EQ_INT(a.error_message_len, -1);
+                CHECK_EQ_MEM(a.auth_bytes, (size_t)a.auth_len, "v=x", 3);
+                CHECK_EQ_INT(a.session_lifetime_ms, ver >= 1 ? 3600000 : 0);
+            }
+            for (size_t n = body; n < b.n; n++) {
+                kp_rbuf_init(&r, b.p + body, n - body, flex);
+                if (!CHECK_EQ_INT(kp_sasl_authenticate_resp(&r, ver, &a), -1))
+                    fprintf(stderr, "    v%d truncated to %zu of %zu\n", ver, n, b.n);
+                CHECK_EQ_INT(a.auth_len, 0);
+                CHECK_NULL(a.auth_bytes);
+            }
+        }
+    }
+    /* null AuthBytes (not nullable), a version beyond the codecs, the broker's -1 */
+    {
+        static const uint8_t nullbytes[] = {0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+        static const uint8_t ok[] = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0};
+        kp_sasl_authenticate_resp_t a;
+        kp_rbuf_t r;
+        kp_rbuf_init(&r, nullbytes, sizeof(nullbytes), 0);
+        CHECK_EQ_INT(kp_sasl_authenticate_resp(&r, 0, &a), -1);
+        kp_rbuf_init(&r, ok, sizeof(ok), 0);
+        CHECK_EQ_INT(kp_sasl_authenticate_resp(&r, 3, &a), -1);
+        kp_rbuf_init(&r, ok, sizeof(ok), 0);
+        if (CHECK_EQ_INT(kp_sasl_authenticate_resp(&r, 0, &a), 0))
+            check_unknown_server_error(a.err, "SaslAuthenticate", 0);
+    }
+}
+
 TEST_MAIN(TEST(test_version_ranges), TEST(test_pick), TEST(test_response_header),
           TEST(test_apiversions_request), TEST(test_apiversions_response),
           TEST(test_apiversions_unsupported_version), TEST(test_apiversions_response_flexible),
@@ -2454,4 +2670,6 @@ TEST_MAIN(TEST(test_version_ranges), TEST(test_pick), TEST(test_response_header)
           TEST(test_initpid_request_all_versions), TEST(test_initpid_response_all_versions),
           TEST(test_produce_request_v10), TEST(test_produce_request_v9_txn_and_long_batch),
           TEST(test_produce_response_v0_v10), TEST(test_produce_response_v0_v10_truncated),
-          TEST(test_produce_response_v10_malformed_tags))
+          TEST(test_produce_response_v10_malformed_tags), TEST(test_sasl_versions),
+          TEST(test_sasl_handshake_request), TEST(test_sasl_handshake_response),
+          TEST(test_sasl_authenticate_request), TEST(test_sasl_authenticate_response))
