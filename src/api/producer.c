@@ -1122,7 +1122,6 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         }
     }
     p->md.due = 1;
-    p->md.ok_ms = kp_mono_ms(); /* (the rebootstrap timer starts now) */
     p->idem.enabled = p->conf.enable_idempotence;
     p->idem.pid = -1;
     p->idem.epoch = -1;

@@ -235,7 +235,7 @@ typedef struct kp_md {
     size_t asked;          /* topics [0, asked) have been asked for */
     int npending;          /* topics asked for and not complete */
     int recheck_seen;      /* md_recheck_any seen, not yet asked */
-    int64_t ok_ms;         /* last answer (creation, or last rebootstrap, before one) */
+    int64_t wanted_since;  /* first wanted since the last answer (0: not wanted) */
     int rebootstrap_asked; /* a broker answered REBOOTSTRAP_REQUIRED */
 } kp_md_t;
 

@@ -124,8 +124,12 @@ static int known_brokers_unreachable(const kp_producer_t *p) {
 void kp_md_maybe_rebootstrap(kp_producer_t *p, int64_t now, int64_t *next) {
     if (p->conf.metadata_recovery_strategy != 0) /* none */
         return;
-    int wanted = p->md.due || p->md.npending || atomic_load(&p->md_wanted);
-    int64_t trigger_at = p->md.ok_ms + p->conf.metadata_rebootstrap_trigger_ms;
+    /* wanted: due, incomplete, asked for, or in flight — the time trigger
+     * counts from the first moment it was wanted since the last answer */
+    int wanted = p->md.due || p->md.npending || atomic_load(&p->md_wanted) || p->md.inflight;
+    if (wanted && !p->md.wanted_since)
+        p->md.wanted_since = now;
+    int64_t trigger_at = p->md.wanted_since + p->conf.metadata_rebootstrap_trigger_ms;
     const char *why = NULL;
     if (p->md.rebootstrap_asked)
         why = "a broker answered REBOOTSTRAP_REQUIRED";
@@ -143,7 +147,7 @@ void kp_md_maybe_rebootstrap(kp_producer_t *p, int64_t now, int64_t *next) {
     kp_log(p, 4, "rebootstrap: %s; starting again from bootstrap.servers (%d so far)", why,
            p->net.rebootstraps);
     p->md.rebootstrap_asked = 0;
-    p->md.ok_ms = now;
+    p->md.wanted_since = now;
     p->md.due = 1;
     p->md.backoff_until = now;
     atomic_store(&p->md_wanted, 1);
@@ -315,7 +319,7 @@ static void handle_metadata(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_
             t->md_pending = update_topic(p, t, &m.topics[i], &problem);
     }
     p->md_ok_ms = now;
-    p->md.ok_ms = now;
+    p->md.wanted_since = 0;
     pthread_cond_broadcast(&p->md_cond);
     pthread_mutex_unlock(&p->topics_lock);
     kp_metadata_resp_free(&m);

@@ -12,12 +12,19 @@
  *
  * With metadata.recovery.strategy=none the same producer keeps trying the
  * old brokers: its records time out (delivery.timeout.ms), as documented.
+ *
+ * The other two triggers, against the fake broker (no real peer stalls
+ * Metadata on cue or answers REBOOTSTRAP_REQUIRED): a broker that takes
+ * connections but never answers Metadata, for
+ * metadata.recovery.rebootstrap.trigger.ms; and a Produce answered
+ * REBOOTSTRAP_REQUIRED (129), whose record then goes through.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "fakebroker.h"
 #include "logcap.h"
 #include "tcpproxy.h"
 
@@ -193,4 +200,71 @@ static void test_strategy_none_stays(void) {
     mockcluster_destroy(mc);
 }
 
-TEST_MAIN(TEST(test_rebootstrap_to_new_brokers), TEST(test_strategy_none_stays))
+typedef struct log_wait {
+    logcap_t *lc;
+    const char *word;
+} log_wait_t;
+
+static int logged(void *arg) {
+    log_wait_t *w = arg;
+    return logcap_matches(w->lc, 0, 4, NULL, "rebootstrap:", w->word, NULL) > 0;
+}
+
+static void test_rebootstrap_after_trigger_time(void) {
+    fake_broker_t *fb = fb_start(NULL);
+    REQUIRE_NOT_NULL(fb);
+    logcap_t lc;
+    logcap_init(&lc);
+    char err[512];
+    kp_producer_t *p = producer_e(&lc, err, sizeof(err), fb_bootstrap(fb), "linger.ms", "0",
+                                  "metadata.max.age.ms", "500",
+                                  "metadata.recovery.rebootstrap.trigger.ms", "2000",
+                                  "request.timeout.ms", "700", NULL);
+    REQUIRE_NOT_NULL(p);
+    kp_record_t r = {0};
+    r.topic = "t";
+    r.partition = 0;
+    r.value = "first";
+    r.value_len = 5;
+    REQUIRE_OK(kp_send_sync(p, &r, 20000, NULL));
+    /* from now on Metadata requests get no answer (connections still do):
+     * the refresh every metadata.max.age.ms never completes */
+    fb_set_fault(fb, FB_F_STALLED, FB_API_METADATA, 0, FB_FOREVER);
+    int64_t t0 = test_now_ms();
+    log_wait_t w = {&lc, "no metadata for"};
+    CHECK(wait_until(logged, &w, 15000));
+    CHECK_GE_INT(test_now_ms() - t0, 2000); /* not before the trigger time */
+    CHECK_EQ_INT(logcap_matches(&lc, 0, 4, NULL, "rebootstrap:", "no known broker", NULL), 0);
+    CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
+    logcap_free(&lc);
+    fb_stop(fb);
+}
+
+static void test_rebootstrap_required_answer(void) {
+    fake_broker_t *fb = fb_start(NULL);
+    REQUIRE_NOT_NULL(fb);
+    fb_set_produce_error(fb, 129 /* REBOOTSTRAP_REQUIRED */, 0, 1);
+    logcap_t lc;
+    logcap_init(&lc);
+    char err[512];
+    kp_producer_t *p = producer_e(&lc, err, sizeof(err), fb_bootstrap(fb), "linger.ms", "0", NULL);
+    REQUIRE_NOT_NULL(p);
+    kp_record_t r = {0};
+    r.topic = "t";
+    r.partition = 0;
+    r.value = "after-rebootstrap";
+    r.value_len = 17;
+    CHECK_OK(kp_send_sync(p, &r, 20000, NULL));
+    CHECK_GE_INT(logcap_matches(&lc, 0, 4, "why", "rebootstrap:", "REBOOTSTRAP_REQUIRED", NULL), 1);
+    CHECK_EQ_INT(fb_stats(fb).errors_injected, 1);
+    CHECK(fb_wrote(fb, "after-rebootstrap"));
+    CHECK_EQ_INT((int)fb_log_end(fb), 1);
+    CHECK_OK(kp_close(p, 5000));
+    kp_producer_destroy(p);
+    logcap_free(&lc);
+    fb_stop(fb);
+}
+
+TEST_MAIN(TEST(test_rebootstrap_to_new_brokers), TEST(test_strategy_none_stays),
+          TEST(test_rebootstrap_after_trigger_time), TEST(test_rebootstrap_required_answer))
