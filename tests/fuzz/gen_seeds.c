@@ -8,7 +8,9 @@
  * can get (UNSUPPORTED_VERSION in v0 form; librdkafka 2.15's malformed
  * one), RecordBatches made by record_batch.h's encoder (plain and
  * compressed with each codec built in), compressed streams, .properties
- * files and kprod-console input lines.
+ * files, kprod-console input lines, and SASL's inputs (SaslHandshake and
+ * SaslAuthenticate answers, SCRAM server messages from RFC 5802/7677,
+ * sasl.jaas.config texts, OAUTHBEARER error statuses).
  *
  *   gen_seeds <dir>    writes <dir>/<target>/seed-<name> for every target,
  *                      and <dir>/<target>.dict (libFuzzer dictionaries) for
@@ -575,6 +577,120 @@ static void seeds_console(void) {
     put_console("regex-empty", 2 | (5 << 5), "", 0, "ab:1x:2\tv");
 }
 
+/* ---- SASL ---------------------------------------------------------------------- */
+
+/* fuzz_sasl's selector byte, then a version byte when ver >= 0, then text. */
+static void put_sasl(const char *name, uint8_t sel, int ver, const void *p, size_t n) {
+    uint8_t *b = malloc(n + 2);
+    if (!b) {
+        failed = 1;
+        return;
+    }
+    size_t k = 0;
+    b[k++] = sel;
+    if (ver >= 0)
+        b[k++] = (uint8_t)ver;
+    memcpy(b + k, p, n);
+    put_file("fuzz_sasl", name, b, n + k);
+    free(b);
+}
+
+static void seeds_sasl(void) {
+    static const char *const mechs[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"};
+    for (int16_t ver = 0; ver <= 1; ver++)
+        for (int e = 0; e <= 1; e++) {
+            kp_wbuf_t w;
+            resp_begin(&w, KP_API_SASL_HANDSHAKE, ver);
+            kp_w_i16(&w, e ? 33 : 0);
+            kp_w_arraylen(&w, e ? 2 : 4);
+            for (int i = 0; i < (e ? 2 : 4); i++)
+                kp_w_str(&w, mechs[i]);
+            char name[32];
+            snprintf(name, sizeof(name), "handshake-v%d-%s", ver, e ? "unsupported" : "ok");
+            if (!w.err)
+                put_sasl(name, 0, ver, w.p, w.len);
+            kp_wbuf_free(&w);
+        }
+    for (int16_t ver = 0; ver <= 2; ver++)
+        for (int e = 0; e <= 1; e++) {
+            kp_wbuf_t w;
+            resp_begin(&w, KP_API_SASL_AUTHENTICATE, ver);
+            kp_w_i16(&w, e ? 58 : 0);
+            kp_w_str(&w, e ? "Authentication failed: Invalid username or password" : NULL);
+            const char *auth = e ? "" : "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+            kp_w_byteslen_sz(&w, strlen(auth));
+            kp_w_bytes_raw(&w, auth, strlen(auth));
+            if (ver >= 1)
+                kp_w_i64(&w, e ? 0 : 3600000);
+            kp_w_tags(&w);
+            char name[32];
+            snprintf(name, sizeof(name), "authenticate-v%d-%s", ver, e ? "failed" : "ok");
+            if (!w.err)
+                put_sasl(name, 1, ver, w.p, w.len);
+            kp_wbuf_free(&w);
+        }
+    static const struct {
+        const char *name;
+        uint8_t sel;
+        const char *text;
+    } texts[] = {
+        {"first-rfc7677", 2,
+         "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"},
+        {"first-rfc5802", 2, "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096"},
+        {"first-ext", 2, "r=abc,s=c2FsdA==,i=16384,foo=bar,x=y z"},
+        {"first-mext", 2, "m=ext,r=abc,s=c2FsdA==,i=4096"},
+        {"first-error", 2, "e=unknown-user"},
+        {"first-low", 2, "r=abc,s=c2FsdA==,i=1024"},
+        {"final-rfc7677", 3, "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="},
+        {"final-sha512", 3,
+         "v=W2IgQBNPOaPDpo2LkcNaKCBBLs4J98JSEPHHjspalOTWr1DUhZtrGrH3USxPnXQCXpSGeFoxAV23kJMQS6x1eA=="},
+        {"final-error", 3, "e=invalid-proof,x=1"},
+        {"jaas-plain", 4,
+         "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"alice\" "
+         "password=\"alice-secret\";"},
+        {"jaas-scram", 4,
+         "org.apache.kafka.common.security.scram.ScramLoginModule Required\n"
+         "  username='tok\\'en' /* id */ password=\"h\\\\m\\101c\" // hmac\n"
+         "  tokenauth=true;"},
+        {"jaas-unsecured", 4,
+         "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+         "unsecuredLoginStringClaim_sub=\"thePrincipalName\" "
+         "unsecuredLoginListClaim_scope=\"|scope1|scope2\" unsecuredLoginLifetimeSeconds=\"60\" "
+         "unsecuredLoginNumberClaim_n=\"-4.5e3\" unsecuredLoginPrincipalClaimName=sub "
+         "unsecuredLoginExtension_traceId=\"123\";"},
+        {"jaas-oidc", 4,
+         "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+         "clientId='my-client' clientSecret='s3cr3t' scope='kafka' "
+         "extension_logicalCluster='lkc-abc123' extension_identityPoolId='pool-xyz';"},
+        {"server-plain", 5, "\x00"},
+        {"server-oauth-status", 5, "\x01{\"status\":\"invalid_token\",\"scope\":\"kafka\"}"},
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        put_sasl(texts[i].name, texts[i].sel, -1, texts[i].text,
+                 texts[i].sel == 5 ? 1 + strlen(texts[i].text + 1) : strlen(texts[i].text));
+
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/fuzz_sasl.dict", root);
+    FILE *dict = fopen(path, "w");
+    if (!dict) {
+        perror(path);
+        failed = 1;
+        return;
+    }
+    static const char *const tokens[] = {
+        "r=", ",s=", ",i=", "v=", "e=", "m=", ",i=4096", "=2C", "=3D", "==", "required",
+        "requisite", "sufficient", "optional", "/*", "*/", "//", "\\\"", "\\'", "\\\\", "\\101",
+        "PlainLoginModule", "ScramLoginModule", "OAuthBearerLoginModule", "username=", "password=",
+        "tokenauth=true", "unsecuredLoginStringClaim_sub=", "unsecuredLoginListClaim_",
+        "unsecuredLoginNumberClaim_", "unsecuredLoginLifetimeSeconds=",
+        "unsecuredLoginPrincipalClaimName=", "unsecuredLoginExtension_", "extension_",
+        "clientSecret=", "iat", "exp"};
+    for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++)
+        dict_entry(dict, tokens[i]);
+    if (fclose(dict) != 0)
+        failed = 1;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s <dir>\n", argv[0]);
@@ -594,5 +710,6 @@ int main(int argc, char **argv) {
     seeds_decompress();
     seeds_properties();
     seeds_console();
+    seeds_sasl();
     return failed;
 }
