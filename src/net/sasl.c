@@ -822,6 +822,8 @@ static kp_err_t scram_first(kp_sasl_t *s, char *err, size_t errsize) {
     uint8_t *m = kp_malloc(n + 3);
     if (!s->first_bare || !m) {
         free(m);
+        free(s->first_bare); /* not written yet: no string to wipe */
+        s->first_bare = NULL;
         return failf(s, KP_ERR_NOMEM, err, errsize, "out of memory");
     }
     snprintf(s->first_bare, n + 1, "n=%s,r=%s%s", s->user, s->nonce, ext);
@@ -1277,8 +1279,8 @@ kp_err_t kp_sasl_unsecured_token(const kp_jaas_t *j, int64_t now_ms, kp_sasl_tok
     static const char hdr[] = "{\"alg\":\"none\"}";
     if (c.oom)
         goto nomem;
-    hdr64 = kp_malloc(kp_b64_len(sizeof(hdr) - 1) + 1);
-    cl64 = kp_malloc(kp_b64_len(c.len) + 1);
+    hdr64 = kp_calloc(1, kp_b64_len(sizeof(hdr) - 1) + 1); /* zeroed: freed as strings */
+    cl64 = kp_calloc(1, kp_b64_len(c.len) + 1);
     if (!hdr64 || !cl64)
         goto nomem;
     kp_b64_encode((const uint8_t *)hdr, sizeof(hdr) - 1, hdr64, 1);
