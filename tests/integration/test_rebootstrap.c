@@ -221,11 +221,7 @@ static void test_rebootstrap_after_trigger_time(void) {
                                   "metadata.recovery.rebootstrap.trigger.ms", "2000",
                                   "request.timeout.ms", "700", NULL);
     REQUIRE_NOT_NULL(p);
-    kp_record_t r = {0};
-    r.topic = "t";
-    r.partition = 0;
-    r.value = "first";
-    r.value_len = 5;
+    kp_record_t r = rec_str("t", NULL, "first");
     REQUIRE_OK(kp_send_sync(p, &r, 20000, NULL));
     /* from now on Metadata requests get no answer (connections still do):
      * the refresh every metadata.max.age.ms never completes */
@@ -250,11 +246,7 @@ static void test_rebootstrap_required_answer(void) {
     char err[512];
     kp_producer_t *p = producer_e(&lc, err, sizeof(err), fb_bootstrap(fb), "linger.ms", "0", NULL);
     REQUIRE_NOT_NULL(p);
-    kp_record_t r = {0};
-    r.topic = "t";
-    r.partition = 0;
-    r.value = "after-rebootstrap";
-    r.value_len = 17;
+    kp_record_t r = rec_str("t", NULL, "after-rebootstrap");
     CHECK_OK(kp_send_sync(p, &r, 20000, NULL));
     CHECK_GE_INT(logcap_matches(&lc, 0, 4, "why", "rebootstrap:", "REBOOTSTRAP_REQUIRED", NULL), 1);
     CHECK_EQ_INT(fb_stats(fb).errors_injected, 1);
