@@ -91,6 +91,14 @@ typedef enum kp_err {
     KP_ERR_INVALID_RECORD_IN_BATCH = -23, /* the broker refused the record's batch for another
                                            * record in it (KIP-467: that one failed with
                                            * INVALID_RECORD); this one was not written */
+    KP_ERR_SSL_HANDSHAKE = -24, /* the TLS handshake with the broker failed for a reason that
+                                 * retrying will not mend: its certificate (untrusted, expired,
+                                 * another host's), ours refused, no common TLS version, or a
+                                 * listener that does not speak TLS. The log names the broker,
+                                 * OpenSSL's reason and what to check. Records for that broker
+                                 * fail with it at once; connections are retried with backoff,
+                                 * so fixed certificates recover without a restart (as Java's
+                                 * SslAuthenticationException) */
 } kp_err_t;
 
 /* Short symbolic name, e.g. "NOT_LEADER_OR_FOLLOWER". Never NULL. */

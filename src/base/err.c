@@ -57,6 +57,10 @@ static const struct err_desc local_errs[] = {
     {KP_ERR_INVALID_RECORD_IN_BATCH, "_INVALID_RECORD_IN_BATCH",
      "Failed to append record because it was part of a batch which had one or more invalid "
      "records", 0},
+    /* Java's SslAuthenticationException: not retriable */
+    {KP_ERR_SSL_HANDSHAKE, "_SSL_HANDSHAKE",
+     "TLS handshake with the broker failed (certificate, TLS version or a listener that does not "
+     "speak TLS: the log says which and what to check)", 0},
 };
 
 /* Kafka error codes a Produce, Metadata or ApiVersions response can carry
