@@ -29,6 +29,7 @@
 #include "engine/internal.h"
 #include "record/record_batch.h"
 #include "net/resolve.h"
+#include "net/tls.h"
 #include "base/util.h"
 
 static _Atomic int client_seq; /* producer-N client ids, as Java */
@@ -353,8 +354,9 @@ static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t pa
     while ((n = kp_topic_parts(t, &tps)) == 0 || partition >= n) {
         if (atomic_load(&p->closing))
             return KP_ERR_CLOSED;
-        if (n == 0 && atomic_load(&p->unsupported))
-            return KP_ERR_UNSUPPORTED_BROKER; /* the log names the broker and its versions */
+        kp_err_t unusable = (kp_err_t)atomic_load(&p->unsupported);
+        if (n == 0 && unusable)
+            return unusable; /* the log names the broker and why (its versions, TLS) */
         kp_err_t md_err = t->md_err;
         if (n == 0 && md_err && !kp_err_is_retriable(md_err)) {
             ask_again(p, t);
@@ -969,6 +971,7 @@ static int any_resolves(const kp_producer_t *p) {
 static void producer_free(kp_producer_t *p) {
     kp_net_free(&p->net);
     kp_resolver_destroy(p->net.resolver); /* after the connections: they cancel their lookups */
+    kp_tls_free(p->net.tls);              /* after the connections too: they hold its SSLs */
     void *const *ts, *const *tps;
     for (size_t i = 0, nt = kp_topics(p, &ts); i < nt; i++) {
         kp_topic_t *t = ts[i];
@@ -1089,6 +1092,13 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         kp_errf(errstr, errstr_size, resolves < 0 ? "Out of memory"
                                                   : "No resolvable bootstrap urls given in "
                                                     "bootstrap.servers");
+        producer_free(p);
+        return NULL;
+    }
+    /* security.protocol=SSL: the TLS context, its stores read now so that a
+     * wrong path, format or password fails here (net/tls.h) */
+    if (p->conf.security_protocol == KP_SEC_SSL &&
+        !(p->net.tls = kp_tls_new(&p->conf, &p->logger, errstr, errstr_size))) {
         producer_free(p);
         return NULL;
     }

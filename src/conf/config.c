@@ -63,6 +63,12 @@ struct prop {
 #define BOOL(n, d, f, doc) {n, P_BOOL, d, 0, 1, NULL, F(f), 4, NULL, doc, NULL, NULL}
 #define UNUSED(n, t, d, lo, hi, why, doc) {n, t, d, lo, hi, NULL, NOFIELD, 0, NULL, doc, NULL, why}
 #define MISSING(n, t, d, feat) {n, t, d, 0, 0, NULL, NOFIELD, 0, feat, NULL, NULL, NULL}
+/* TLS settings (net/tls.c reads the field; values are checked when a
+ * producer builds its TLS context) and the secrets among them. */
+#define TLSSTR(n, d, f, doc) {n, P_STR, d, 0, 0, NULL, F(f), 0, NULL, doc, NULL, NULL}
+#define TLSLIST(n, d, f, doc) {n, P_LIST, d, 0, 0, NULL, F(f), 0, NULL, doc, NULL, NULL}
+#define SECRET(n, f, doc) TLSSTR(n, NULL, f, doc) /* listed in secret_props too */
+#define JAVA_SECURITY "Java security providers and engines (kprod's TLS is OpenSSL 3)"
 
 static const struct prop props[] = {
     {"bootstrap.servers", P_LIST, "", 0, 0, NULL, F(bootstrap_servers), 0, NULL,
@@ -189,27 +195,56 @@ static const struct prop props[] = {
     MISSING("transaction.two.phase.commit.enable", P_BOOL, "false", "transactions"),
     MISSING("config.providers", P_LIST, "", "config providers"),
     {"security.protocol", P_ENUM, "PLAINTEXT", 0, 0, "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL",
-     NOFIELD, 0, "TLS and SASL", "Protocol used to talk to brokers", NULL, NULL},
-    MISSING("security.providers", P_STR, NULL, "TLS"),
-    MISSING("ssl.protocol", P_STR, "TLSv1.3", "TLS"),
-    MISSING("ssl.enabled.protocols", P_LIST, "TLSv1.2,TLSv1.3", "TLS"),
-    MISSING("ssl.provider", P_STR, NULL, "TLS"),
-    MISSING("ssl.cipher.suites", P_LIST, NULL, "TLS"),
-    MISSING("ssl.keystore.type", P_STR, "JKS", "TLS"),
-    MISSING("ssl.keystore.location", P_STR, NULL, "TLS"),
-    MISSING("ssl.keystore.password", P_STR, NULL, "TLS"),
-    MISSING("ssl.keystore.key", P_STR, NULL, "TLS"),
-    MISSING("ssl.keystore.certificate.chain", P_STR, NULL, "TLS"),
-    MISSING("ssl.key.password", P_STR, NULL, "TLS"),
-    MISSING("ssl.truststore.type", P_STR, "JKS", "TLS"),
-    MISSING("ssl.truststore.location", P_STR, NULL, "TLS"),
-    MISSING("ssl.truststore.password", P_STR, NULL, "TLS"),
-    MISSING("ssl.truststore.certificates", P_STR, NULL, "TLS"),
-    MISSING("ssl.endpoint.identification.algorithm", P_STR, "https", "TLS"),
-    MISSING("ssl.secure.random.implementation", P_STR, NULL, "TLS"),
-    MISSING("ssl.engine.factory.class", P_STR, NULL, "TLS"),
-    MISSING("ssl.keymanager.algorithm", P_STR, "SunX509", "TLS"),
-    MISSING("ssl.trustmanager.algorithm", P_STR, "PKIX", "TLS"),
+     F(security_protocol), 4, NULL,
+     "Protocol used to talk to brokers: PLAINTEXT, or SSL (TLS, OpenSSL 3; the ssl.* "
+     "properties). SASL_PLAINTEXT and SASL_SSL fail: SASL is not built yet",
+     NULL, NULL},
+    MISSING("security.providers", P_STR, NULL, JAVA_SECURITY),
+    TLSSTR("ssl.protocol", "TLSv1.3", ssl_protocol,
+           "The newest TLS version offered: TLSv1.3 (or TLS), TLSv1.2; ssl.enabled.protocols "
+           "says which are allowed"),
+    TLSLIST("ssl.enabled.protocols", "TLSv1.2,TLSv1.3", ssl_enabled_protocols,
+            "TLS versions allowed (TLSv1.2, TLSv1.3; TLSv1 and TLSv1.1 as OpenSSL allows them)"),
+    MISSING("ssl.provider", P_STR, NULL, JAVA_SECURITY),
+    TLSLIST("ssl.cipher.suites", NULL, ssl_cipher_suites,
+            "Cipher suites allowed, by their IANA names as Java lists them "
+            "(TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256) or OpenSSL's; "
+            "empty: OpenSSL's defaults"),
+    TLSSTR("ssl.keystore.type", "JKS", ssl_keystore_type,
+           "Format of ssl.keystore.location: PKCS12 or PEM (key and certificate chain). JKS, "
+           "Java's default, means 'as the file is': a PKCS12 file (keytool's format since Java "
+           "9) or PEM is read; a real JKS store fails with the keytool command converting it"),
+    TLSSTR("ssl.keystore.location", NULL, ssl_keystore_location,
+           "The client's key and certificate chain for mutual TLS (the whole chain is sent); "
+           "read again for new connections when the file changes"),
+    SECRET("ssl.keystore.password", ssl_keystore_password,
+           "Password of ssl.keystore.location (PKCS12)"),
+    SECRET("ssl.keystore.key", ssl_keystore_key,
+           "The client's private key as PEM text (with ssl.keystore.certificate.chain; "
+           "encrypted keys take ssl.key.password)"),
+    TLSSTR("ssl.keystore.certificate.chain", NULL, ssl_keystore_certificate_chain,
+           "The client's certificate chain as PEM text, its own certificate first"),
+    SECRET("ssl.key.password", ssl_key_password,
+           "Password of an encrypted private key (PEM keystore file or ssl.keystore.key)"),
+    TLSSTR("ssl.truststore.type", "JKS", ssl_truststore_type,
+           "Format of ssl.truststore.location: PEM (CA certificates) or PKCS12. JKS, Java's "
+           "default, means 'as the file is' (PKCS12 or PEM); a real JKS store fails with the "
+           "keytool command converting it"),
+    TLSSTR("ssl.truststore.location", NULL, ssl_truststore_location,
+           "CA certificates the broker's certificate must chain to; none set: the system's CA "
+           "store. Read again for new connections when the file changes"),
+    SECRET("ssl.truststore.password", ssl_truststore_password,
+           "Password of ssl.truststore.location (PKCS12; none for a store without one)"),
+    TLSSTR("ssl.truststore.certificates", NULL, ssl_truststore_certificates,
+           "CA certificates as PEM text, instead of ssl.truststore.location"),
+    TLSSTR("ssl.endpoint.identification.algorithm", "https",
+           ssl_endpoint_identification_algorithm,
+           "https: the broker's certificate must name the host connected to (DNS name, or IP "
+           "address for an IP literal); empty: not checked (logged as a warning)"),
+    MISSING("ssl.secure.random.implementation", P_STR, NULL, JAVA_SECURITY),
+    MISSING("ssl.engine.factory.class", P_STR, NULL, JAVA_SECURITY),
+    MISSING("ssl.keymanager.algorithm", P_STR, "SunX509", JAVA_SECURITY),
+    MISSING("ssl.trustmanager.algorithm", P_STR, "PKIX", JAVA_SECURITY),
     MISSING("sasl.mechanism", P_STR, "GSSAPI", "SASL"),
     MISSING("sasl.jaas.config", P_STR, NULL, "SASL"),
     MISSING("sasl.kerberos.service.name", P_STR, NULL, "SASL"),
@@ -322,6 +357,25 @@ static int parse_int64(const char *v, int64_t *out) {
     return 0;
 }
 
+/* Properties holding a secret (a password, a private key, JAAS text with
+ * credentials): never quoted in an error, [hidden] from kp_config_get,
+ * wiped when freed. Any name with "password" in it counts too. */
+static const char *const secret_props[] = {"ssl.keystore.key", "sasl.jaas.config"};
+
+static int is_secret(const struct prop *pr) {
+    for (size_t i = 0; i < sizeof(secret_props) / sizeof(secret_props[0]); i++)
+        if (!strcmp(pr->name, secret_props[i]))
+            return 1;
+    return strstr(pr->name, "password") != NULL;
+}
+
+/* Free a string, wiping it first when it holds a secret. */
+static void free_str(char *s, int secret) {
+    if (s && secret)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
 /* Store a validated value into the parsed struct. */
 static void apply(kp_conf_t *c, const struct prop *pr, const char *v) {
     if (pr->off == NOOFF)
@@ -342,7 +396,7 @@ static void apply(kp_conf_t *c, const struct prop *pr, const char *v) {
     case P_STR:
     case P_LIST: {
         char **sp = (char **)(void *)field;
-        free(*sp);
+        free_str(*sp, is_secret(pr));
         *sp = kp_strdup(v ? v : "");
         return;
     }
@@ -364,11 +418,8 @@ static int same_as_default(const struct prop *pr, const char *v) {
 /* Error messages quote the value given, except for properties holding a
  * secret (passwords, a private key, JAAS text with credentials): those end
  * up in logs. */
-static const char *shown(const char *name, const char *value) {
-    if (strstr(name, "password") || !strcmp(name, "sasl.jaas.config") ||
-        !strcmp(name, "ssl.keystore.key"))
-        return "(hidden)";
-    return value;
+static const char *shown(const struct prop *pr, const char *value) {
+    return is_secret(pr) ? "(hidden)" : value;
 }
 
 kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, char *errstr,
@@ -392,7 +443,7 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
         kp_errf(errstr, errstr_size,
                 "Property '%s'='%s' needs %s, which this build of kprod does not implement yet "
                 "(only the default '%s' is accepted)",
-                name, shown(name, value), pr->missing, pr->def ? pr->def : "");
+                name, shown(pr, value), pr->missing, pr->def ? pr->def : "");
         return KP_ERR_INVALID_CONFIG;
     }
     char valid[300];
@@ -417,7 +468,14 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
     }
     if (!ok) {
         kp_errf(errstr, errstr_size, "Invalid value '%s' for property '%s': expected %s",
-                shown(name, value), name, valid);
+                shown(pr, value), name, valid);
+        return KP_ERR_INVALID_CONFIG;
+    }
+    if (!strcmp(name, "security.protocol") && !strncasecmp(value, "SASL_", 5)) {
+        kp_errf(errstr, errstr_size,
+                "Property 'security.protocol'='%s' needs SASL, which this build of kprod does "
+                "not implement yet: SASL is not built yet (PLAINTEXT and SSL are)",
+                value);
         return KP_ERR_INVALID_CONFIG;
     }
     if (!strcmp(name, "compression.type") && !kp_codec_available(enum_index(pr->enums, value))) {
@@ -448,7 +506,7 @@ store:;
         kp_errf(errstr, errstr_size, "Out of memory");
         return KP_ERR_NOMEM;
     }
-    free(conf->vals[idx]);
+    free_str(conf->vals[idx], is_secret(pr));
     conf->vals[idx] = copy;
     apply(&conf->c, pr, value);
     if (!strcmp(name, "delivery.timeout.ms"))
@@ -468,6 +526,9 @@ const char *kp_config_get(const kp_config_t *conf, const char *name) {
     size_t idx;
     if (!conf || !name || !find_prop(name, &idx))
         return NULL;
+    /* a secret set is shown as Java prints it in its configuration log */
+    if (conf->vals[idx] && *conf->vals[idx] && is_secret(&props[idx]))
+        return "[hidden]";
     if (conf->vals[idx])
         return conf->vals[idx];
     return props[idx].def ? props[idx].def : "";
@@ -495,7 +556,7 @@ void kp_config_destroy(kp_config_t *conf) {
     if (!conf)
         return;
     for (size_t i = 0; i < NPROPS; i++)
-        free(conf->vals[i]);
+        free_str(conf->vals[i], is_secret(&props[i]));
     free(conf->vals);
     kp_conf_free(&conf->c);
     free(conf);
@@ -541,11 +602,23 @@ void kp_config_set_log(kp_config_t *conf, kp_log_fn *fn, void *opaque) {
     conf->c.log_opaque = opaque;
 }
 
+/* The string field of row i, or NULL when the row has none. */
+static char **str_field(kp_conf_t *c, size_t i) {
+    if (props[i].off == NOOFF || (props[i].type != P_STR && props[i].type != P_LIST))
+        return NULL;
+    return (char **)(void *)((char *)c + props[i].off);
+}
+
 int kp_conf_copy(kp_conf_t *dst, const kp_conf_t *src) {
     *dst = *src;
-    dst->bootstrap_servers = kp_strdup(src->bootstrap_servers);
-    dst->client_id = kp_strdup(src->client_id);
-    dst->partitioner_class = kp_strdup(src->partitioner_class ? src->partitioner_class : "");
+    int nomem = 0;
+    for (size_t i = 0; i < NPROPS; i++) { /* every string: bootstrap.servers, ssl.* ... */
+        char **d = str_field(dst, i);
+        if (d) {
+            *d = kp_strdup(*d ? *d : "");
+            nomem |= !*d;
+        }
+    }
     dst->interceptors = NULL;
     if (src->ninterceptors) {
         dst->interceptors = kp_malloc((size_t)src->ninterceptors * sizeof(kp_interceptor_t));
@@ -553,8 +626,7 @@ int kp_conf_copy(kp_conf_t *dst, const kp_conf_t *src) {
             memcpy(dst->interceptors, src->interceptors,
                    (size_t)src->ninterceptors * sizeof(kp_interceptor_t));
     }
-    if (!dst->bootstrap_servers || !dst->client_id || !dst->partitioner_class ||
-        (src->ninterceptors && !dst->interceptors)) {
+    if (nomem || (src->ninterceptors && !dst->interceptors)) {
         kp_conf_free(dst);
         return -1;
     }
@@ -562,11 +634,14 @@ int kp_conf_copy(kp_conf_t *dst, const kp_conf_t *src) {
 }
 
 void kp_conf_free(kp_conf_t *c) {
-    free(c->bootstrap_servers);
-    free(c->client_id);
-    free(c->partitioner_class);
+    for (size_t i = 0; i < NPROPS; i++) {
+        char **f = str_field(c, i);
+        if (f) {
+            free_str(*f, is_secret(&props[i]));
+            *f = NULL;
+        }
+    }
     free(c->interceptors);
-    c->bootstrap_servers = c->client_id = c->partitioner_class = NULL;
     c->interceptors = NULL;
     c->ninterceptors = 0;
 }

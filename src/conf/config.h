@@ -23,6 +23,13 @@ enum kp_serializer {
     KP_SER_COUNT
 };
 enum kp_partitioner_kind { KP_PART_DEFAULT = 0, KP_PART_ROUND_ROBIN = 1 };
+/* security.protocol, in the order of its values. */
+enum kp_security_protocol {
+    KP_SEC_PLAINTEXT = 0,
+    KP_SEC_SSL = 1,
+    KP_SEC_SASL_PLAINTEXT = 2,
+    KP_SEC_SASL_SSL = 3
+};
 /* client.dns.lookup, in the order of its values. */
 enum kp_dns_lookup { KP_DNS_USE_ALL_DNS_IPS = 0, KP_DNS_CANONICAL_BOOTSTRAP = 1 };
 
@@ -54,6 +61,16 @@ typedef struct kp_conf {
     int32_t send_buffer_bytes;
     int32_t receive_buffer_bytes;
     int client_dns_lookup; /* enum kp_dns_lookup */
+    int security_protocol; /* enum kp_security_protocol */
+    /* TLS (net/tls.c), Java's ssl.* with their names; "" when unset. The
+     * passwords and ssl.keystore.key are secrets: kp_config_get shows them
+     * as [hidden], errors never quote them, kp_conf_free wipes them. */
+    char *ssl_protocol, *ssl_enabled_protocols, *ssl_cipher_suites;
+    char *ssl_endpoint_identification_algorithm;
+    char *ssl_truststore_type, *ssl_truststore_location, *ssl_truststore_password;
+    char *ssl_truststore_certificates;
+    char *ssl_keystore_type, *ssl_keystore_location, *ssl_keystore_password;
+    char *ssl_keystore_certificate_chain, *ssl_keystore_key, *ssl_key_password;
     int key_serializer;   /* enum kp_serializer */
     int value_serializer; /* enum kp_serializer */
     int enable_idempotence;

@@ -99,19 +99,20 @@ typedef struct scan {
     int hurry;      /* flush or close: linger.ms does not apply */
     kp_err_t fatal; /* the producer cannot continue: everything queued fails */
     kp_batch_t *expired;
-    kp_batch_t *unsupported; /* batches whose leader lacks what kprod needs */
+    kp_batch_t *unsupported; /* batches whose leader cannot be used (kp_conn_t.unusable) */
     drain_list_t *lists; /* one per connection */
     int nlists, lcap;
 } scan_t;
 
 /* delivery.timeout.ms: take the batches of tp's deque past it (all of them
  * once the producer hit a fatal error) onto s->expired; all of them onto
- * s->unsupported when the leader is a broker kprod cannot write to
- * (tp->lock held). */
+ * s->unsupported when the leader is a broker kprod cannot use (lacking what
+ * it needs, a failed TLS handshake: they fail with the broker's
+ * kp_conn_t.unusable) (tp->lock held). */
 static void expire_queued(scan_t *s, kp_tp_t *tp) {
     int64_t dto = s->p->conf.delivery_timeout_ms;
     kp_conn_t *lc = tp->leader >= 0 && tp->head ? kp_broker_conn(s->p, tp->leader) : NULL;
-    int unsupported = lc && lc->unsupported && lc->state != KP_CONN_READY;
+    int unsupported = lc && lc->unusable && lc->state != KP_CONN_READY;
     while (tp->head && !tp->head->compressing &&
            (s->fatal || unsupported || s->now >= tp->head->created_ms + dto)) {
         kp_batch_t *b = tp->head;
@@ -230,7 +231,10 @@ static void complete_expired(scan_t *s) {
     while (s->unsupported) {
         kp_batch_t *b = s->unsupported;
         s->unsupported = b->next;
-        kp_batch_complete(s->p, b, KP_ERR_UNSUPPORTED_BROKER, -1, -1,
+        /* (the leader is the I/O thread's, as this scan) */
+        kp_conn_t *lc = b->tp->leader >= 0 ? kp_broker_conn(s->p, b->tp->leader) : NULL;
+        kp_batch_complete(s->p, b, lc && lc->unusable ? lc->unusable : KP_ERR_UNSUPPORTED_BROKER,
+                          -1, -1,
                           b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
     }
     while (s->expired) {

@@ -166,18 +166,22 @@ static void drain_wake(kp_producer_t *p) {
     atomic_store(&p->wake_pending, 0);
 }
 
-/* A broker lacking what kprod needs (conn.c marks it): while no connection
- * is ready and one is so marked, sends waiting for metadata, and new ones,
- * fail at once with KP_ERR_UNSUPPORTED_BROKER (producer.c) instead of
- * waiting out max.block.ms for metadata that cannot come. */
+/* Brokers that cannot be used as things are (conn.h's kp_conn_t.unusable:
+ * lacking what kprod needs, a failed TLS handshake): while no connection is
+ * ready and one is so marked, sends waiting for metadata, and new ones,
+ * fail at once with its error (producer.c) instead of waiting out
+ * max.block.ms for metadata that cannot come. p->unsupported holds that
+ * error (0: none). */
 static void note_unsupported(kp_producer_t *p) {
-    int marked = 0, ready = 0;
+    kp_err_t marked = KP_OK;
+    int ready = 0;
     for (int i = 0; i < kp_conn_count(&p->net); i++) {
         const kp_conn_t *c = kp_conn_at(&p->net, i);
-        marked |= c->unsupported;
+        if (!marked)
+            marked = c->unusable;
         ready |= c->state == KP_CONN_READY;
     }
-    int v = marked && !ready;
+    int v = ready ? KP_OK : marked;
     if (v == atomic_load_explicit(&p->unsupported, memory_order_relaxed))
         return;
     pthread_mutex_lock(&p->topics_lock);

@@ -2,7 +2,8 @@
  * conn — a broker connection. See conn.h for the contract.
  *
  * Life: DOWN -> (backoff passed) [RESOLVING ->] CONNECTING -> HANDSHAKE
- * (the setup steps: ApiVersions) -> READY -> ... -> DOWN on any error, with
+ * (the setup steps: the transport's handshake for TLS, then ApiVersions)
+ * -> READY -> ... -> DOWN on any error, with
  * every queued and in-flight request
  * failed back to the sender, which decides what to retry. Reconnect backoff
  * is exponential from reconnect.backoff.ms to reconnect.backoff.max.ms with
@@ -17,6 +18,7 @@
 #include "base/alloc.h"
 #include "base/kafka_codes.h"
 #include "net/conn.h"
+#include "net/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +82,10 @@ static void fail_list(kp_net_t *net, kp_conn_t *c, kp_req_t *head, kp_err_t err)
     }
 }
 
+/* The setup step that asks ApiVersions (after the transport's handshake:
+ * setup_steps below). */
+#define STEP_APIVERSIONS 1
+
 /* How often a broker that cannot be reached is named at warning level
  * (every failure goes to the debug log). */
 #define KP_CONN_WARN_INTERVAL_MS 30000
@@ -90,16 +96,24 @@ static void fail_list(kp_net_t *net, kp_conn_t *c, kp_req_t *head, kp_err_t err)
  * every 30 s, so that a cluster out of reach is named at the default log
  * level without a line per reconnect. */
 static void log_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
-    const char *hint = c->state == KP_CONN_HANDSHAKE && err != KP_ERR_UNSUPPORTED_BROKER
-                           ? " (no Kafka answer to ApiVersions: is this a Kafka PLAINTEXT listener?)"
-                           : "";
+    const char *hint = "";
+    if (c->state == KP_CONN_HANDSHAKE && c->step == STEP_APIVERSIONS &&
+        err != KP_ERR_UNSUPPORTED_BROKER && err != KP_ERR_SSL_HANDSHAKE)
+        hint = net->tls ? " (no Kafka answer to ApiVersions over TLS: is this a Kafka SSL "
+                          "listener?)"
+                        : " (no Kafka answer to ApiVersions: is this a Kafka PLAINTEXT listener? "
+                          "A TLS listener needs security.protocol=SSL)";
     int64_t now = kp_mono_ms();
     int level = 7;
     if (c->state == KP_CONN_READY) {
         level = 4;
-    } else if (!c->failures || now - c->last_warn_ms >= KP_CONN_WARN_INTERVAL_MS) {
+    } else if (!c->failures || now - c->last_warn_ms >= KP_CONN_WARN_INTERVAL_MS ||
+               err != c->last_warn_err) {
+        /* (a new kind of failure, such as a broker found unusable after
+         * plain disconnects, is said at once) */
         level = 4;
         c->last_warn_ms = now;
+        c->last_warn_err = err;
     }
     const char *what = c->state == KP_CONN_CONNECTING || c->state == KP_CONN_RESOLVING
                            ? "cannot connect"
@@ -123,7 +137,7 @@ void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
         return;
     /* a broker that hangs up on our ApiVersions version (Azure Event Hubs
      * does on v3) is asked at v0 on the next connection, at once */
-    int v0_next = c->state == KP_CONN_HANDSHAKE && c->step == 0 && c->apiv_ver > 0 &&
+    int v0_next = c->state == KP_CONN_HANDSHAKE && c->step == STEP_APIVERSIONS && c->apiv_ver > 0 &&
                   err == KP_ERR_TRANSPORT && !c->apiv_v0_tried;
     if (why)
         log_close(net, c, err, why);
@@ -131,6 +145,8 @@ void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
         kp_lookup_cancel(net->resolver, c->lookup);
         c->lookup = NULL;
     }
+    if (c->tr->close)
+        c->tr->close(c, 0);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -161,6 +177,8 @@ void kp_conn_destroy(kp_net_t *net, kp_conn_t *c) {
     if (!c)
         return;
     kp_conn_close(net, c, KP_ERR_CLOSED, NULL);
+    if (c->tr->close)
+        c->tr->close(c, 1);
     free(c->addrs);
     free(c->host);
     free(c);
@@ -194,16 +212,27 @@ static short tcp_events(const kp_conn_t *c, short framing_wants) {
     return framing_wants;
 }
 
-static const kp_transport_ops_t tcp_transport = {"tcp", tcp_read, tcp_writev, tcp_events};
+static const kp_transport_ops_t tcp_transport = {
+    .name = "tcp", .read = tcp_read, .writev = tcp_writev, .events = tcp_events};
 
 /* ---- setup steps: what a connection does once TCP is up, in order,
- * before it is READY (ApiVersions today; SaslHandshake/SaslAuthenticate
- * next). A step queues its requests (marked setup: written before READY)
- * and, when it is done, calls setup_next; a failure closes the
- * connection. ---- */
+ * before it is READY (the transport's handshake, ApiVersions;
+ * SaslHandshake/SaslAuthenticate next). A step queues its requests (marked
+ * setup: written before READY) and, when it is done, calls setup_next; a
+ * failure closes the connection. ---- */
+
+static void setup_next(kp_net_t *net, kp_conn_t *c);
+
+/* The transport's own handshake (TLS, tls.c), run by kp_conn_io while the
+ * socket waits for what the transport asks; TCP has none. */
+static void transport_handshake(kp_net_t *net, kp_conn_t *c) {
+    int rc = c->tr->handshake ? c->tr->handshake(net, c) : 1;
+    if (rc > 0)
+        setup_next(net, c);
+}
 
 typedef void setup_step_fn(kp_net_t *net, kp_conn_t *c);
-static setup_step_fn *const setup_steps[] = {queue_apiversions};
+static setup_step_fn *const setup_steps[] = {transport_handshake, queue_apiversions};
 #define NSTEPS ((int)(sizeof(setup_steps) / sizeof(setup_steps[0])))
 
 static void setup_start(kp_net_t *net, kp_conn_t *c) {
@@ -220,6 +249,7 @@ static void setup_next(kp_net_t *net, kp_conn_t *c) {
     }
     c->state = KP_CONN_READY;
     c->failures = 0;
+    c->unusable = KP_OK;
     char name[KP_CONN_NAME_MAX];
     kp_logf(net->log, 7, "%s: ready, Produce v%d, Metadata v%d", kp_conn_name(c, name, sizeof(name)),
             c->ver[KP_API_PRODUCE], c->ver[KP_API_METADATA]);
@@ -285,7 +315,7 @@ static void dial(kp_net_t *net, kp_conn_t *c, int64_t now) {
         return;
     }
     c->fd = fd;
-    c->tr = &tcp_transport;
+    c->tr = net->tls ? kp_tls_transport() : &tcp_transport;
     set_sockopts(net, fd);
     int64_t tmo = net->conf->socket_setup_timeout_ms;
     for (int i = 0; i < c->failures && tmo < net->conf->socket_setup_timeout_max_ms; i++)
@@ -420,8 +450,8 @@ static void handle_apiversions(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rb
         c->range[api] = ranges[api];
         c->ver[api] = kp_proto_pick((int16_t)api, ranges[api].min, ranges[api].max);
     }
-    c->unsupported = c->ver[KP_API_PRODUCE] < 0 || c->ver[KP_API_METADATA] < 0;
-    if (c->unsupported) {
+    if (c->ver[KP_API_PRODUCE] < 0 || c->ver[KP_API_METADATA] < 0) {
+        c->unusable = KP_ERR_UNSUPPORTED_BROKER;
         char name[KP_CONN_NAME_MAX];
         kp_logf(net->log, 3,
                 "%s offers Produce v%d..%d and Metadata v%d..%d; kprod needs "
@@ -488,8 +518,20 @@ static int dispatch(kp_net_t *net, kp_conn_t *c) {
     return c->state == KP_CONN_DOWN ? -1 : 0;
 }
 
+/* A read or write failed (errno errnum): close, saying why as the
+ * transport tells it (TLS knows OpenSSL's reason). */
+static void transport_failed(kp_net_t *net, kp_conn_t *c, int errnum) {
+    kp_err_t err = KP_ERR_TRANSPORT;
+    const char *why = c->tr->failure ? c->tr->failure(c, errnum, &err) : NULL;
+    char text[600];
+    snprintf(text, sizeof(text), "%s", why ? why : strerror(errnum)); /* (close frees it) */
+    kp_conn_close(net, c, err, text);
+}
+
 static void do_read(kp_net_t *net, kp_conn_t *c) {
-    for (int rounds = 0; rounds < 64; rounds++) {
+    /* 64 reads a turn, and then what the transport holds already (poll()
+     * would not wake us for it) */
+    for (int rounds = 0; rounds < 64 || (c->tr->pending && c->tr->pending(c)); rounds++) {
         ssize_t n;
         if (c->szgot < 4) {
             n = c->tr->read(c, c->szbuf + c->szgot, 4 - c->szgot);
@@ -503,7 +545,7 @@ static void do_read(kp_net_t *net, kp_conn_t *c) {
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
-            kp_conn_close(net, c, KP_ERR_TRANSPORT, strerror(errno));
+            transport_failed(net, c, errno);
             return;
         }
         if (c->szgot < 4) {
@@ -559,7 +601,7 @@ static void do_write(kp_net_t *net, kp_conn_t *c, int64_t now) {
         if (w < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 return;
-            kp_conn_close(net, c, KP_ERR_TRANSPORT, strerror(errno));
+            transport_failed(net, c, errno);
             return;
         }
         req->written += (size_t)w;
@@ -607,10 +649,18 @@ void kp_conn_io(kp_net_t *net, kp_conn_t *c, short revents, int64_t now) {
         c->last_io_ms = now;
         c->addr_next = c->addrs->n; /* connected: resolve afresh next time */
         setup_start(net, c);
-        if (c->state == KP_CONN_DOWN)
+        if (c->state == KP_CONN_DOWN || c->step < STEP_APIVERSIONS)
             return;
         revents = POLLOUT;
+    } else if (c->state == KP_CONN_HANDSHAKE && c->step < STEP_APIVERSIONS) {
+        /* the transport's handshake: the socket is ready as it asked */
+        transport_handshake(net, c);
+        if (c->state == KP_CONN_DOWN || c->step < STEP_APIVERSIONS)
+            return;
+        revents = POLLOUT; /* ApiVersions is queued: write it now */
     }
+    if (c->tr->ready)
+        revents = c->tr->ready(c, revents);
     if (revents & (POLLERR | POLLHUP) && !(revents & POLLIN)) {
         kp_conn_close(net, c, KP_ERR_TRANSPORT, "socket error");
         return;
@@ -656,6 +706,9 @@ int64_t kp_conn_timers(kp_net_t *net, kp_conn_t *c, int64_t now) {
                           c->state == KP_CONN_CONNECTING
                               ? "no answer to the TCP connect within "
                                 "socket.connection.setup.timeout.ms"
+                          : c->step < STEP_APIVERSIONS
+                              ? "no answer to the TLS handshake within "
+                                "socket.connection.setup.timeout.ms (is the listener PLAINTEXT?)"
                               : "no answer within socket.connection.setup.timeout.ms");
             return now; /* its work goes elsewhere or waits for the backoff: look again */
         }

@@ -30,12 +30,17 @@ typedef enum kp_conn_state {
     KP_CONN_READY,
 } kp_conn_state_t;
 
-/* The bytes under the Kafka framing, behind one table: TCP today; a TLS
- * layer next. Where copies happen: TCP writes the requests' iovecs as they
- * are (sendmsg over the batch buffers, no copy); TLS cannot gather, so its
- * writev will copy the iovecs into TLS-record-sized writes (one copy).
+/* The bytes under the Kafka framing, behind one table: TCP (conn.c) or
+ * TLS (tls.c, security.protocol=SSL). Where copies happen: TCP writes the
+ * requests' iovecs as they are (sendmsg over the batch buffers, no copy);
+ * TLS cannot gather, so its writev makes records of at most 16 KiB: one
+ * whose bytes lie in one iovec is written from there, one gathered from
+ * several iovecs is copied into a per-connection buffer first (the one
+ * copy; tls.c tls_writev).
  * read/writev return the bytes moved (> 0), 0 from read when the peer
- * closed, or -1 with errno (EAGAIN: wait for `events`). */
+ * closed, or -1 with errno (EAGAIN: wait for `events`). After EAGAIN from
+ * writev, the framing offers the same bytes again first (it has not
+ * advanced), as TLS needs to retry a record. */
 typedef struct kp_req kp_req_t;
 typedef struct kp_batch kp_batch_t; /* the engine's; carried, never looked into */
 
@@ -46,6 +51,24 @@ typedef struct kp_transport_ops {
     /* the poll events the layer waits for, given what the framing wants
      * (TLS may need to read to write, or the reverse) */
     short (*events)(const kp_conn_t *c, short framing_wants);
+    /* The rest may be NULL (TCP has none of them). */
+    /* the poll events that came, as the framing should take them (TLS: a
+     * read waiting for the socket to be writable is ready on POLLOUT) */
+    short (*ready)(const kp_conn_t *c, short revents);
+    /* bytes already taken from the socket, not yet read by the framing
+     * (TLS: decrypted in OpenSSL's buffer): poll() cannot see them */
+    size_t (*pending)(const kp_conn_t *c);
+    /* the connection's first setup step, before ApiVersions (TLS: the
+     * handshake), called when the socket is ready for what `events` asked:
+     * 1 done, 0 not yet, -1 failed (it closed the connection, saying why) */
+    int (*handshake)(kp_net_t *net, kp_conn_t *c);
+    /* why the last read or writev failed (-1, errno not EAGAIN), and the
+     * error to close with (*err: KP_ERR_TRANSPORT unless the layer knows
+     * better); NULL: strerror(errnum) and KP_ERR_TRANSPORT */
+    const char *(*failure)(kp_conn_t *c, int errnum, kp_err_t *err);
+    /* the connection closes (final: it is destroyed): free the layer's
+     * state, before the socket is closed */
+    void (*close)(kp_conn_t *c, int final);
 } kp_transport_ops_t;
 
 /* What a request's outcome is handed to. Each request carries its own
@@ -89,6 +112,7 @@ struct kp_conn {
     int32_t port;
     int fd;
     const kp_transport_ops_t *tr; /* the byte layer (set when connected) */
+    void *tr_state; /* the byte layer's own (TLS: tls.c's, per connection) */
     kp_conn_state_t state;
     int step; /* the setup step running (HANDSHAKE) */
     int64_t next_connect_ms; /* backoff: no attempt before this */
@@ -97,12 +121,17 @@ struct kp_conn {
     int want_connect; /* a partition waits for it: the sender dials it after its scan */
     int64_t last_io_ms;   /* last byte written or read (connections.max.idle.ms) */
     int64_t last_warn_ms; /* last failure logged as a warning (rate limit) */
+    kp_err_t last_warn_err; /* and its error: a different one is a warning at once */
     int16_t ver[KP_API_COUNT]; /* negotiated version per API, -1 = unusable */
     kp_api_range_t range[KP_API_COUNT]; /* what the broker offered (-1/-1: not) */
-    /* its last handshake found it lacking what kprod needs (Produce >= 3,
-     * Metadata >= 1): it is logged, closed, and its records fail at once
-     * with KP_ERR_UNSUPPORTED_BROKER; cleared by a handshake that succeeds */
-    int unsupported;
+    /* its last setup found it cannot be used as things are, and why:
+     * KP_ERR_UNSUPPORTED_BROKER (it lacks what kprod needs: Produce >= 3,
+     * Metadata >= 1), KP_ERR_SSL_HANDSHAKE (its certificate, ours, no common
+     * TLS version, not a TLS listener: tls.c). It is logged, closed, and
+     * while it is not READY its records fail at once with that error (the
+     * engine: drain.c, sender.c); reconnects go on with backoff, and a setup
+     * that reaches READY clears it. 0: usable. */
+    kp_err_t unusable;
     int16_t apiv_ver;          /* ApiVersions version we try */
     int apiv_v0_tried;         /* the broker hung up on a higher one: v0 was tried */
     kp_req_t *out_head, *out_tail;   /* not yet fully written */

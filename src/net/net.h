@@ -43,6 +43,7 @@ typedef struct kp_net {
     const char *client_id;      /* in every request header */
     void *owner;                /* the composer's state, for kp_req_ops_t upcalls */
     struct kp_resolver *resolver; /* host names to addresses (resolve.h) */
+    struct kp_tls *tls;         /* security.protocol=SSL: the TLS context (tls.h); NULL: TCP */
     int32_t next_corrid;
     uint64_t rng;               /* backoff and timeout jitter */
     _Atomic uint64_t tx_bytes;  /* bytes written to brokers */

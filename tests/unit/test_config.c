@@ -218,15 +218,41 @@ static void test_client_dns_lookup(void)
     kp_config_destroy(conf);
 }
 
+/* security.protocol: PLAINTEXT and SSL reach the parsed configuration
+ * (any case, as Java); the ssl.* strings have Java's defaults. */
+static void test_security_protocol(void)
+{
+    kp_config_t *conf = kp_config_new();
+    char err[ERRSZ] = "";
+
+    REQUIRE_NOT_NULL(conf);
+    CHECK_EQ_INT(conf->c.security_protocol, KP_SEC_PLAINTEXT);
+    CHECK_OK(kp_config_set(conf, "security.protocol", "ssl", err, sizeof(err)));
+    CHECK_EQ_INT(conf->c.security_protocol, KP_SEC_SSL);
+    CHECK_EQ_STR(conf->c.ssl_protocol, "TLSv1.3");
+    CHECK_EQ_STR(conf->c.ssl_enabled_protocols, "TLSv1.2,TLSv1.3");
+    CHECK_EQ_STR(conf->c.ssl_endpoint_identification_algorithm, "https");
+    CHECK_EQ_STR(conf->c.ssl_truststore_type, "JKS");
+    CHECK_EQ_STR(conf->c.ssl_truststore_location, "");
+    /* SASL is refused, saying so; the last good value stays */
+    CHECK_EQ_ERR(kp_config_set(conf, "security.protocol", "SASL_SSL", err, sizeof(err)),
+                 KP_ERR_INVALID_CONFIG);
+    CHECK_CONTAINS(err, "SASL is not built yet");
+    CHECK_EQ_INT(conf->c.security_protocol, KP_SEC_SSL);
+    kp_config_destroy(conf);
+}
+
 /* ---- unimplemented features ---------------------------------------------------------- */
 
 static void test_unimplemented_features(void)
 {
     static const char *const cases[][3] = {
-        {"ssl.keystore.location", "x", "TLS"},
-        {"ssl.truststore.location", "/etc/ts.jks", "TLS"},
-        {"security.protocol", "SSL", "TLS"},
-        {"security.protocol", "SASL_PLAINTEXT", "SASL"},
+        /* TLS is OpenSSL's: Java's providers and engines are not there */
+        {"ssl.provider", "SunJSSE", "Java security providers"},
+        {"ssl.keymanager.algorithm", "PKIX", "OpenSSL"},
+        {"ssl.engine.factory.class", "com.example.F", "Java security providers"},
+        {"security.protocol", "SASL_PLAINTEXT", "SASL is not built yet"},
+        {"security.protocol", "sasl_ssl", "SASL is not built yet"},
         {"sasl.mechanism", "PLAIN", "SASL"},
         {"sasl.jaas.config", "x", "SASL"},
         {"transactional.id", "t", "transaction"},
@@ -647,23 +673,33 @@ static void test_properties_java_grammar(void)
 }
 
 /* Error texts end up in logs: the value of a property holding a secret is
- * not quoted, also when it comes from a .properties file. */
+ * not quoted, also when it comes from a .properties file; and
+ * kp_config_get shows a secret that is set as [hidden], as Java's
+ * configuration log does, while the library gets the value. */
 static void test_secret_values_not_in_errors(void)
 {
     static const char *const secret[] = {"ssl.keystore.password", "ssl.key.password",
-                                         "ssl.truststore.password", "ssl.keystore.key",
-                                         "sasl.jaas.config"};
+                                         "ssl.truststore.password", "ssl.keystore.key"};
     kp_config_t *conf = kp_config_new();
     char err[ERRSZ] = "";
 
     REQUIRE_NOT_NULL(conf);
     for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
-        CHECK_EQ_ERR(kp_config_set(conf, secret[i], "hunter2", err, sizeof(err)),
-                     KP_ERR_INVALID_CONFIG);
-        CHECK_CONTAINS(err, secret[i]);
-        CHECK(!contains(err, "hunter2"));
+        CHECK_EQ_STR(kp_config_get(conf, secret[i]), ""); /* unset: its (empty) default */
+        CHECK_OK(kp_config_set(conf, secret[i], "hunter2", err, sizeof(err)));
+        CHECK_EQ_STR(kp_config_get(conf, secret[i]), "[hidden]");
     }
-    CHECK_EQ_ERR(load_text(conf, "linger.ms=1\nssl.key.password = hunter2\n", err),
+    CHECK_EQ_STR(conf->c.ssl_key_password, "hunter2");
+    CHECK_EQ_STR(conf->c.ssl_keystore_key, "hunter2");
+    /* not a secret: shown */
+    CHECK_OK(kp_config_set(conf, "ssl.truststore.location", "/etc/ca.pem", err, sizeof(err)));
+    CHECK_EQ_STR(kp_config_get(conf, "ssl.truststore.location"), "/etc/ca.pem");
+    /* refused values of secrets are not quoted */
+    CHECK_EQ_ERR(kp_config_set(conf, "sasl.jaas.config", "hunter2", err, sizeof(err)),
+                 KP_ERR_INVALID_CONFIG);
+    CHECK_CONTAINS(err, "sasl.jaas.config");
+    CHECK(!contains(err, "hunter2"));
+    CHECK_EQ_ERR(load_text(conf, "linger.ms=1\nsasl.jaas.config = hunter2\n", err),
                  KP_ERR_INVALID_CONFIG);
     CHECK_CONTAINS(err, "t:2: ");
     CHECK(!contains(err, "hunter2"));
@@ -891,7 +927,7 @@ static void test_compression_settings(void)
 
 TEST_MAIN(TEST(test_compression_settings),
           TEST(test_defaults), TEST(test_set_and_get), TEST(test_unknown_property),
-          TEST(test_invalid_values), TEST(test_unimplemented_features),
+          TEST(test_invalid_values), TEST(test_unimplemented_features), TEST(test_security_protocol),
           TEST(test_unimplemented_at_default_accepted),
           TEST(test_table_missing_rows_accept_default), TEST(test_properties_file),
           TEST(test_properties_even_backslashes), TEST(test_properties_comment_not_continued),
