@@ -22,6 +22,12 @@
 #define F(name) tlspeer_file(name)
 
 static int skip(const char *test) {
+#ifndef KPROD_WITH_OPENSSL
+    printf("     %s skipped: this build has no TLS (built without OpenSSL 3; "
+           "test_build_without_tls checks what it says)\n",
+           test);
+    return 1;
+#endif
     if (tlspeer_available() && tlspeer_pki())
         return 0;
     printf("     %s skipped: stunnel or openssl not found (Debian: stunnel4, openssl; "
@@ -695,7 +701,20 @@ static void test_creation_errors(void) {
     free(key);
 }
 
-TEST_MAIN(TEST(test_delivered_over_tls), TEST(test_untrusted_ca), TEST(test_host_mismatch),
+/* A build without OpenSSL refuses security.protocol=SSL at creation,
+ * saying so (in a build with TLS there is nothing to check here). */
+static void test_build_without_tls(void) {
+#ifndef KPROD_WITH_OPENSSL
+    char err[512] = "";
+    kp_producer_t *p =
+        producer_e(NULL, err, sizeof(err), "127.0.0.1:9", "security.protocol", "SSL", NULL);
+    if (!CHECK_NULL(p))
+        destroy(p);
+    CHECK(strstr(err, "this build of kprod has no TLS") && strstr(err, "OpenSSL"));
+#endif
+}
+
+TEST_MAIN(TEST(test_build_without_tls), TEST(test_delivered_over_tls), TEST(test_untrusted_ca), TEST(test_host_mismatch),
           TEST(test_expired), TEST(test_leader_cert_fails_its_records), TEST(test_mutual_tls),
           TEST(test_tls_client_plaintext_broker), TEST(test_plaintext_client_tls_listener),
           TEST(test_no_common_version), TEST(test_closed_mid_request),
