@@ -15,13 +15,21 @@
 #                                 tool tests (Debian's librdkafka 2.0.2 is its
 #                                 library; kprod's own programs do not use it)
 #   valgrind python3              the tool tests, the docs and include checks
+#   libjansson-dev                kprod-mock's secured listeners (OAUTHBEARER's
+#                                 JWS claims)
+#   python3-kafka python3-snappy python3-lz4 python3-zstandard
+#                                 kafka-python, an independent client of
+#                                 kprod-mock's secured listeners in the tool
+#                                 tests (its own SASL, Python's ssl), with
+#                                 its compression codecs
 #   stunnel4                      test_tls: OpenSSL's TLS server in front of the mock
 #                                 brokers (libssl-dev above is libkprod's TLS)
 # npm counts as present when an `npm` command exists (e.g. NodeSource's nodejs
 # ships its own).
 set -eu
 PKGS="gcc g++ make cmake pkg-config zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libc-ares-dev
-npm ca-certificates openssl libssl-dev librdkafka-dev kcat valgrind python3 stunnel4"
+npm ca-certificates openssl libssl-dev librdkafka-dev kcat valgrind python3 stunnel4 libjansson-dev
+python3-kafka python3-snappy python3-lz4 python3-zstandard"
 missing=""
 for p in $PKGS; do
   if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then
