@@ -536,6 +536,7 @@ struct conn {
     char *principal;
     char *client_first_bare, *server_first, *nonce, *gs2_header;
     char *oauth_error; /* the reason, after the error challenge was sent */
+    int failure_logged;
 };
 
 static void gw_log(const struct mg_gateway *gw, const char *fmt, ...)
@@ -847,6 +848,21 @@ static int refuse(struct conn *c)
 
 /* ------------------------------------------------------------------------ */
 /* SASL mechanisms, server side                                             */
+
+static void log_auth_ok(struct conn *c)
+{
+    CLOG(c, "authenticated as '%s' with %s", c->principal ? c->principal : "?",
+             mg_mechanism_name(c->mech));
+}
+
+static void log_auth_fail(struct conn *c, const char *why)
+{
+    if (c->failure_logged)
+        return;
+    c->failure_logged = 1;
+    CLOG(c, "SASL_AUTHENTICATION_FAILED (58): %s%s%s: %s", mg_mechanism_name(c->mech),
+         c->principal ? ", user " : "", c->principal ? c->principal : "", why);
+}
 
 static const char *const scram_fail_fmt =
     "Authentication failed during authentication due to invalid credentials with SASL "
@@ -1246,6 +1262,9 @@ static enum step_result oauth_step(struct conn *c, const unsigned char *m, size_
     if (check_unsecured_jws(c, token, toklen, why, whyn) != 0) {
         static const char challenge[] = "{\"status\":\"invalid_token\"}";
         set_str(&c->oauth_error, why, strlen(why));
+        /* Logged now: a client may close instead of answering %x01
+         * (kafka-python does). */
+        log_auth_fail(c, why);
         out->len = 0;
         buf_put(out, challenge, sizeof challenge - 1);
         return STEP_CONTINUE;
@@ -1329,18 +1348,6 @@ static const char *api_name(int key)
     case 36: return "SaslAuthenticate";
     default: return "request";
     }
-}
-
-static void log_auth_ok(struct conn *c)
-{
-    CLOG(c, "authenticated as '%s' with %s", c->principal ? c->principal : "?",
-             mg_mechanism_name(c->mech));
-}
-
-static void log_auth_fail(struct conn *c, const char *why)
-{
-    CLOG(c, "SASL_AUTHENTICATION_FAILED (58): %s%s%s: %s", mg_mechanism_name(c->mech),
-         c->principal ? ", user " : "", c->principal ? c->principal : "", why);
 }
 
 /* SaslHandshake (v0..1): choose the mechanism. */
