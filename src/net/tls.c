@@ -914,14 +914,15 @@ static void describe(kp_conn_t *c, tls_conn_t *t, int e, int eno) {
     int ready = c->state == KP_CONN_READY;
     unsigned long first = ERR_peek_error();
     int reason = first ? ERR_GET_REASON(first) : 0;
-    int eof = e == SSL_ERROR_ZERO_RETURN ||
-              (e == SSL_ERROR_SYSCALL && !first) ||
+    /* (OpenSSL 3 reports an end of file as SSL_ERROR_SSL, unexpected EOF;
+     * SSL_ERROR_SYSCALL is a socket error, with errno) */
+    int eof = e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !eno) ||
               (e == SSL_ERROR_SSL && reason == SSL_R_UNEXPECTED_EOF_WHILE_READING);
     char r[200];
     ossl_reason(r, sizeof(r), eno ? strerror(eno) : "connection closed");
     t->err = KP_ERR_TRANSPORT;
     if (eof || e == SSL_ERROR_SYSCALL) {
-        const char *what = eno && !eof ? strerror(eno) : "connection closed by broker";
+        const char *what = eof ? "connection closed by broker" : strerror(eno);
         if (t->handshaking && BIO_number_read(SSL_get_rbio(t->ssl)) == 0) {
             /* a TLS listener answers a ClientHello; a plaintext one reads
              * it as a huge request and hangs up */
@@ -1007,6 +1008,7 @@ static int tls_handshake(kp_net_t *net, kp_conn_t *c) {
         return -1;
     t = c->tr_state;
     ERR_clear_error();
+    errno = 0;
     int rc = SSL_connect(t->ssl);
     int eno = errno;
     if (rc == 1) {
@@ -1057,6 +1059,7 @@ static int closed_after_handshake(kp_conn_t *c, tls_conn_t *t) {
 static ssize_t tls_read(kp_conn_t *c, void *buf, size_t n) {
     tls_conn_t *t = c->tr_state;
     ERR_clear_error();
+    errno = 0;
     int rc = SSL_read(t->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
     int eno = errno;
     if (rc > 0) {
@@ -1109,6 +1112,7 @@ static ssize_t tls_writev(kp_conn_t *c, const struct iovec *iov, int n) {
         }
     }
     ERR_clear_error();
+    errno = 0;
     int rc = SSL_write(t->ssl, copied ? t->wbuf : iov[0].iov_base, (int)len);
     int eno = errno;
     if (rc > 0) {
