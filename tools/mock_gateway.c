@@ -1686,8 +1686,9 @@ static void *conn_main(void *arg)
         }
     }
 out:
-    if (c->ssl)
+    if (c->ssl && SSL_is_init_finished(c->ssl))
         SSL_shutdown(c->ssl); /* best effort: a close_notify if it fits */
+    ERR_clear_error();
     atomic_store(&c->done, 1);
     return NULL;
 }

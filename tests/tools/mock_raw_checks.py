@@ -11,6 +11,11 @@ SASL_PLAINTEXT gateway). Used by test_mock_secured.sh.
   mock_raw_checks.py HOST:PORT metadata-before-auth
       A Metadata v1 request before SaslHandshake must get no answer: the
       connection is closed.
+  mock_raw_checks.py HOST:PORT pipelined-apiversions USER PASSWORD
+      After SASL PLAIN (SaslHandshake v1, SaslAuthenticate v1), Metadata,
+      ApiVersions v0 and Metadata sent back to back must be answered in that
+      order: the gateway's own ApiVersions answer (listing 17 and 36) keeps
+      its place behind the mock's answer to the first Metadata.
 
 Prints "ok: ..." and exits 0, or "error: ..." and exits 1.
 """
@@ -97,13 +102,42 @@ def metadata_before_auth(s):
     return None
 
 
+def pipelined_apiversions(s, user, password):
+    s.sendall(frame(17, 1, 1, struct.pack(">h", 5) + b"PLAIN"))
+    r = recv_frame(s)
+    if struct.unpack(">ih", r[:6]) != (1, 0):
+        return "SaslHandshake v1 PLAIN refused: %r" % r
+    token = b"\0" + user.encode() + b"\0" + password.encode()
+    s.sendall(frame(36, 1, 2, struct.pack(">i", len(token)) + token))
+    r = recv_frame(s)
+    if struct.unpack(">ih", r[:6]) != (2, 0):
+        return "SaslAuthenticate v1 refused: %r" % r
+    metadata = struct.pack(">i", 0)  # Metadata v1, no topics
+    s.sendall(frame(3, 1, 10, metadata) + frame(18, 0, 11) + frame(3, 1, 12, metadata))
+    corrs = []
+    for _ in range(3):
+        r = recv_frame(s)
+        (corr,) = struct.unpack(">i", r[:4])
+        corrs.append(corr)
+        if corr == 11:
+            err, n = struct.unpack(">hi", r[4:10])
+            keys = {struct.unpack(">h", r[10 + 6 * i:12 + 6 * i])[0] for i in range(n)}
+            if err != 0 or not {17, 18, 36} <= keys:
+                return "ApiVersions v0 after Metadata: error %d, keys %s" % (err, sorted(keys))
+    if corrs != [10, 11, 12]:
+        return "answers came in the order %s, not [10, 11, 12]" % corrs
+    print("ok: Metadata, ApiVersions (the gateway's, with 17 and 36), Metadata answered in order")
+    return None
+
+
 def main():
     host, port = sys.argv[1].rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=10)
     try:
         what = {"apiversions-v4": apiversions_v4,
-                "metadata-before-auth": metadata_before_auth}[sys.argv[2]]
-        problem = what(s)
+                "metadata-before-auth": metadata_before_auth,
+                "pipelined-apiversions": pipelined_apiversions}[sys.argv[2]]
+        problem = what(s, *sys.argv[3:])
     except (OSError, EOFError, struct.error, IndexError) as e:
         problem = "%s: %s" % (type(e).__name__, e)
     finally:

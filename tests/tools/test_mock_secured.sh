@@ -178,6 +178,8 @@ check "PLAIN: a raw Metadata request before SaslHandshake gets no answer, the co
   '"$PY" "$HERE/mock_raw_checks.py" "$p" metadata-before-auth >"$T/raw1.out" || { cat "$T/raw1.out"; false; }'
 check "PLAIN: raw ApiVersions v4 -> UNSUPPORTED_VERSION in the v0 form, v3 lists 17 and 36" \
   '"$PY" "$HERE/mock_raw_checks.py" "$p" apiversions-v4 >"$T/raw2.out" || { cat "$T/raw2.out"; false; }'
+check "PLAIN: a raw ApiVersions pipelined after Metadata is answered in its place, with 17 and 36" \
+  '"$PY" "$HERE/mock_raw_checks.py" "$p" pipelined-apiversions alice "$PW" >"$T/raw3.out" || { cat "$T/raw3.out"; false; }'
 check "PLAIN: no password in kprod-mock's output" 'no_secret'
 stop_mock
 
