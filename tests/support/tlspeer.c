@@ -72,6 +72,21 @@ static const char *pki_script =
     "openssl pkcs12 -export -nokeys -in ca.pem -passout pass:trustpass -out trust.p12\n"
     "printf '\\376\\355\\376\\355\\000\\000\\000\\002' > fake.jks\n";
 
+/* The directory goes when the process ends, unless KPROD_TEST_KEEP_TLS is
+ * set (to look at stunnel's logs after a failure). */
+static void remove_pki(void) {
+    const char *keep = getenv("KPROD_TEST_KEEP_TLS");
+    if (!pki_dir[0] || (keep && *keep && strcmp(keep, "0"))) {
+        if (pki_dir[0])
+            fprintf(stderr, "tlspeer: kept %s\n", pki_dir);
+        return;
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pki_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "tlspeer: could not remove %s\n", pki_dir);
+}
+
 static void make_pki(void) {
     char tmpl[] = "/tmp/kprod-tls-XXXXXX";
     if (!mkdtemp(tmpl)) {
@@ -92,6 +107,7 @@ static void make_pki(void) {
         return;
     }
     snprintf(pki_dir, sizeof(pki_dir), "%s", tmpl);
+    atexit(remove_pki);
 }
 
 const char *tlspeer_pki(void) {

@@ -25,6 +25,9 @@
  *   trust.p12               ca.pem alone, password "trustpass"
  *   fake.jks                a file that starts as a Java KeyStore does
  *
+ * The directory is removed when the process exits (KPROD_TEST_KEEP_TLS=1
+ * keeps it, with stunnel's configurations and logs).
+ *
  * stunnel is looked for on PATH (Debian: stunnel4, scripts/install-deps.sh);
  * tlspeer_available() says whether it and openssl are there, so a test can
  * skip with a message when they are not.
