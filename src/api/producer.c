@@ -1097,8 +1097,14 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
     }
     /* security.protocol=SSL: the TLS context, its stores read now so that a
      * wrong path, format or password fails here (net/tls.h) */
-    if (p->conf.security_protocol == KP_SEC_SSL &&
-        !(p->net.tls = kp_tls_new(&p->conf, &p->logger, errstr, errstr_size))) {
+    int tls = p->conf.security_protocol == KP_SEC_SSL ||
+              p->conf.security_protocol == KP_SEC_SASL_SSL;
+    if (tls && !(p->net.tls = kp_tls_new(&p->conf, &p->logger, errstr, errstr_size))) {
+        producer_free(p);
+        return NULL;
+    }
+    /* SASL_*: the mechanism and sasl.jaas.config, checked now (net/auth.h) */
+    if (kp_auth_configure(&p->net.sasl, &p->conf, errstr, errstr_size)) {
         producer_free(p);
         return NULL;
     }

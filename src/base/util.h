@@ -18,6 +18,10 @@
 #define KP_TLS _Thread_local
 #endif
 
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+
 char *kp_strdup(const char *s);
 char *kp_strndup(const char *s, size_t n);
 /* snprintf into an error buffer that may be NULL. */

@@ -13,6 +13,7 @@
  */
 #include "base/alloc.h"
 #include "conf/config.h"
+#include "conf/jaas.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -196,8 +197,9 @@ static const struct prop props[] = {
     MISSING("config.providers", P_LIST, "", "config providers"),
     {"security.protocol", P_ENUM, "PLAINTEXT", 0, 0, "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL",
      F(security_protocol), 4, NULL,
-     "Protocol used to talk to brokers: PLAINTEXT, or SSL (TLS, OpenSSL 3; the ssl.* "
-     "properties). SASL_PLAINTEXT and SASL_SSL fail: SASL is not built yet",
+     "Protocol used to talk to brokers: PLAINTEXT; SSL (TLS, OpenSSL 3; the ssl.* "
+     "properties); SASL_PLAINTEXT or SASL_SSL (SASL authentication, sasl.mechanism and "
+     "sasl.jaas.config, over TCP or TLS)",
      NULL, NULL},
     MISSING("security.providers", P_STR, NULL, JAVA_SECURITY),
     TLSSTR("ssl.protocol", "TLSv1.3", ssl_protocol,
@@ -245,8 +247,13 @@ static const struct prop props[] = {
     MISSING("ssl.engine.factory.class", P_STR, NULL, JAVA_SECURITY),
     MISSING("ssl.keymanager.algorithm", P_STR, "SunX509", JAVA_SECURITY),
     MISSING("ssl.trustmanager.algorithm", P_STR, "PKIX", JAVA_SECURITY),
-    MISSING("sasl.mechanism", P_STR, "GSSAPI", "SASL"),
-    MISSING("sasl.jaas.config", P_STR, NULL, "SASL"),
+    TLSSTR("sasl.mechanism", "GSSAPI", sasl_mechanism,
+           "SASL mechanism with SASL_PLAINTEXT/SASL_SSL: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, "
+           "OAUTHBEARER (Java's unsecured tokens); GSSAPI (Java's default) is not built"),
+    SECRET("sasl.jaas.config", sasl_jaas_config,
+           "JAAS login module configuration in Java's syntax, e.g. "
+           "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" "
+           "password=\"p\"; (a secret: kp_config_get shows [hidden])"),
     MISSING("sasl.kerberos.service.name", P_STR, NULL, "SASL"),
     MISSING("sasl.kerberos.kinit.cmd", P_STR, "/usr/bin/kinit", "SASL"),
     MISSING("sasl.kerberos.ticket.renew.window.factor", P_STR, "0.8", "SASL"),
@@ -471,13 +478,6 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
                 shown(pr, value), name, valid);
         return KP_ERR_INVALID_CONFIG;
     }
-    if (!strcmp(name, "security.protocol") && !strncasecmp(value, "SASL_", 5)) {
-        kp_errf(errstr, errstr_size,
-                "Property 'security.protocol'='%s' needs SASL, which this build of kprod does "
-                "not implement yet: SASL is not built yet (PLAINTEXT and SSL are)",
-                value);
-        return KP_ERR_INVALID_CONFIG;
-    }
     if (!strcmp(name, "compression.type") && !kp_codec_available(enum_index(pr->enums, value))) {
         kp_errf(errstr, errstr_size,
                 "Property 'compression.type'='%s': this build of kprod was compiled without %s "
@@ -493,6 +493,15 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
                 "set a custom partitioner with kp_config_set_partitioner()",
                 value);
         return KP_ERR_INVALID_CONFIG;
+    }
+    if (!strcmp(name, "sasl.jaas.config") && *value) {
+        /* parsed now, so that a syntax error names the spot at once (the
+         * parser never quotes the text: it holds secrets) */
+        kp_jaas_t j;
+        kp_err_t rc = kp_jaas_parse(value, &j, errstr, errstr_size);
+        kp_jaas_free(&j);
+        if (rc)
+            return rc;
     }
     if (!strcmp(name, "compression.gzip.level") && x == 0) {
         kp_errf(errstr, errstr_size,

@@ -71,6 +71,7 @@ typedef struct kp_conf {
     char *ssl_truststore_certificates;
     char *ssl_keystore_type, *ssl_keystore_location, *ssl_keystore_password;
     char *ssl_keystore_certificate_chain, *ssl_keystore_key, *ssl_key_password;
+    char *sasl_mechanism, *sasl_jaas_config; /* SASL_PLAINTEXT / SASL_SSL */
     int key_serializer;   /* enum kp_serializer */
     int value_serializer; /* enum kp_serializer */
     int enable_idempotence;

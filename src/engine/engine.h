@@ -9,8 +9,6 @@
 #include "net/conn.h"
 #include "engine/internal.h"
 
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-
 /* ---- sender.c: the connections ---- */
 /* The ready connection with the fewest requests, or NULL; api: an API the
  * broker must offer, or -1. */

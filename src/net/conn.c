@@ -18,6 +18,8 @@
 #include "base/alloc.h"
 #include "base/kafka_codes.h"
 #include "net/conn.h"
+#include "net/auth.h"
+#include "net/sasl.h"
 #include "net/tls.h"
 
 #include <errno.h>
@@ -63,6 +65,8 @@ kp_conn_t *kp_conn_at(const kp_net_t *net, int i) {
 void kp_req_free(kp_req_t *req) {
     if (!req)
         return;
+    if (req->secret && req->w.p)
+        explicit_bzero(req->w.p, req->w.cap); /* a SASL message: a password, a token */
     kp_wbuf_free(&req->w);
     if (req->is_produce)
         kp_produce_builder_free(&req->pb);
@@ -155,6 +159,8 @@ void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
     c->rbuf = NULL;
     c->szgot = c->rlen = c->rgot = 0;
     c->noanswer_n = 0;
+    kp_sasl_free(c->sasl);
+    c->sasl = NULL;
     c->failures++;
     c->next_connect_ms = kp_mono_ms() + kp_backoff(net->conf->reconnect_backoff_ms,
                                                    net->conf->reconnect_backoff_max_ms,
@@ -232,7 +238,8 @@ static void transport_handshake(kp_net_t *net, kp_conn_t *c) {
 }
 
 typedef void setup_step_fn(kp_net_t *net, kp_conn_t *c);
-static setup_step_fn *const setup_steps[] = {transport_handshake, queue_apiversions};
+static setup_step_fn *const setup_steps[] = {transport_handshake, queue_apiversions,
+                                             kp_auth_start};
 #define NSTEPS ((int)(sizeof(setup_steps) / sizeof(setup_steps[0])))
 
 static void setup_start(kp_net_t *net, kp_conn_t *c) {
@@ -383,12 +390,20 @@ static void queue_apiversions(kp_net_t *net, kp_conn_t *c) {
         kp_conn_close(net, c, KP_ERR_NOMEM, "out of memory");
         return;
     }
-    /* The handshake goes before anything the sender queued meanwhile. */
+    kp_conn_send_setup(net, c, req);
+}
+
+void kp_conn_send_setup(kp_net_t *net, kp_conn_t *c, kp_req_t *req) {
+    (void)net;
+    /* The setup goes before anything the sender queued meanwhile. */
+    req->setup = 1;
     req->next = c->out_head;
     c->out_head = req;
     if (!c->out_tail)
         c->out_tail = req;
 }
+
+void kp_conn_setup_done(kp_net_t *net, kp_conn_t *c) { setup_next(net, c); }
 
 void kp_conn_send(kp_net_t *net, kp_conn_t *c, kp_req_t *req) {
     (void)net;

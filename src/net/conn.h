@@ -88,6 +88,7 @@ struct kp_req {
     kp_req_t *next;
     const kp_req_ops_t *ops;
     int setup; /* part of the connection's setup: written before it is READY */
+    int secret; /* carries a secret (SASL): zeroed when freed */
     int32_t corrid;
     int16_t api, ver;
     int expect_response;
@@ -151,6 +152,10 @@ struct kp_conn {
      * the lookup under way while RESOLVING */
     kp_addrs_t *addrs;
     int addr_next;
+    /* SASL (auth.c): the mechanism's state while authenticating, and the
+     * session lifetime the broker gave (0: none) */
+    struct kp_sasl *sasl;
+    int64_t session_lifetime_ms;
     kp_lookup_t *lookup;
 };
 
@@ -186,5 +191,9 @@ void kp_req_free(kp_req_t *req);
 kp_req_t *kp_req_new(kp_net_t *net, int16_t api, int16_t ver, int64_t now,
                      const kp_req_ops_t *ops);
 int kp_req_seal(kp_req_t *req);
+/* For setup steps (auth.c): queue a setup request ahead of what waits for
+ * READY, and say the current step is done (the next one runs, or READY). */
+void kp_conn_send_setup(kp_net_t *net, kp_conn_t *c, kp_req_t *req);
+void kp_conn_setup_done(kp_net_t *net, kp_conn_t *c);
 
 #endif

@@ -84,6 +84,7 @@ void kp_net_free(kp_net_t *net) {
         net->retired = c->next;
         kp_conn_destroy(net, c);
     }
+    kp_auth_free(&net->sasl);
     for (int i = 0; i < net->nseeds; i++)
         free(net->seeds[i].host);
     free(net->seeds);

@@ -19,6 +19,7 @@
 
 #include "base/util.h"
 #include "conf/config.h"
+#include "net/auth.h"
 
 typedef struct kp_conn kp_conn_t;
 struct kp_resolver;
@@ -54,6 +55,7 @@ typedef struct kp_net {
     int boot_next;
     int retire_boot;            /* bootstrap connections are no longer needed */
     kp_conn_t *retired;         /* connections to destroy at the top of the loop */
+    kp_net_sasl_t sasl;         /* SASL_*: the mechanism and credentials (auth.h) */
     kp_seed_t *seeds;           /* bootstrap.servers, in order */
     int nseeds;
     int rebootstraps;           /* how many so far */
