@@ -39,9 +39,14 @@
  *             (33) with the gateway's list, then close. A failed
  *             authentication: SaslAuthenticate answered SASL_AUTHENTICATION_
  *             FAILED (58) with a message, then close; under v0 framing Kafka
- *             has no way to say it and closes, and so does the gateway. The
- *             session lifetime given is 0 (no KIP-368 re-authentication), so
- *             a SaslHandshake after authentication closes the connection.
+ *             has no way to say it and closes, and so does the gateway. Each
+ *             close after a refusal waits Kafka's default
+ *             connection.failed.authentication.delay.ms (100 ms) so the
+ *             client reads the refusal first. The session lifetime given is
+ *             0 (no KIP-368 re-authentication), so a SaslHandshake after
+ *             authentication closes the connection; on a listener without
+ *             SASL it is answered ILLEGAL_SASL_STATE, as Kafka's KafkaApis.
+ *             Every refusal is logged on stderr with its reason.
  *     PLAIN          RFC 4616: authzid empty or the user name, the password
  *                    compared in constant time.
  *     SCRAM-SHA-256/512
@@ -50,6 +55,10 @@
  *                    PKCS5_PBKDF2_HMAC at 4096 iterations, and only StoredKey
  *                    and ServerKey are kept. The client's proof is checked
  *                    against StoredKey; server-final is "v=" ServerSignature.
+ *                    The final message's nonce must end with the combined
+ *                    nonce, as Kafka's ScramSaslServer (endsWith) checks it:
+ *                    librdkafka before 2.1 (Debian's 2.0.2, kcat's) sends its
+ *                    client nonce again in front of the combined one.
  *     OAUTHBEARER    RFC 7628 with Java's unsecured JWS tokens (alg "none",
  *                    empty signature): "sub" must be a non-empty string and
  *                    "exp" a time in the future (JSON read with jansson). A
