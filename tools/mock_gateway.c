@@ -56,9 +56,10 @@
  *                    and ServerKey are kept. The client's proof is checked
  *                    against StoredKey; server-final is "v=" ServerSignature.
  *                    The final message's nonce must end with the combined
- *                    nonce, as Kafka's ScramSaslServer (endsWith) checks it:
- *                    librdkafka before 2.1 (Debian's 2.0.2, kcat's) sends its
- *                    client nonce again in front of the combined one.
+ *                    nonce, as Kafka's ScramSaslServer checks it since 3.8.1
+ *                    (endsWith): librdkafka before 2.6.1 (Debian's 2.0.2,
+ *                    kcat's) sends its client nonce again in front of the
+ *                    combined one.
  *     OAUTHBEARER    RFC 7628 with Java's unsecured JWS tokens (alg "none",
  *                    empty signature): "sub" must be a non-empty string and
  *                    "exp" a time in the future (JSON read with jansson). A
@@ -1108,9 +1109,9 @@ static enum step_result scram_final(struct conn *c, const char *m, size_t n, str
         snprintf(why, whyn, "client-final-message: channel binding does not match the gs2 header");
         return STEP_FAIL;
     }
-    /* r= must be our combined nonce. Like Kafka's ScramSaslServer (endsWith)
-     * a longer value ending with it passes: librdkafka before 2.1 (Debian's
-     * 2.0.2, kcat's) sends its client nonce again in front of it. */
+    /* r= must be our combined nonce. As Kafka's ScramSaslServer since 3.8.1
+     * (endsWith), a longer value ending with it passes: librdkafka before
+     * 2.6.1 (Debian's 2.0.2, kcat's) sends its client nonce again in front. */
     {
         const char *r = p + 2, *rend = memchr(p, ',', (size_t)(end - p));
         size_t nl = strlen(c->nonce);
