@@ -354,7 +354,7 @@ static kp_err_t wait_metadata_locked(kp_producer_t *p, kp_topic_t *t, int32_t pa
     while ((n = kp_topic_parts(t, &tps)) == 0 || partition >= n) {
         if (atomic_load(&p->closing))
             return KP_ERR_CLOSED;
-        kp_err_t unusable = (kp_err_t)atomic_load(&p->unsupported);
+        kp_err_t unusable = (kp_err_t)atomic_load(&p->unusable);
         if (n == 0 && unusable)
             return unusable; /* the log names the broker and why (its versions, TLS) */
         kp_err_t md_err = t->md_err;

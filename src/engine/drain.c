@@ -99,29 +99,29 @@ typedef struct scan {
     int hurry;      /* flush or close: linger.ms does not apply */
     kp_err_t fatal; /* the producer cannot continue: everything queued fails */
     kp_batch_t *expired;
-    kp_batch_t *unsupported; /* batches whose leader cannot be used (kp_conn_t.unusable) */
+    kp_batch_t *unusable; /* batches whose leader cannot be used (kp_conn_t.unusable) */
     drain_list_t *lists; /* one per connection */
     int nlists, lcap;
 } scan_t;
 
 /* delivery.timeout.ms: take the batches of tp's deque past it (all of them
  * once the producer hit a fatal error) onto s->expired; all of them onto
- * s->unsupported when the leader is a broker kprod cannot use (lacking what
+ * s->unusable when the leader is a broker kprod cannot use (lacking what
  * it needs, a failed TLS handshake: they fail with the broker's
  * kp_conn_t.unusable) (tp->lock held). */
 static void expire_queued(scan_t *s, kp_tp_t *tp) {
     int64_t dto = s->p->conf.delivery_timeout_ms;
     kp_conn_t *lc = tp->leader >= 0 && tp->head ? kp_broker_conn(s->p, tp->leader) : NULL;
-    int unsupported = lc && lc->unusable && lc->state != KP_CONN_READY;
+    int unusable = lc && lc->unusable && lc->state != KP_CONN_READY;
     while (tp->head && !tp->head->compressing &&
-           (s->fatal || unsupported || s->now >= tp->head->created_ms + dto)) {
+           (s->fatal || unusable || s->now >= tp->head->created_ms + dto)) {
         kp_batch_t *b = tp->head;
         tp->head = b->next;
         if (!tp->head)
             tp->tail = NULL;
         b->closed = 1;
         kp_idem_gap(s->p, b, "a sequenced batch expired");
-        kp_batch_t **list = unsupported && !s->fatal ? &s->unsupported : &s->expired;
+        kp_batch_t **list = unusable && !s->fatal ? &s->unusable : &s->expired;
         b->next = *list;
         *list = b;
     }
@@ -228,9 +228,9 @@ static void dial_wanted(scan_t *s) {
 }
 
 static void complete_expired(scan_t *s) {
-    while (s->unsupported) {
-        kp_batch_t *b = s->unsupported;
-        s->unsupported = b->next;
+    while (s->unusable) {
+        kp_batch_t *b = s->unusable;
+        s->unusable = b->next;
         /* (the leader is the I/O thread's, as this scan) */
         kp_conn_t *lc = b->tp->leader >= 0 ? kp_broker_conn(s->p, b->tp->leader) : NULL;
         kp_batch_complete(s->p, b, lc && lc->unusable ? lc->unusable : KP_ERR_UNSUPPORTED_BROKER,

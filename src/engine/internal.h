@@ -296,7 +296,8 @@ struct kp_producer {
     /* idempotence (sender-owned, but fatal_err is read by kp_send) */
     kp_idem_t idem; /* (idempotence.c) */
     _Atomic int fatal_err; /* non-zero: the producer cannot continue */
-    _Atomic int unsupported; /* only unsupported brokers answer (sender.c) */
+    _Atomic int unusable; /* non-zero: only brokers that cannot be used answer, and why
+                           * (an unsupported broker, TLS, SASL: sender.c) */
     struct kp_compressor *compressor; /* the I/O thread's; NULL: compression.type=none */
     uint64_t rng; /* retry backoff jitter (the engine's; the net has its own) */
 };

@@ -170,9 +170,9 @@ static void drain_wake(kp_producer_t *p) {
  * lacking what kprod needs, a failed TLS handshake): while no connection is
  * ready and one is so marked, sends waiting for metadata, and new ones,
  * fail at once with its error (producer.c) instead of waiting out
- * max.block.ms for metadata that cannot come. p->unsupported holds that
+ * max.block.ms for metadata that cannot come. p->unusable holds that
  * error (0: none). */
-static void note_unsupported(kp_producer_t *p) {
+static void note_unusable(kp_producer_t *p) {
     kp_err_t marked = KP_OK;
     int ready = 0;
     for (int i = 0; i < kp_conn_count(&p->net); i++) {
@@ -182,10 +182,10 @@ static void note_unsupported(kp_producer_t *p) {
         ready |= c->state == KP_CONN_READY;
     }
     int v = ready ? KP_OK : marked;
-    if (v == atomic_load_explicit(&p->unsupported, memory_order_relaxed))
+    if (v == atomic_load_explicit(&p->unusable, memory_order_relaxed))
         return;
     pthread_mutex_lock(&p->topics_lock);
-    atomic_store(&p->unsupported, v);
+    atomic_store(&p->unusable, v);
     pthread_cond_broadcast(&p->md_cond);
     pthread_mutex_unlock(&p->topics_lock);
 }
@@ -216,7 +216,7 @@ void *kp_sender_main(void *arg) {
         if (atomic_load(&p->closing) && kp_drained(p))
             break;
         int64_t next = INT64_MAX;
-        note_unsupported(p);
+        note_unusable(p);
         /* A produce can only go where metadata says; when we know nothing
          * yet (or a topic waits), fetch it. */
         kp_md_maybe_rebootstrap(p, now, &next);
