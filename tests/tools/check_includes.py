@@ -9,8 +9,9 @@ base; the public header kprod/kprod.h may be included anywhere:
     engine/  accumulator, sender, metadata,  the producer's machinery
              idempotence, produce, drain,
              engine.h, internal.h
-    net/     conn, resolve                   connections to brokers
-    conf/    config                          the property table
+    net/     conn, resolve, tls, auth, sasl, connections to brokers
+             net
+    conf/    config, jaas                    the property table
     proto/   protocol                        request/response codecs \ base
     record/  record_batch, compress          batches and codecs      / only
     base/    alloc, util, err, kafka_codes, crc32c, murmur2, buf
