@@ -21,20 +21,8 @@ command -v openssl >/dev/null || skip "the openssl command is not installed"
 [ -x "$MOCK" ] && [ -x "$CONSOLE" ] || { echo "build first"; exit 1; }
 
 T=$(mktemp -d)
-pass=0 fail=0
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  [ -n "${KEEP:-}" ] || rm -rf "$T"; [ -n "${KEEP:-}" ] && echo "kept $T"
-}
-trap cleanup EXIT
-ok()  { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-wait_for() { local i; for i in $(seq 600); do eval "$1" && return 0; sleep 0.1; done; return 1; }
-exited() { local st; st=$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null); [ -z "$st" ] || [ "$st" = Z ]; }
+. "$(dirname "$0")/lib.sh"
+trap cleanup_pids EXIT
 
 (
   cd "$T" || exit 1

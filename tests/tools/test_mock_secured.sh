@@ -36,20 +36,8 @@ done
 [ -x "$MOCK" ] || { echo "no $MOCK: build first"; exit 1; }
 
 T=$(mktemp -d)
-pass=0 fail=0
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-ok()   { pass=$((pass + 1)); echo "ok   $1"; }
-bad()  { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-wait_for() { local i; for i in $(seq 600); do eval "$1" && return 0; sleep 0.1; done; return 1; }
-exited() { local st; st=$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null); [ -z "$st" ] || [ "$st" = Z ]; }
+. "$HERE/lib.sh"
+trap cleanup_pids EXIT
 
 # ---- certificates -------------------------------------------------------------
 (

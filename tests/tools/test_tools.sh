@@ -5,7 +5,6 @@
 set -u
 B=$1
 T=$(mktemp -d)
-pass=0 fail=0
 MOCK_PID= MOCK2_PID= CONSOLE_PID=
 cleanup() {
   [ -n "$CONSOLE_PID" ] && kill -KILL "$CONSOLE_PID" 2>/dev/null
@@ -14,15 +13,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-ok()   { pass=$((pass + 1)); echo "ok   $1"; }
-bad()  { fail=$((fail + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-# wait_for COND: poll the shell condition COND (every 0.1 s, at most 60 s)
-wait_for() { local i; for i in $(seq 600); do eval "$1" && return 0; sleep 0.1; done; return 1; }
-exited() { # PID: our child has exited (a zombie, not yet waited for)
-  local st; st=$(sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null)
-  [ -z "$st" ] || [ "$st" = Z ]
-}
+. "$(dirname "$0")/lib.sh"
 
 mkfifo "$T/out"
 "$B/tools/kprod-mock" --brokers 3 --topic first:3 --topic test2:3 --topic console:4 \
