@@ -70,6 +70,7 @@ struct rtt_arg {
 struct options {
     int brokers;
     int verbose;
+    int session_lifetime_ms; /* --sasl-session-lifetime-ms (KIP-368) */
     struct topic_arg *topics;
     size_t topic_count;
     struct rtt_arg *rtts;
@@ -111,6 +112,8 @@ static void usage(FILE *out)
             "                               or OAUTHBEARER (unsecured JWS tokens: alg none,\n"
             "                               sub and exp checked) (repeatable)\n"
             "      --user NAME:PASSWORD     a PLAIN/SCRAM user (repeatable)\n"
+            "      --sasl-session-lifetime-ms MS  sessions last MS: clients re-authenticate\n"
+            "                               within it (KIP-368) or their next request closes\n"
             "\n"
             "Examples:\n"
             "  %s --brokers 3 --topic orders:6 --topic audit:1\n"
@@ -288,6 +291,7 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"tls", required_argument, NULL, 'T'},
         {"sasl", required_argument, NULL, 'S'},
         {"user", required_argument, NULL, 'U'},
+        {"sasl-session-lifetime-ms", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -317,6 +321,11 @@ static void parse_args(int argc, char **argv, struct options *o)
             break;
         case 'U':
             add_user(o, optarg);
+            break;
+        case 'L':
+            if (parse_int(optarg, 1, 86400000, &o->session_lifetime_ms) != 0)
+                die_usage("--sasl-session-lifetime-ms '%s': must be an integer from 1 to 86400000",
+                          optarg);
             break;
         case 'h':
             usage(stdout);
@@ -511,6 +520,7 @@ static mg_gateway_t *start_secured(rd_kafka_mock_cluster_t *mc, const struct opt
         .users = o->users,
         .user_count = o->user_count,
         .verbose = o->verbose,
+        .session_lifetime_ms = o->session_lifetime_ms,
     };
     int ports[MAX_BROKERS];
     char err[512];

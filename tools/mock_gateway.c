@@ -43,9 +43,13 @@
  *             close after a refusal waits Kafka's default
  *             connection.failed.authentication.delay.ms (100 ms) so the
  *             client reads the refusal first. The session lifetime given is
- *             0 (no KIP-368 re-authentication), so a SaslHandshake after
- *             authentication closes the connection; on a listener without
- *             SASL it is answered ILLEGAL_SASL_STATE, as Kafka's KafkaApis.
+ *             0 unless --sasl-session-lifetime-ms sets it (KIP-368): then a
+ *             SaslHandshake after authentication starts a re-authentication
+ *             (logged "re-authenticated as"), and a request after the
+ *             session ended closes the connection, as Kafka does; with 0, a
+ *             SaslHandshake after authentication closes the connection; on a
+ *             listener without SASL it is answered ILLEGAL_SASL_STATE, as
+ *             Kafka's KafkaApis.
  *             Every refusal is logged on stderr with its reason.
  *     PLAIN          RFC 4616: authzid empty or the user name, the password
  *                    compared in constant time.
@@ -457,6 +461,7 @@ struct mg_gateway {
     int tls, mtls;
     unsigned mechanisms;
     int verbose;
+    int64_t session_lifetime_ms; /* KIP-368; 0: none */
     SSL_CTX *ssl_ctx;
     struct user *users;
     size_t user_count;
@@ -547,6 +552,8 @@ struct conn {
     char *client_first_bare, *server_first, *nonce, *gs2_header;
     char *oauth_error; /* the reason, after the error challenge was sent */
     int failure_logged;
+    int64_t session_end; /* KIP-368: requests after this close the connection; 0: never */
+    int authentications; /* how many succeeded on this connection */
 };
 
 static void gw_log(const struct mg_gateway *gw, const char *fmt, ...)
@@ -792,7 +799,7 @@ static void build_handshake(const struct mg_gateway *gw, struct buf *b, int32_t 
 }
 
 static void build_authenticate(struct buf *b, int32_t corr, int version, int err,
-                               const char *msg, const struct buf *token)
+                               const char *msg, const struct buf *token, int64_t lifetime_ms)
 {
     int flex = version >= 2;
 
@@ -801,7 +808,7 @@ static void build_authenticate(struct buf *b, int32_t corr, int version, int err
     put_str(b, msg, flex);
     put_bytes(b, token ? token->p : NULL, token ? token->len : 0, flex);
     if (version >= 1)
-        put_i64(b, 0); /* session_lifetime_ms: no re-authentication */
+        put_i64(b, lifetime_ms); /* session_lifetime_ms (KIP-368) */
     if (flex)
         put_uvarint(b, 0);
     finish_frame(b);
@@ -861,8 +868,25 @@ static int refuse(struct conn *c)
 
 static void log_auth_ok(struct conn *c)
 {
-    CLOG(c, "authenticated as '%s' with %s", c->principal ? c->principal : "?",
-             mg_mechanism_name(c->mech));
+    CLOG(c, "%s as '%s' with %s", c->authentications++ ? "re-authenticated" : "authenticated",
+         c->principal ? c->principal : "?", mg_mechanism_name(c->mech));
+}
+
+/* A new exchange on an authenticated connection (KIP-368): forget the
+ * last one's mechanism state. */
+static void sasl_reset(struct conn *c)
+{
+    free(c->principal);
+    free(c->client_first_bare);
+    free(c->server_first);
+    free(c->nonce);
+    free(c->gs2_header);
+    free(c->oauth_error);
+    c->principal = c->client_first_bare = c->server_first = c->nonce = c->gs2_header = NULL;
+    c->oauth_error = NULL;
+    c->user = NULL;
+    c->step = 0;
+    c->failure_logged = 0;
 }
 
 static void log_auth_fail(struct conn *c, const char *why)
@@ -1418,16 +1442,19 @@ static int on_authenticate(struct conn *c, struct req_header *h)
     r = mech_step(c, tok ? tok : (const unsigned char *)"", n, &out, msg, sizeof msg, why, sizeof why);
     if (r == STEP_FAIL) {
         log_auth_fail(c, why);
-        build_authenticate(&resp, h->corr, h->version, ERR_SASL_AUTHENTICATION_FAILED, msg, NULL);
+        build_authenticate(&resp, h->corr, h->version, ERR_SASL_AUTHENTICATION_FAILED, msg, NULL,
+                           0);
         answer(c, h->corr, &resp);
         buf_free(&out);
         return refuse(c);
     }
-    build_authenticate(&resp, h->corr, h->version, 0, NULL, &out);
+    int64_t lifetime = r == STEP_DONE && h->version >= 1 ? c->l->gw->session_lifetime_ms : 0;
+    build_authenticate(&resp, h->corr, h->version, 0, NULL, &out, lifetime);
     buf_free(&out);
     rc = answer(c, h->corr, &resp);
     if (r == STEP_DONE) {
         c->state = ST_OPEN;
+        c->session_end = lifetime > 0 ? now_ms() + lifetime : 0;
         log_auth_ok(c);
     }
     return rc;
@@ -1484,6 +1511,22 @@ static int on_client_frame(struct conn *c, const unsigned char *p, size_t n, con
         return answer(c, h.corr, &resp);
     }
     if (c->state == ST_OPEN) {
+        if (key == API_SASL_HANDSHAKE && gw->mechanisms && gw->session_lifetime_ms > 0) {
+            /* re-authentication (KIP-368), between requests */
+            if (parse_header(p, n, 0, &h) != 0) {
+                CLOG(c, "malformed SaslHandshake request: closing");
+                return -1;
+            }
+            sasl_reset(c);
+            c->state = ST_HANDSHAKE;
+            return on_handshake(c, &h);
+        }
+        if (c->session_end && now_ms() > c->session_end) {
+            CLOG(c, "%s after the session expired (KIP-368: no re-authentication within %lld ms): "
+                    "closing, as Kafka does",
+                 api_name(key), (long long)gw->session_lifetime_ms);
+            return -1;
+        }
         if (key == API_SASL_HANDSHAKE || key == API_SASL_AUTHENTICATE) {
             if (gw->mechanisms) {
                 CLOG(c, "%s after authentication: re-authentication is not supported (the "
@@ -1979,6 +2022,7 @@ mg_gateway_t *mg_start(const struct mg_config *cfg, const int *upstream_ports, i
     gw->prog = xstrdup(cfg->prog ? cfg->prog : "kprod-mock");
     gw->mechanisms = cfg->mechanisms;
     gw->verbose = cfg->verbose;
+    gw->session_lifetime_ms = cfg->session_lifetime_ms;
     if (cfg->cert_file && load_tls(gw, cfg, err, errlen) != 0)
         goto fail;
     gw->users = calloc(cfg->user_count ? cfg->user_count : 1, sizeof *gw->users);

@@ -7,6 +7,7 @@
 #define KPROD_TOOLS_MOCK_GATEWAY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* SASL mechanisms, as bits of mg_config.mechanisms. */
 enum {
@@ -35,6 +36,10 @@ struct mg_config {
     const struct mg_user *users;
     size_t user_count;
     int verbose; /* log each connection and authentication */
+    /* > 0: the session lifetime SaslAuthenticate v1+ gives (KIP-368); the
+     * client must re-authenticate (SaslHandshake again) within it, or its
+     * next request closes the connection, as Kafka does */
+    int64_t session_lifetime_ms;
 };
 
 typedef struct mg_gateway mg_gateway_t;

@@ -112,6 +112,12 @@ static void advance(kp_net_t *net, kp_conn_t *c, const uint8_t *in, size_t len) 
     if (out.done) {
         kp_sasl_free(c->sasl);
         c->sasl = NULL;
+        /* KIP-368: again at a random point between 85 % and 95 % of the
+         * session the broker gave, as the Java client */
+        int64_t l = c->session_lifetime_ms;
+        c->reauth_at = l > 0 ? kp_mono_ms() + l * 85 / 100 +
+                                   (int64_t)(kp_rand(&net->rng) % (uint64_t)(l / 10 + 1))
+                             : 0;
         kp_conn_setup_done(net, c);
         return;
     }

@@ -89,6 +89,8 @@ static void fail_list(kp_net_t *net, kp_conn_t *c, kp_req_t *head, kp_err_t err)
 /* The setup step that asks ApiVersions (after the transport's handshake:
  * setup_steps below). */
 #define STEP_APIVERSIONS 1
+/* The SASL step (auth.c), which KIP-368's re-authentication runs again. */
+#define STEP_AUTH 2
 
 /* How often a broker that cannot be reached is named at warning level
  * (every failure goes to the debug log). */
@@ -161,6 +163,8 @@ void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
     c->noanswer_n = 0;
     kp_sasl_free(c->sasl);
     c->sasl = NULL;
+    c->reauth_at = 0;
+    c->reauthing = 0;
     c->failures++;
     c->next_connect_ms = kp_mono_ms() + kp_backoff(net->conf->reconnect_backoff_ms,
                                                    net->conf->reconnect_backoff_max_ms,
@@ -708,9 +712,39 @@ static int64_t idle_check(kp_net_t *net, kp_conn_t *c, int64_t now) {
     return INT64_MAX;
 }
 
+/* KIP-368: re-authenticate before the session the broker gave runs out,
+ * between requests: once due, the connection takes no new request (it is
+ * set up again: HANDSHAKE, at the SASL step; what the engine queued waits,
+ * unwritten, behind the SASL requests), the requests in flight are
+ * answered, then the SASL exchange runs again and the connection is READY.
+ * Nothing in flight fails. A request half written must be finished first,
+ * so the switch waits for none to be. Returns -1 when the connection
+ * closed. */
+static int reauthenticate(kp_net_t *net, kp_conn_t *c, int64_t now) {
+    if (c->reauth_at && now >= c->reauth_at && c->state == KP_CONN_READY &&
+        (!c->out_head || !c->out_head->written)) {
+        c->reauth_at = 0;
+        c->reauthing = 1;
+        c->state = KP_CONN_HANDSHAKE;
+        c->step = STEP_AUTH;
+        c->connect_deadline_ms =
+            now + net->conf->request_timeout_ms + net->conf->socket_setup_timeout_ms;
+        char name[KP_CONN_NAME_MAX];
+        kp_logf(net->log, 7, "%s: re-authenticating (KIP-368) before the session ends",
+                kp_conn_name(c, name, sizeof(name)));
+    }
+    if (c->reauthing && !c->wait_head) {
+        c->reauthing = 0;
+        kp_auth_start(net, c);
+    }
+    return c->state == KP_CONN_DOWN ? -1 : 0;
+}
+
 int64_t kp_conn_timers(kp_net_t *net, kp_conn_t *c, int64_t now) {
     if (c->state == KP_CONN_DOWN)
         return INT64_MAX;
+    if (reauthenticate(net, c, now))
+        return now;
     /* socket.connection.setup.timeout.ms covers the TCP connect and the
      * ApiVersions handshake: a listener that accepts and never answers is
      * given up on like one that never accepts */
@@ -734,11 +768,12 @@ int64_t kp_conn_timers(kp_net_t *net, kp_conn_t *c, int64_t now) {
     /* The oldest request decides: the in-flight head, or else the first
      * queued one (a request that cannot even be written in time). */
     kp_req_t *oldest = c->wait_head ? c->wait_head : c->out_head;
+    int64_t reauth_due = c->reauth_at ? c->reauth_at : INT64_MAX;
     if (!oldest)
-        return c->state == KP_CONN_READY ? idle_check(net, c, now) : setup_due;
+        return MIN(reauth_due, c->state == KP_CONN_READY ? idle_check(net, c, now) : setup_due);
     if (now >= oldest->deadline_ms) {
         kp_conn_close(net, c, KAFKA_REQUEST_TIMED_OUT, "request timed out");
         return now; /* its requests failed back for retry: look again at once */
     }
-    return oldest->deadline_ms < setup_due ? oldest->deadline_ms : setup_due;
+    return MIN(reauth_due, MIN(oldest->deadline_ms, setup_due));
 }

@@ -156,6 +156,10 @@ struct kp_conn {
      * session lifetime the broker gave (0: none) */
     struct kp_sasl *sasl;
     int64_t session_lifetime_ms;
+    /* KIP-368: when to authenticate again (0: never), and a re-authentication
+     * waiting for the requests in flight to be answered */
+    int64_t reauth_at;
+    int reauthing;
     kp_lookup_t *lookup;
 };
 

@@ -111,6 +111,29 @@ check "mechanism the broker lacks: UNSUPPORTED_SASL_MECHANISM naming PLAIN" \
   'grep -q "UNSUPPORTED_SASL_MECHANISM" "$T/nomech.perr" && grep -q "PLAIN" "$T/nomech.perr"'
 stop_mock
 
+# KIP-368: sessions of 1 s; kprod re-authenticates between requests while it
+# sends for 4 s, so the gateway never has to close a connection for an
+# expired session, and nothing fails
+start_mock reauth --sasl SCRAM-SHA-256 --user "alice:$PW" --sasl-session-lifetime-ms 1000
+seq 1 40 | sed "s/^/reauth /" >"$T/reauth.sent"
+t0=$SECONDS
+while read -r line; do echo "$line"; sleep 0.1; done <"$T/reauth.sent" |
+  timeout 120 "$CONSOLE" --bootstrap-server "$BOOT" --topic t --producer-property linger.ms=0 \
+    --producer-property security.protocol=SASL_PLAINTEXT \
+    --producer-property sasl.mechanism=SCRAM-SHA-256 \
+    --producer-property "sasl.jaas.config=$(jaas scram.ScramLoginModule alice "$PW")" \
+    >"$T/reauth.pout" 2>"$T/reauth.perr"
+RC=$?
+check "KIP-368: 40 records sent over $((SECONDS - t0)) s with 1 s sessions, all acknowledged" '[ "$RC" = 0 ]'
+check "KIP-368: the gateway saw kprod re-authenticate (at least twice)" \
+  '[ "$(grep -c "re-authenticated as .alice." "$T/reauth.err")" -ge 2 ]'
+check "KIP-368: no connection closed for an expired session" \
+  '! grep -q "after the session expired" "$T/reauth.err"'
+check "KIP-368: no disconnect logged by kprod" '! grep -q "disconnected" "$T/reauth.perr"'
+check "KIP-368: kcat reads the 40 records back" \
+  "read_back reauth -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=alice -X sasl.password=$PW"
+stop_mock
+
 # OAUTHBEARER with Java's unsecured token
 start_mock oauth --sasl OAUTHBEARER
 produce oauth security.protocol=SASL_PLAINTEXT sasl.mechanism=OAUTHBEARER \
