@@ -7,6 +7,7 @@
  *   kprod-mock --brokers N --topic NAME:PARTITIONS [--topic ...]
  *              [--rtt BROKER_ID:MS ...] [--verbose]
  *              [--tls CERT,KEY[,CA]] [--sasl MECHANISM ...] [--user NAME:PASSWORD ...]
+ *              [--advertise BROKER_ID:HOST:PORT ...]
  *
  * Contract with scripts and tests
  *   - The first line of stdout is the bootstrap list
@@ -30,6 +31,11 @@
  * gets the client properties to use; the password appears there as [hidden].
  * Passwords given with --user are overwritten in argv once copied, so they
  * do not show in ps.
+ *
+ * --advertise makes a broker name another address in Metadata (rd_kafka_
+ * mock_broker_set_host_port) for a proxy that the caller puts in front of
+ * it, e.g. stunnel for TLS (bench/run.sh); the bootstrap list printed is
+ * still the brokers' own listeners, which the proxy connects to.
  *
  * Signals are blocked before librdkafka starts its threads (which inherit the
  * mask) and the main thread collects them with sigwait(): no work is ever
@@ -67,6 +73,12 @@ struct rtt_arg {
     int rtt_ms;
 };
 
+struct advertise_arg {
+    int broker_id;
+    char *host;
+    int port;
+};
+
 struct options {
     int brokers;
     int verbose;
@@ -75,6 +87,8 @@ struct options {
     size_t topic_count;
     struct rtt_arg *rtts;
     size_t rtt_count;
+    struct advertise_arg *advertised; /* --advertise */
+    size_t advertised_count;
     char *tls_cert, *tls_key, *tls_ca; /* --tls CERT,KEY[,CA] */
     unsigned mechanisms;                /* --sasl, MG_MECH_* bits */
     unsigned first_mechanism;           /* the one the printed properties use */
@@ -100,6 +114,10 @@ static void usage(FILE *out)
             "                               replication factor min(N, 3)\n"
             "  -r, --rtt BROKER_ID:MS       add MS ms of round-trip delay to broker\n"
             "                               BROKER_ID (-1: all brokers) (repeatable)\n"
+            "      --advertise BROKER_ID:HOST:PORT  broker BROKER_ID names HOST:PORT in\n"
+            "                               Metadata (a proxy in front of it, such as\n"
+            "                               stunnel); the bootstrap list printed is still\n"
+            "                               the brokers' own (repeatable)\n"
             "  -v, --verbose                log the mock cluster's activity to stderr\n"
             "  -h, --help                   show this help and exit\n"
             "\n"
@@ -232,6 +250,32 @@ static char *xstrndup(const char *s, size_t n)
     return d;
 }
 
+/* --advertise BROKER_ID:HOST:PORT (HOST without ':') */
+static void add_advertise(struct options *o, const char *arg)
+{
+    char idbuf[16];
+    const char *c1 = strchr(arg, ':'), *c2 = strrchr(arg, ':');
+    size_t len;
+    struct advertise_arg a;
+
+    if (!c1 || c1 == c2 || c2 == c1 + 1 || (len = (size_t)(c1 - arg)) >= sizeof idbuf ||
+        memchr(c1 + 1, ':', (size_t)(c2 - c1 - 1)))
+        die_usage("--advertise '%s': expected BROKER_ID:HOST:PORT", arg);
+    memcpy(idbuf, arg, len);
+    idbuf[len] = '\0';
+    if (parse_int(idbuf, 1, MAX_BROKERS, &a.broker_id) != 0)
+        die_usage("--advertise '%s': BROKER_ID must be a broker id (1..N)", arg);
+    if (parse_int(c2 + 1, 1, 65535, &a.port) != 0)
+        die_usage("--advertise '%s': PORT must be an integer from 1 to 65535", arg);
+    for (size_t i = 0; i < o->advertised_count; i++) {
+        if (o->advertised[i].broker_id == a.broker_id)
+            die_usage("--advertise '%s': broker %d given more than once", arg, a.broker_id);
+    }
+    a.host = xstrndup(c1 + 1, (size_t)(c2 - c1 - 1));
+    o->advertised = xrealloc(o->advertised, (o->advertised_count + 1) * sizeof *o->advertised);
+    o->advertised[o->advertised_count++] = a;
+}
+
 /* --tls CERT,KEY[,CA] */
 static void set_tls(struct options *o, const char *arg)
 {
@@ -292,6 +336,7 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"sasl", required_argument, NULL, 'S'},
         {"user", required_argument, NULL, 'U'},
         {"sasl-session-lifetime-ms", required_argument, NULL, 'L'},
+        {"advertise", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -322,6 +367,9 @@ static void parse_args(int argc, char **argv, struct options *o)
         case 'U':
             add_user(o, optarg);
             break;
+        case 'A':
+            add_advertise(o, optarg);
+            break;
         case 'L':
             if (parse_int(optarg, 1, 86400000, &o->session_lifetime_ms) != 0)
                 die_usage("--sasl-session-lifetime-ms '%s': must be an integer from 1 to 86400000",
@@ -347,6 +395,13 @@ static void parse_args(int argc, char **argv, struct options *o)
             die_usage("--rtt: there is no broker %d (brokers are 1..%d)", o->rtts[i].broker_id,
                       o->brokers);
     }
+    for (size_t i = 0; i < o->advertised_count; i++) {
+        if (o->advertised[i].broker_id > o->brokers)
+            die_usage("--advertise: there is no broker %d (brokers are 1..%d)",
+                      o->advertised[i].broker_id, o->brokers);
+    }
+    if (o->advertised_count && (o->tls_cert || o->mechanisms))
+        die_usage("--advertise: not with --tls or --sasl (the brokers advertise the gateways)");
     if (o->user_count && !(o->mechanisms & ~(unsigned)MG_MECH_OAUTHBEARER))
         die_usage("--user is for --sasl PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512");
     if ((o->mechanisms & ~(unsigned)MG_MECH_OAUTHBEARER) && !o->user_count)
@@ -359,6 +414,9 @@ static void free_options(struct options *o)
         free(o->topics[i].name);
     free(o->topics);
     free(o->rtts);
+    for (size_t i = 0; i < o->advertised_count; i++)
+        free(o->advertised[i].host);
+    free(o->advertised);
     free(o->tls_cert);
     free(o->tls_key);
     free(o->tls_ca);
@@ -417,6 +475,9 @@ static int setup_cluster(rd_kafka_mock_cluster_t *mc, const struct options *o)
             return -1;
         }
     }
+    for (size_t i = 0; i < o->advertised_count; i++) /* ids checked in parse_args */
+        rd_kafka_mock_broker_set_host_port(mc, o->advertised[i].broker_id, o->advertised[i].host,
+                                           (uint16_t)o->advertised[i].port);
     return 0;
 }
 
