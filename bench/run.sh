@@ -22,6 +22,7 @@
 #   sync           100 B records, one at a time (linger.ms=0)
 #   lat            100 B records at half librdkafka's b100 rate: latency
 #   jdef           100 B records, batch.size=16384 (the Java default)
+#   tls100 tls1k   as b100 / b1k, over TLS (below)
 #   lz4 zstd       1 KB records of log-like text (below), compressed:
 #                    lz4:  kprod compression.type=lz4 at its default level
 #                          (9, which is LZ4's fast mode, as the Java
@@ -43,6 +44,22 @@
 # one at random, the same sequence in both tools). The lz4 and zstd
 # command-line tools shrink 1 MB of it about 2.4x (lz4 -1) and 3.8x (zstd -3).
 #
+# TLS (tls100, tls1k): the mock has no TLS, so a second kprod-mock cluster
+# (same shape) has stunnel (Debian stunnel4: OpenSSL's server, one process,
+# a service per broker) in front of each broker, and its brokers advertise
+# stunnel's ports (kprod-mock --advertise), so both producers talk TLS to
+# every broker. The certificates are made with the openssl CLI into the
+# temp dir: a CA and a server certificate for IP:127.0.0.1 (P-256 keys).
+# kprod: security.protocol=SSL ssl.truststore.type=PEM
+# ssl.truststore.location=CA; librdkafka: security.protocol=ssl
+# ssl.ca.location=CA; both check the host name (their default). Otherwise the
+# same settings as b100 / b1k. What it measures: the producers' TLS cost
+# (encryption and their own write path into OpenSSL) in CPU per record, which
+# counts only the producer process; stunnel decrypts on the same cores, so
+# records/s is also bounded by stunnel's and the mock's share of them (the
+# per-run lines show stunnel's CPU per record too). The cipher suite both
+# negotiated is printed (stunnel's log).
+#
 # Environment:
 #   BENCH_RUNS=3            runs per tool and scenario (medians are reported)
 #   BENCH_IDEMPOTENCE=auto  true | false | auto (= true when kprod accepts
@@ -54,6 +71,7 @@
 #                           batch at all; the java-default scenario uses 16384)
 #   BENCH_SCALE=1           multiplies every record count (0.1 for a smoke run)
 #   BENCH_SCENARIOS="..."   a subset of: b100 b1k b10k t4 cb sync lat jdef lz4 zstd
+#                           tls100 tls1k (all by default; TLS needs stunnel and openssl)
 #   BENCH_TEXT_PAYLOADS=10000  distinct text payloads for lz4 and zstd
 #   BENCH_TIMEOUT=300       seconds before a hung producer run is killed
 set -eu
@@ -65,7 +83,7 @@ LINGER=${BENCH_LINGER_MS:-5}
 BATCH=${BENCH_BATCH_SIZE:-1000000}
 BUFMEM=33554432
 SCALE=${BENCH_SCALE:-1}
-SCENARIOS=${BENCH_SCENARIOS:-b100 b1k b10k t4 cb sync lat jdef lz4 zstd}
+SCENARIOS=${BENCH_SCENARIOS:-b100 b1k b10k t4 cb sync lat jdef lz4 zstd tls100 tls1k}
 TEXT_PAYLOADS=${BENCH_TEXT_PAYLOADS:-10000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 LAT_SECONDS=4
@@ -88,13 +106,26 @@ case $IDEMPOTENCE in true | false | auto) ;; *) echo "bench: BENCH_IDEMPOTENCE: 
 case $TEXT_PAYLOADS in '' | *[!0-9]* | 0) echo "bench: BENCH_TEXT_PAYLOADS must be a positive integer" >&2; exit 2 ;; esac
 SHIM=$(cd "$(dirname "$SHIM")" && pwd)/$(basename "$SHIM") # LD_PRELOAD wants a path
 
+case " $SCENARIOS " in
+*" tls100 "* | *" tls1k "*)
+    NEED_TLS=1
+    for t in stunnel openssl ss; do
+        if ! command -v $t >/dev/null 2>&1; then
+            echo "bench: the TLS scenarios need $t (Debian: stunnel4, openssl, iproute2)" >&2
+            exit 1
+        fi
+    done
+    ;;
+*) NEED_TLS= ;;
+esac
+
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kprod-bench.XXXXXX")
-MOCK_PID=
+MOCK_PID="" TLS_MOCK_PID="" STUNNEL_PID=""
 cleanup() {
-    if [ -n "$MOCK_PID" ]; then
-        kill "$MOCK_PID" 2>/dev/null || true
-        wait "$MOCK_PID" 2>/dev/null || true
-    fi
+    for p in $STUNNEL_PID $TLS_MOCK_PID $MOCK_PID; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -104,28 +135,107 @@ trap 'exit 143' TERM
 # ---- the cluster ---------------------------------------------------------
 topics=
 for s in $SCENARIOS; do topics="$topics --topic bench-$s:6"; done
+# wait_boot PID FILE: until kprod-mock has printed its bootstrap list
+wait_boot() {
+    i=0
+    while [ ! -s "$2" ]; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 "$1" 2>/dev/null; then
+            echo "bench: kprod-mock did not start:" >&2
+            cat "$2.err" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
 # shellcheck disable=SC2086
-"$MOCK" --brokers 3 --topic bench-probe:6 $topics >"$TMP/boot" 2>"$TMP/mock.err" &
+"$MOCK" --brokers 3 --topic bench-probe:6 $topics >"$TMP/boot" 2>"$TMP/boot.err" &
 MOCK_PID=$!
-i=0
-while [ ! -s "$TMP/boot" ]; do
-    i=$((i + 1))
-    if [ $i -gt 100 ] || ! kill -0 "$MOCK_PID" 2>/dev/null; then
-        echo "bench: kprod-mock did not start:" >&2
-        cat "$TMP/mock.err" >&2
+wait_boot "$MOCK_PID" "$TMP/boot"
+BOOT=$(head -n 1 "$TMP/boot")
+
+# ---- the TLS cluster: stunnel in front of a second kprod-mock --------------------
+TLS_BOOT="" PKI=$TMP/pki
+if [ -n "$NEED_TLS" ]; then
+    mkdir "$PKI"
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' >"$PKI/ext"
+    if ! { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=kprod-bench-ca -keyout "$PKI/ca.key" -out "$PKI/ca.pem" &&
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj /CN=127.0.0.1 -keyout "$PKI/server.key" -out "$PKI/server.csr" &&
+        openssl x509 -req -in "$PKI/server.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" \
+            -CAcreateserial -days 2 -extfile "$PKI/ext" -out "$PKI/server.pem"; } >"$PKI/log" 2>&1; then
+        echo "bench: cannot make the certificates:" >&2
+        cat "$PKI/log" >&2
         exit 1
     fi
-    sleep 0.1
-done
-BOOT=$(head -n 1 "$TMP/boot")
+    # three ports nobody listens on, for stunnel (the brokers must advertise
+    # them from the start); stunnel not listening on one is caught below
+    tls_ports=
+    p=$((20000 + $$ % 20000))
+    while [ "$(echo "$tls_ports" | wc -w)" -lt 3 ]; do
+        p=$((p + 1))
+        [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ] && tls_ports="$tls_ports $p"
+    done
+    adv="" b=0
+    for p in $tls_ports; do
+        b=$((b + 1))
+        adv="$adv --advertise $b:127.0.0.1:$p"
+    done
+    # shellcheck disable=SC2086
+    "$MOCK" --brokers 3 --topic bench-probe:6 $topics $adv >"$TMP/tlsboot" 2>"$TMP/tlsboot.err" &
+    TLS_MOCK_PID=$!
+    wait_boot "$TLS_MOCK_PID" "$TMP/tlsboot"
+    # the brokers' own listeners, in broker order (what stunnel connects to)
+    mock_ports=$(head -n 1 "$TMP/tlsboot" | tr ',' '\n' | sed 's/.*://')
+    {
+        printf 'foreground = yes\npid =\nsyslog = no\ndebug = 6\noutput = %s\n' "$TMP/stunnel.log"
+        printf 'socket = l:TCP_NODELAY=1\nsocket = r:TCP_NODELAY=1\n'
+        # shellcheck disable=SC2086
+        set -- $mock_ports
+        b=0
+        for p in $tls_ports; do
+            b=$((b + 1))
+            printf '[broker%d]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\n' "$b" "$p" "$1"
+            printf 'cert = %s\nkey = %s\n' "$PKI/server.pem" "$PKI/server.key"
+            shift
+        done
+    } >"$TMP/stunnel.conf"
+    stunnel "$TMP/stunnel.conf" </dev/null >"$TMP/stunnel.out" 2>&1 &
+    STUNNEL_PID=$!
+    for p in $tls_ports; do
+        i=0
+        until [ -n "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; do
+            i=$((i + 1))
+            if [ $i -gt 100 ] || ! kill -0 "$STUNNEL_PID" 2>/dev/null; then
+                echo "bench: stunnel does not listen on $p:" >&2
+                cat "$TMP/stunnel.out" "$TMP/stunnel.log" >&2 2>/dev/null
+                exit 1
+            fi
+            sleep 0.1
+        done
+    done
+    TLS_BOOT=$(for p in $tls_ports; do printf '127.0.0.1:%s,' "$p"; done | sed 's/,$//')
+fi
+# stunnel's CPU time so far, µs (utime + stime of /proc/PID/stat, in clock ticks)
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+stunnel_cpu_us() {
+    if [ -n "$STUNNEL_PID" ] && [ -r "/proc/$STUNNEL_PID/stat" ]; then
+        sed 's/.*) //' "/proc/$STUNNEL_PID/stat" | awk -v t="$CLK_TCK" '{ printf "%.0f\n", ($12 + $13) * 1000000 / t }'
+    else
+        echo nan
+    fi
+}
 
 # ---- helpers ---------------------------------------------------------------
 scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 1 ? 1 : v) }'; }
 bin_of() { if [ "$1" = kprod ]; then echo "$KPERF"; else echo "$RDPERF"; fi; }
 
+is_tls() { case $1 in tls*) return 0 ;; *) return 1 ;; esac; }
 # props for a scenario: the common settings, then the scenario's own (later wins)
 common_props() {
-    echo "bootstrap.servers=$BOOT acks=all enable.idempotence=$IDEM linger.ms=$LINGER batch.size=$BATCH buffer.memory=$BUFMEM"
+    if is_tls "$1"; then cp_boot=$TLS_BOOT; else cp_boot=$BOOT; fi
+    echo "bootstrap.servers=$cp_boot acks=all enable.idempotence=$IDEM linger.ms=$LINGER batch.size=$BATCH buffer.memory=$BUFMEM"
 }
 
 # The scenario table: id, title, records, extra tool options, extra props.
@@ -133,6 +243,8 @@ scen_title() {
     case $1 in
     b100) echo "100 B records, 1 thread" ;;
     b1k) echo "1 KB records, 1 thread" ;;
+    tls100) echo "100 B records, 1 thread, TLS (stunnel)" ;;
+    tls1k) echo "1 KB records, 1 thread, TLS (stunnel)" ;;
     b10k) echo "10 KB records, 1 thread" ;;
     t4) echo "100 B records, 4 app threads" ;;
     cb) echo "100 B records, callback mode" ;;
@@ -146,8 +258,8 @@ scen_title() {
 }
 scen_records() {
     case $1 in
-    b100 | t4 | cb) scaled 3000000 ;;
-    b1k) scaled 600000 ;;
+    b100 | t4 | cb | tls100) scaled 3000000 ;;
+    b1k | tls1k) scaled 600000 ;;
     lz4 | zstd) scaled 400000 ;;
     b10k) scaled 60000 ;;
     sync) scaled 5000 ;;
@@ -157,7 +269,7 @@ scen_records() {
 }
 scen_opts() {
     case $1 in
-    b1k) echo "--record-size 1024 --throughput -1" ;;
+    b1k | tls1k) echo "--record-size 1024 --throughput -1" ;;
     b10k) echo "--record-size 10240 --throughput -1" ;;
     t4) echo "--record-size 100 --throughput -1 --threads 4" ;;
     cb) echo "--record-size 100 --throughput -1 --mode callback" ;;
@@ -176,6 +288,8 @@ scen_props() {
     lz4:librdkafka) echo "compression.codec=lz4" ;;           # compression.level -1 (default): fast mode
     zstd:kprod) echo "compression.type=zstd compression.zstd.level=3" ;;
     zstd:librdkafka) echo "compression.codec=zstd compression.level=3" ;;
+    tls*:kprod) echo "security.protocol=SSL ssl.truststore.type=PEM ssl.truststore.location=$PKI/ca.pem" ;;
+    tls*:librdkafka) echo "security.protocol=ssl ssl.ca.location=$PKI/ca.pem" ;;
     *) echo "" ;;
     esac
 }
@@ -185,15 +299,20 @@ ru_field() { sed -n "s/.*$1=\\([0-9]*\\).*/\\1/p" "$2"; }
 
 FAILED=0
 # run_one TOOL SCEN RUN: one measured run; appends a line to $TMP/results:
-#   scen tool run records/s MB/s cpu_us/rec rss_MB p50_ms p99_ms p999_ms
+#   scen tool run records/s MB/s cpu_us/rec rss_MB p50_ms p99_ms p999_ms stunnel_cpu_us/rec
 run_one() {
     ro_tool=$1 ro_scen=$2 ro_run=$3
     ro_n=$(scen_records "$ro_scen")
     ro_out=$TMP/out.$ro_scen.$ro_tool.$ro_run
+    ro_st0=nan ro_log0=0
+    if is_tls "$ro_scen"; then
+        ro_st0=$(stunnel_cpu_us)
+        ro_log0=$(wc -l <"$TMP/stunnel.log")
+    fi
     # shellcheck disable=SC2046
     if "$RUSAGE" -t "$TIMEOUT" "$TMP/ru" "$(bin_of "$ro_tool")" --topic "bench-$ro_scen" \
         --num-records "$ro_n" $(scen_opts "$ro_scen") --print-metrics \
-        --producer-props $(common_props) $(scen_props "$ro_scen" "$ro_tool") >"$ro_out" 2>"$ro_out.err"; then
+        --producer-props $(common_props "$ro_scen") $(scen_props "$ro_scen" "$ro_tool") >"$ro_out" 2>"$ro_out.err"; then
         :
     else
         echo "bench: $ro_tool failed in scenario $ro_scen (run $ro_run):" >&2
@@ -204,18 +323,27 @@ run_one() {
     ro_user=$(ru_field user_us "$TMP/ru")
     ro_sys=$(ru_field sys_us "$TMP/ru")
     ro_rss=$(ru_field maxrss_kb "$TMP/ru")
-    awk -v s="$ro_scen" -v t="$ro_tool" -v r="$ro_run" -v n="$ro_n" -v u="$ro_user" -v y="$ro_sys" -v m="$ro_rss" \
+    ro_st1=nan
+    if is_tls "$ro_scen"; then
+        ro_st1=$(stunnel_cpu_us)
+        # the cipher suites of this run's connections (stunnel logs them at debug 6)
+        tail -n +$((ro_log0 + 1)) "$TMP/stunnel.log" |
+            sed -n "s/.*\\(TLSv1[.0-9]*\\) ciphersuite: \\([A-Za-z0-9_-]*\\).*/$ro_tool \\1 \\2/p" >>"$TMP/ciphers"
+    fi
+    awk -v st0="$ro_st0" -v st1="$ro_st1" -v s="$ro_scen" -v t="$ro_tool" -v r="$ro_run" -v n="$ro_n" -v u="$ro_user" -v y="$ro_sys" -v m="$ro_rss" \
         -v rps="$(metric record-send-rate "$ro_out")" -v b="$(metric byte-total "$ro_out")" \
         -v e="$(metric elapsed-seconds "$ro_out")" -v p50="$(metric latency-p50-us "$ro_out")" \
         -v p99="$(metric latency-p99-us "$ro_out")" -v p999="$(metric latency-p999-us "$ro_out")" \
         'BEGIN {
-            printf "%s %s %s %.0f %.2f %.3f %.1f %.3f %.3f %.3f\n", s, t, r, rps,
+            printf "%s %s %s %.0f %.2f %.3f %.1f %.3f %.3f %.3f %s\n", s, t, r, rps,
                    (e > 0 ? b / e / 1048576 : 0), (u + y) / n, m / 1024,
-                   p50 / 1000, p99 / 1000, p999 / 1000
+                   p50 / 1000, p99 / 1000, p999 / 1000,
+                   (st0 == "nan" || st1 == "nan" ? "nan" : sprintf("%.3f", (st1 - st0) / n))
         }' >>"$TMP/results"
     tail -n 1 "$TMP/results" | awk '{
-        printf "    run %s  %-10s %12.0f rec/s %9.2f MB/s %8.3f us/rec CPU %7.1f MB RSS   p50 %.2f p99 %.2f p99.9 %.2f ms\n",
-               $3, $2, $4, $5, $6, $7, $8, $9, $10 }'
+        printf "    run %s  %-10s %12.0f rec/s %9.2f MB/s %8.3f us/rec CPU %7.1f MB RSS   p50 %.2f p99 %.2f p99.9 %.2f ms%s\n",
+               $3, $2, $4, $5, $6, $7, $8, $9, $10,
+               ($11 == "nan" ? "" : sprintf("   stunnel %.3f us/rec CPU", $11)) }'
 }
 
 # median SCEN TOOL COLUMN (columns as in $TMP/results, 4 = records/s)
@@ -239,7 +367,7 @@ allocs_per_record() {
         # producer may have the shim (each process writes the file at exit)
         if ! timeout "$TIMEOUT" env ALLOC_COUNT_OUT="$TMP/alloc.$k" LD_PRELOAD="$SHIM" \
             "$(bin_of "$ap_tool")" --topic "bench-$ap_scen" --num-records $((ap_n * k)) $(scen_opts "$ap_scen") \
-            --producer-props $(common_props) $(scen_props "$ap_scen" "$ap_tool") >/dev/null 2>"$TMP/alloc.err"; then
+            --producer-props $(common_props "$ap_scen") $(scen_props "$ap_scen" "$ap_tool") >/dev/null 2>"$TMP/alloc.err"; then
             echo "nan"
             return 0
         fi
@@ -391,7 +519,7 @@ fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "nan") print "-"; else printf 
 
 echo
 echo "load average at the end: $(loadavg)"
-echo "Command: BENCH_RUNS=$RUNS BENCH_IDEMPOTENCE=$IDEMPOTENCE BENCH_LINGER_MS=$LINGER BENCH_BATCH_SIZE=$BATCH BENCH_SCALE=$SCALE make bench"
+echo "Command: ${BENCH_SCENARIOS:+BENCH_SCENARIOS=\"$SCENARIOS\" }BENCH_RUNS=$RUNS BENCH_IDEMPOTENCE=$IDEMPOTENCE BENCH_LINGER_MS=$LINGER BENCH_BATCH_SIZE=$BATCH BENCH_SCALE=$SCALE make bench"
 echo "Settings: acks=all, enable.idempotence=$IDEM, linger.ms=$LINGER, batch.size=$BATCH, buffer.memory=$BUFMEM, null keys; kprod-mock 3 brokers, 6 partitions, replication 3; librdkafka $RDK_VERSION; $NCPU CPUs (${CPU_MODEL:-?}) shared with the cluster; medians of $RUNS runs. records/s and MB/s: acknowledged records from the first send to the end of the final flush; CPU (user+sys) and peak RSS: the whole producer process. Ratios are kprod / librdkafka.${COMP_NOTE:+ MB/s counts uncompressed record values. $COMP_NOTE.}"
 echo
 echo "| scenario | records/s kprod | records/s librdkafka | ratio | MB/s kprod | MB/s librdkafka | ratio | CPU µs/record kprod | CPU µs/record librdkafka | ratio | peak RSS MB kprod | peak RSS MB librdkafka | allocs/record kprod | allocs/record librdkafka |"
@@ -423,6 +551,22 @@ case " $SCENARIOS " in
     done
     ;;
 esac
+cipher_of() { awk -v t="$1" '$1 == t { print $2 " " $3 }' "$TMP/ciphers" 2>/dev/null | sort -u | paste -sd '/' -; }
+tls_scens=
+for scen in $SCENARIOS; do is_tls "$scen" && tls_scens="$tls_scens $scen"; done
+if [ -n "$tls_scens" ]; then
+    echo
+    echo "TLS: stunnel $(stunnel -version 2>&1 | sed -n 's/^stunnel \([0-9.]*\).*/\1/p' | head -n 1) in front of each broker, on the same cores;" \
+        "negotiated (stunnel's log): kprod $(cipher_of kprod), librdkafka $(cipher_of librdkafka)."
+    echo "stunnel's CPU (user+sys of its process during each run) per record, medians:"
+    echo
+    echo "| scenario | stunnel CPU µs/record with kprod | with librdkafka | ratio |"
+    echo "|---|---:|---:|---:|"
+    for scen in $tls_scens; do
+        k=$(median "$scen" kprod 11) l=$(median "$scen" librdkafka 11)
+        printf '| %s | %s | %s | %s× |\n' "$(scen_title "$scen")" "$(fmt "$k" %.3f)" "$(fmt "$l" %.3f)" "$(ratio "$k" "$l")"
+    done
+fi
 if [ "$IDEM" = false ]; then
     echo
     echo "(idempotence off for both: see the note at the top)"
