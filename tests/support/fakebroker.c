@@ -116,6 +116,7 @@ typedef struct fconn {
     int stalled;  /* sent a partial frame: never answer on it again */
     int dup_sent; /* sent a response twice */
     int faulted;  /* got at least one corrupted response */
+    int authenticated; /* SASL PLAIN (fb_options_t.sasl_user): done */
 } fconn_t;
 
 struct fake_broker {
@@ -126,6 +127,7 @@ struct fake_broker {
     char *client_id, *topic;
     void (*fill_random)(uint8_t *p, size_t n, uint64_t *state);
     int apiversions_hangs_up;
+    char *sasl_user, *sasl_password; /* SASL PLAIN required when set */
     char host[INET6_ADDRSTRLEN]; /* listened on, named in Metadata */
     char bootstrap[64];
 
@@ -402,12 +404,17 @@ static const struct fb_api *fb_api_find(int16_t key) {
 }
 
 static int fb_apiversions(fake_broker_t *fb, int16_t ver, rd_t *r, fb_fault_t f, wb_t *out) {
+    int sasl = fb->sasl_user != NULL;
     wb_i16(out, 0);
-    wb_i32(out, f == FB_F_ARRAY_HUGE ? INT32_MAX : FB_NAPIS);
+    wb_i32(out, f == FB_F_ARRAY_HUGE ? INT32_MAX : FB_NAPIS + 2 * sasl);
     for (int i = 0; i < FB_NAPIS; i++) {
         wb_i16(out, fb_apis[i].key);
         wb_i16(out, fb_apis[i].min);
         wb_i16(out, fb_apis[i].max);
+    }
+    if (sasl) { /* SaslHandshake v0-1, SaslAuthenticate v0-1 (non-flexible) */
+        wb_i16(out, FB_API_SASL_HANDSHAKE), wb_i16(out, 0), wb_i16(out, 1);
+        wb_i16(out, FB_API_SASL_AUTHENTICATE), wb_i16(out, 0), wb_i16(out, 1);
     }
     if (ver >= 1)
         wb_i32(out, 0); /* throttle */
@@ -640,6 +647,55 @@ static int fb_deliver(fake_broker_t *fb, fconn_t *c, fb_fault_t f, const wb_t *b
     return 0;
 }
 
+/* SASL PLAIN, as a Kafka broker's SaslServerAuthenticator: SaslHandshake
+ * (v0-1) for PLAIN only, then SaslAuthenticate (v0-1) with
+ * "authzid NUL user NUL password". Returns -1 to close. */
+static int fb_sasl(fake_broker_t *fb, fconn_t *c, int16_t api, int16_t ver, int32_t corrid,
+                   rd_t *r) {
+    wb_t body = {0};
+    int close_after = 0;
+    wb_i32(&body, corrid);
+    if (api == FB_API_SASL_HANDSHAKE) {
+        int16_t n;
+        const char *mech = rd_str(r, &n);
+        int ok = !r->err && mech && n == 5 && !memcmp(mech, "PLAIN", 5);
+        wb_i16(&body, ok ? 0 : 33); /* UNSUPPORTED_SASL_MECHANISM */
+        wb_i32(&body, 1);
+        wb_str(&body, "PLAIN", 5, 0);
+        close_after = !ok;
+        pthread_mutex_lock(&fb->lock);
+        fb->st.sasl_handshakes++;
+        pthread_mutex_unlock(&fb->lock);
+    } else {
+        int32_t n = rd_i32(r);
+        const uint8_t *p = n >= 0 ? rd_take(r, (size_t)n) : NULL;
+        size_t ul = strlen(fb->sasl_user), pl = strlen(fb->sasl_password);
+        /* "" NUL user NUL password */
+        int ok = p && (size_t)n == 2 + ul + pl && p[0] == 0 && !memcmp(p + 1, fb->sasl_user, ul) &&
+                 p[1 + ul] == 0 && !memcmp(p + 2 + ul, fb->sasl_password, pl);
+        static const char bad[] = "Invalid username or password";
+        wb_i16(&body, ok ? 0 : 58); /* SASL_AUTHENTICATION_FAILED */
+        if (ok)
+            wb_i16(&body, -1);
+        else
+            wb_str(&body, bad, sizeof(bad) - 1, 0);
+        wb_i32(&body, 0); /* auth bytes: none */
+        if (ver >= 1)
+            wb_i64(&body, 0); /* session lifetime: none */
+        c->authenticated = ok;
+        close_after = !ok;
+        pthread_mutex_lock(&fb->lock);
+        if (ok)
+            fb->st.sasl_authenticated++;
+        else
+            fb->st.sasl_refused++;
+        pthread_mutex_unlock(&fb->lock);
+    }
+    int rc = fb_deliver(fb, c, FB_F_NONE, &body);
+    free(body.p);
+    return close_after ? -1 : rc;
+}
+
 /* One complete request frame (without its size). Returns -1 to close. */
 static int fb_request(fake_broker_t *fb, fconn_t *c, const uint8_t *p, size_t len) {
     rd_t r = {p, len, 0, 0};
@@ -650,6 +706,12 @@ static int fb_request(fake_broker_t *fb, fconn_t *c, const uint8_t *p, size_t le
     if (r.err || (fb->client_id && (!cid || clen != (int16_t)strlen(fb->client_id) ||
                                     memcmp(cid, fb->client_id, (size_t)clen)))) {
         fb_bad_request(fb, "header or client id");
+        return -1;
+    }
+    if (fb->sasl_user && (api == FB_API_SASL_HANDSHAKE || api == FB_API_SASL_AUTHENTICATE))
+        return fb_sasl(fb, c, api, ver, corrid, &r);
+    if (fb->sasl_user && !c->authenticated && api != FB_API_APIVERSIONS) {
+        fb_bad_request(fb, "a request before SASL authentication");
         return -1;
     }
     const struct fb_api *a = fb_api_find(api);
@@ -773,6 +835,8 @@ static void fb_free(fake_broker_t *fb) {
     pthread_mutex_destroy(&fb->lock);
     free(fb->client_id);
     free(fb->topic);
+    free(fb->sasl_user);
+    free(fb->sasl_password);
     free(fb->log.p);
     free(fb);
 }
@@ -789,6 +853,10 @@ fake_broker_t *fb_start(const fb_options_t *opts) {
     fb->rng = opts->seed;
     fb->fill_random = opts->fill_random;
     fb->apiversions_hangs_up = opts->apiversions_hangs_up;
+    if (opts->sasl_user) {
+        fb->sasl_user = strdup(opts->sasl_user);
+        fb->sasl_password = strdup(opts->sasl_password ? opts->sasl_password : "");
+    }
     pthread_mutex_init(&fb->lock, NULL);
     fb->topic = strdup(opts->topic ? opts->topic : "t");
     fb->client_id = opts->client_id ? strdup(opts->client_id) : NULL;

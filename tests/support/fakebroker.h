@@ -68,6 +68,8 @@
 #define FB_API_METADATA 3
 #define FB_API_APIVERSIONS 18
 #define FB_API_INITPID 22
+#define FB_API_SASL_HANDSHAKE 17
+#define FB_API_SASL_AUTHENTICATE 36
 #define FB_API_ANY (-1) /* fb_set_fault(): whatever response comes */
 #define FB_API_KEYS 64  /* fb_stats_t.requests[] holds API keys below this */
 
@@ -115,6 +117,10 @@ typedef struct fb_options {
      * "127.0.0.1". fb_start fails when it cannot listen there (a machine
      * without IPv6 loopback). */
     const char *listen_host;
+    /* Set: SASL PLAIN is required (SASL_PLAINTEXT), with this user and
+     * password; SaslHandshake and SaslAuthenticate v0-1, any other request
+     * before authentication is a bad request. */
+    const char *sasl_user, *sasl_password;
 } fb_options_t;
 
 /* What happened so far (fb_stats()). */
@@ -124,6 +130,7 @@ typedef struct fb_stats {
     unsigned versions[FB_API_KEYS]; /* bit v: a request of version v was answered */
     int bad_requests;           /* see above: each closed its connection */
     int apiversions_refused;    /* ApiVersions answered UNSUPPORTED_VERSION */
+    int sasl_handshakes, sasl_authenticated, sasl_refused; /* SASL PLAIN */
     int injected;               /* faults injected since the last fb_set_fault() */
     int faulted_conns;          /* connections that got at least one fault */
     int dup_closed;             /* connections sent an answer twice
