@@ -338,6 +338,55 @@ KP_API kp_err_t kp_partitions_for(kp_producer_t *p, const char *topic, int32_t *
 typedef void(kp_log_fn)(int level, const char *msg, void *opaque);
 KP_API void kp_config_set_log(kp_config_t *conf, kp_log_fn *fn, void *opaque);
 
+/* ------------------------------------------------------------------------
+ * OAUTHBEARER tokens (sasl.mechanism=OAUTHBEARER)
+ * ---------------------------------------------------------------------- */
+
+/* What a token callback hands over. Every pointer is borrowed: the library
+ * copies the strings before the callback's caller returns, so they need
+ * only stay valid until then (a buffer in opaque, a static string). */
+typedef struct kp_oauthbearer_token {
+    const char *value;      /* the token (a compact JWS, RFC 6750 b64token
+                               characters), required */
+    int64_t lifetime_ms;    /* when it expires, ms since the epoch, required */
+    const char *principal;  /* who it names (logged); NULL: none */
+    const char *const *extensions; /* SASL extensions (RFC 7628 3.1) as
+                               key, value pairs: {"logicalCluster", "lkc-1",
+                               "identityPoolId", "pool-2"}; keys
+                               ^[A-Za-z]+$ (not "auth") */
+    size_t extension_count; /* pairs, i.e. half the array's length */
+} kp_oauthbearer_token_t;
+
+/* A token source: fill *out and return KP_OK, or return an error
+ * (any non-zero kp_err_t; KAFKA_SASL_AUTHENTICATION_FAILED = 58 fits) with a reason in errstr (errsize bytes; no
+ * secret, please: it is logged and may become a creation error).
+ *
+ * The producer calls it on a thread of its own, never the application's
+ * and never its I/O thread: once while kp_producer_new runs (a failure or
+ * an unusable token then fails creation with the callback's reason), then
+ * again at about 80 % of each token's lifetime, as Java's
+ * ExpiringCredentialRefreshingLogin: at window.factor + a random part of
+ * window.jitter of the lifetime (sasl.login.refresh.window.factor 0.8,
+ * .window.jitter 0.05), not less than sasl.login.refresh.min.period.seconds
+ * (60) from now and not later than sasl.login.refresh.buffer.seconds (300)
+ * before expiry (both ignored for a token that expires sooner than their
+ * sum). A failure later is logged and retried after
+ * sasl.login.retry.backoff.ms, doubling up to sasl.login.retry.backoff.max.ms,
+ * while connections keep the last good token. New connections, and
+ * KIP-368 re-authentications of existing ones, take the newest token. Calls
+ * never overlap; the last one has returned when kp_producer_destroy
+ * returns. A callback may block (an HTTP request), but it delays only
+ * refreshes, and kp_producer_new waits for the first.
+ *
+ * With a callback set, sasl.jaas.config's OAuthBearerLoginModule options
+ * that make tokens (unsecuredLoginStringClaim_sub,
+ * sasl.oauthbearer.token.endpoint.url) are not used. conf NULL: does
+ * nothing; fn NULL: removes the callback. */
+typedef kp_err_t(kp_oauthbearer_token_fn)(void *opaque, kp_oauthbearer_token_t *out,
+                                          char *errstr, size_t errsize);
+KP_API void kp_config_set_oauthbearer_token_cb(kp_config_t *conf, kp_oauthbearer_token_fn *fn,
+                                               void *opaque);
+
 /* murmur2 as the Java client computes it (Utils.murmur2), exposed so
  * applications can predict placement: partition =
  * (kp_murmur2(key, len) & 0x7fffffff) % partitions. A NULL key hashes as

@@ -28,6 +28,7 @@
 #include "net/conn.h"
 #include "engine/internal.h"
 #include "record/record_batch.h"
+#include "net/oauth.h"
 #include "net/resolve.h"
 #include "net/tls.h"
 #include "base/util.h"
@@ -972,6 +973,7 @@ static void producer_free(kp_producer_t *p) {
     kp_net_free(&p->net);
     kp_resolver_destroy(p->net.resolver); /* after the connections: they cancel their lookups */
     kp_tls_free(p->net.tls);              /* after the connections too: they hold its SSLs */
+    kp_oauth_free(p->net.oauth);          /* the I/O thread, its reader, has ended */
     void *const *ts, *const *tps;
     for (size_t i = 0, nt = kp_topics(p, &ts); i < nt; i++) {
         kp_topic_t *t = ts[i];
@@ -1107,6 +1109,17 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
     if (kp_auth_configure(&p->net.sasl, &p->conf, errstr, errstr_size)) {
         producer_free(p);
         return NULL;
+    }
+    /* OAUTHBEARER with a token callback: the refresher thread, which has
+     * the first token before we go on (net/oauth.h) */
+    if (p->net.sasl.on && p->net.sasl.mech == KP_SASL_OAUTHBEARER && p->conf.oauth_token_fn) {
+        kp_err_t orc;
+        p->net.oauth = kp_oauth_new(&p->conf, p->conf.oauth_token_fn, p->conf.oauth_token_opaque,
+                                    &p->logger, &orc, errstr, errstr_size);
+        if (!p->net.oauth) {
+            producer_free(p);
+            return NULL;
+        }
     }
     kp_err_t rerr;
     p->net.resolver = kp_resolver_new(&p->net, &rerr);

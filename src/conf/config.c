@@ -259,14 +259,21 @@ static const struct prop props[] = {
     MISSING("sasl.kerberos.ticket.renew.window.factor", P_STR, "0.8", "SASL"),
     MISSING("sasl.kerberos.ticket.renew.jitter", P_STR, "0.05", "SASL"),
     MISSING("sasl.kerberos.min.time.before.relogin", P_LONG, "60000", "SASL"),
-    MISSING("sasl.login.refresh.window.factor", P_STR, "0.8", "SASL"),
-    MISSING("sasl.login.refresh.window.jitter", P_STR, "0.05", "SASL"),
-    MISSING("sasl.login.refresh.min.period.seconds", P_INT, "60", "SASL"),
-    MISSING("sasl.login.refresh.buffer.seconds", P_INT, "300", "SASL"),
+    TLSSTR("sasl.login.refresh.window.factor", "0.8", sasl_login_refresh_window_factor,
+           "OAUTHBEARER: refresh a token at this fraction of its lifetime (0.5 to 1.0)"),
+    TLSSTR("sasl.login.refresh.window.jitter", "0.05", sasl_login_refresh_window_jitter,
+           "OAUTHBEARER: plus a random fraction of the lifetime up to this (0 to 0.25)"),
+    INT("sasl.login.refresh.min.period.seconds", "60", 0, 900,
+        sasl_login_refresh_min_period_seconds,
+        "OAUTHBEARER: the least time between token refreshes"),
+    INT("sasl.login.refresh.buffer.seconds", "300", 0, 3600, sasl_login_refresh_buffer_seconds,
+        "OAUTHBEARER: refresh at least this long before a token expires"),
     MISSING("sasl.login.connect.timeout.ms", P_INT, NULL, "SASL"),
     MISSING("sasl.login.read.timeout.ms", P_INT, NULL, "SASL"),
-    MISSING("sasl.login.retry.backoff.ms", P_LONG, "100", "SASL"),
-    MISSING("sasl.login.retry.backoff.max.ms", P_LONG, "10000", "SASL"),
+    LONG("sasl.login.retry.backoff.ms", "100", 0, I64MAX, sasl_login_retry_backoff_ms,
+         "OAUTHBEARER: first wait before asking for a token again after a failure"),
+    LONG("sasl.login.retry.backoff.max.ms", "10000", 0, I64MAX, sasl_login_retry_backoff_max_ms,
+         "OAUTHBEARER: longest wait between token attempts (doubling, +-20% jitter)"),
     MISSING("sasl.client.callback.handler.class", P_STR, NULL, "SASL"),
     MISSING("sasl.login.callback.handler.class", P_STR, NULL, "SASL"),
     MISSING("sasl.login.class", P_STR, NULL, "SASL"),
@@ -604,6 +611,14 @@ kp_err_t kp_config_add_interceptor(kp_config_t *conf, const kp_interceptor_t *ic
     return KP_OK;
 }
 
+void kp_config_set_oauthbearer_token_cb(kp_config_t *conf, kp_oauthbearer_token_fn *fn,
+                                        void *opaque) {
+    if (!conf)
+        return;
+    conf->c.oauth_token_fn = fn;
+    conf->c.oauth_token_opaque = opaque;
+}
+
 void kp_config_set_log(kp_config_t *conf, kp_log_fn *fn, void *opaque) {
     if (!conf)
         return;
@@ -672,7 +687,8 @@ kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
                             &c->metadata_max_age_ms, &c->metadata_max_idle_ms,
                             &c->reconnect_backoff_ms, &c->reconnect_backoff_max_ms,
                             &c->socket_setup_timeout_ms, &c->socket_setup_timeout_max_ms,
-                            &c->connections_max_idle_ms, &c->partitioner_availability_timeout_ms};
+                            &c->connections_max_idle_ms, &c->partitioner_availability_timeout_ms,
+                            &c->sasl_login_retry_backoff_ms, &c->sasl_login_retry_backoff_max_ms};
     for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)
         if (*durations[i] > KP_MAX_DURATION_MS)
             *durations[i] = KP_MAX_DURATION_MS;
@@ -720,6 +736,8 @@ kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
                                                                         : KP_PART_DEFAULT;
     if (c->retry_backoff_max_ms < c->retry_backoff_ms)
         c->retry_backoff_max_ms = c->retry_backoff_ms;
+    if (c->sasl_login_retry_backoff_max_ms < c->sasl_login_retry_backoff_ms)
+        c->sasl_login_retry_backoff_max_ms = c->sasl_login_retry_backoff_ms;
     if (c->reconnect_backoff_max_ms < c->reconnect_backoff_ms)
         c->reconnect_backoff_max_ms = c->reconnect_backoff_ms;
     return KP_OK;

@@ -72,6 +72,13 @@ typedef struct kp_conf {
     char *ssl_keystore_type, *ssl_keystore_location, *ssl_keystore_password;
     char *ssl_keystore_certificate_chain, *ssl_keystore_key, *ssl_key_password;
     char *sasl_mechanism, *sasl_jaas_config; /* SASL_PLAINTEXT / SASL_SSL */
+    /* OAUTHBEARER token refresh (net/oauth.c), Java's sasl.login.*: the
+     * window factor and jitter as written (doubles, checked there) */
+    char *sasl_login_refresh_window_factor, *sasl_login_refresh_window_jitter;
+    int32_t sasl_login_refresh_min_period_seconds, sasl_login_refresh_buffer_seconds;
+    int64_t sasl_login_retry_backoff_ms, sasl_login_retry_backoff_max_ms;
+    kp_oauthbearer_token_fn *oauth_token_fn; /* kp_config_set_oauthbearer_token_cb */
+    void *oauth_token_opaque;
     int key_serializer;   /* enum kp_serializer */
     int value_serializer; /* enum kp_serializer */
     int enable_idempotence;

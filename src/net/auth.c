@@ -21,6 +21,12 @@
  * fixed on the broker's side are taken without a restart. Requests that
  * carry a secret are zeroed when freed (kp_req_t.secret). No secret goes
  * into a log line: what the broker says is logged, what we send is not.
+ *
+ * OAUTHBEARER tokens come from the refresher (net/oauth.h, net->oauth)
+ * when the application set a token callback: each handshake, a new
+ * connection's or a KIP-368 re-authentication's, copies the newest token
+ * under the refresher's lock. Without one, Java's unsecured token is made
+ * anew for each connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +36,8 @@
 #include "base/util.h"
 #include "net/auth.h"
 #include "net/conn.h"
+#include "net/net.h"
+#include "net/oauth.h"
 #include "net/sasl.h"
 
 static void on_handshake(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r);
@@ -139,7 +147,17 @@ static void on_handshake(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *
     }
     kp_sasl_creds_t creds = net->sasl.creds;
     kp_sasl_token_t token = {0};
-    if (net->sasl.mech == KP_SASL_OAUTHBEARER) {
+    kp_oauth_snap_t snap = {0};
+    if (net->sasl.mech == KP_SASL_OAUTHBEARER && net->oauth) {
+        /* the refresher's newest token (net/oauth.h) */
+        if (kp_oauth_current(net->oauth, &snap)) {
+            kp_conn_close(net, c, KP_ERR_NOMEM, "out of memory");
+            return;
+        }
+        creds.token = snap.value;
+        creds.ext = snap.ext;
+        creds.next = snap.next;
+    } else if (net->sasl.mech == KP_SASL_OAUTHBEARER) {
         /* Java's unsecured token, made anew for each connection */
         rc = kp_sasl_unsecured_token(&net->sasl.jaas, kp_wall_ms(), &token, err, sizeof(err));
         if (rc) {
@@ -151,6 +169,7 @@ static void on_handshake(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *
     kp_sasl_free(c->sasl);
     c->sasl = kp_sasl_new(net->sasl.mech, &creds, &rc, err, sizeof(err));
     kp_sasl_token_clear(&token);
+    kp_oauth_snap_free(&snap);
     if (!c->sasl) {
         if (rc == KP_ERR_NOMEM)
             kp_conn_close(net, c, rc, "out of memory");
@@ -200,6 +219,12 @@ kp_err_t kp_auth_configure(kp_net_sasl_t *s, const kp_conf_t *conf, char *errstr
     if (rc) {
         kp_errf(errstr, size, "Invalid value for property 'sasl.mechanism': %s", err);
         return rc == KP_ERR_NOMEM ? rc : KP_ERR_INVALID_CONFIG;
+    }
+    if (s->mech == KP_SASL_OAUTHBEARER && conf->oauth_token_fn) {
+        /* the application's token callback: tokens and extensions come
+         * from it (net/oauth.c), sasl.jaas.config is not needed */
+        s->on = 1;
+        return KP_OK;
     }
     if (!conf->sasl_jaas_config || !*conf->sasl_jaas_config) {
         kp_errf(errstr, size,

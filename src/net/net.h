@@ -56,6 +56,8 @@ typedef struct kp_net {
     int retire_boot;            /* bootstrap connections are no longer needed */
     kp_conn_t *retired;         /* connections to destroy at the top of the loop */
     kp_net_sasl_t sasl;         /* SASL_*: the mechanism and credentials (auth.h) */
+    struct kp_oauth *oauth;     /* OAUTHBEARER with a token source: the refresher
+                                   (oauth.h), made before the I/O thread starts */
     kp_seed_t *seeds;           /* bootstrap.servers, in order */
     int nseeds;
     int rebootstraps;           /* how many so far */
