@@ -33,14 +33,19 @@ static kp_producer_t *sasl_producer(fake_broker_t *fb, logcap_t *lc, const char 
     return p;
 }
 
-static void test_plain_delivers(void) {
+/* A fake broker requiring SASL PLAIN for alice, and a log capture. */
+static fake_broker_t *start(logcap_t *lc) {
     fb_options_t o = {0};
     o.sasl_user = "alice";
     o.sasl_password = PW;
-    fake_broker_t *fb = fb_start(&o);
-    REQUIRE_NOT_NULL(fb);
+    logcap_init(lc);
+    return fb_start(&o);
+}
+
+static void test_plain_delivers(void) {
     logcap_t lc;
-    logcap_init(&lc);
+    fake_broker_t *fb = start(&lc);
+    REQUIRE_NOT_NULL(fb);
     kp_producer_t *p = sasl_producer(fb, &lc, "PLAIN",
                                      "org.apache.kafka.common.security.plain.PlainLoginModule "
                                      "required username=\"alice\" password=\"" PW "\";");
@@ -61,13 +66,9 @@ static void test_plain_delivers(void) {
 }
 
 static void test_wrong_password_fails_at_once(void) {
-    fb_options_t o = {0};
-    o.sasl_user = "alice";
-    o.sasl_password = PW;
-    fake_broker_t *fb = fb_start(&o);
-    REQUIRE_NOT_NULL(fb);
     logcap_t lc;
-    logcap_init(&lc);
+    fake_broker_t *fb = start(&lc);
+    REQUIRE_NOT_NULL(fb);
     kp_producer_t *p = sasl_producer(fb, &lc, "PLAIN",
                                      "org.apache.kafka.common.security.plain.PlainLoginModule "
                                      "required username=\"alice\" password=\"not-it\";");
@@ -89,13 +90,9 @@ static void test_wrong_password_fails_at_once(void) {
 }
 
 static void test_mechanism_the_broker_lacks(void) {
-    fb_options_t o = {0};
-    o.sasl_user = "alice";
-    o.sasl_password = PW;
-    fake_broker_t *fb = fb_start(&o);
-    REQUIRE_NOT_NULL(fb);
     logcap_t lc;
-    logcap_init(&lc);
+    fake_broker_t *fb = start(&lc);
+    REQUIRE_NOT_NULL(fb);
     kp_producer_t *p = sasl_producer(fb, &lc, "SCRAM-SHA-256",
                                      "org.apache.kafka.common.security.scram.ScramLoginModule "
                                      "required username=\"alice\" password=\"" PW "\";");
