@@ -27,6 +27,16 @@ fi
 check "kprod-mock prints a bootstrap list of 3 brokers" \
   '[ "$(echo "$BOOT" | tr , "\n" | grep -cE "^127\.0\.0\.1:[0-9]+$")" = 3 ]'
 
+# --advertise: broker 2 names another address in Metadata (kcat -L reads it)
+"$B/tools/kprod-mock" --brokers 2 --advertise 2:127.0.0.1:9 >"$T/adv.out" 2>"$T/adv.err" &
+ADV_PID=$!
+wait_for '[ -s "$T/adv.out" ] || exited "$ADV_PID"'
+ADV_BOOT=$(head -1 "$T/adv.out" | cut -d, -f1)
+timeout 30 kcat -L -b "$ADV_BOOT" -m 5 >"$T/adv.list" 2>/dev/null
+check "kprod-mock --advertise: broker 2 is advertised at 127.0.0.1:9, broker 1 at its own port" \
+  'grep -q "broker 2 at 127.0.0.1:9\b" "$T/adv.list" && grep -q "broker 1 at $ADV_BOOT" "$T/adv.list"'
+kill -TERM "$ADV_PID"; wait "$ADV_PID" 2>/dev/null
+
 # kcat: all records of a topic as "partition<TAB>key<TAB>value"
 consume() { kcat -C -b "$BOOT" -t "$1" -e -q -f '%p\t%k\t%s\n' 2>/dev/null | sort; }
 
