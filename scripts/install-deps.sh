@@ -16,7 +16,9 @@
 #                                 library; kprod's own programs do not use it)
 #   valgrind python3              the tool tests, the docs and include checks
 #   libjansson-dev                kprod-mock's secured listeners (OAUTHBEARER's
-#                                 JWS claims)
+#                                 JWS claims), and with libcurl4-openssl-dev
+#   libcurl4-openssl-dev          libkprod's OIDC client credentials (KIP-768,
+#                                 optional: cmake/oidc.cmake)
 #   python3-kafka python3-snappy python3-lz4 python3-zstandard
 #                                 kafka-python, an independent client of
 #                                 kprod-mock's secured listeners in the tool
@@ -29,7 +31,7 @@
 set -eu
 PKGS="gcc g++ make cmake pkg-config zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libc-ares-dev
 npm ca-certificates openssl libssl-dev librdkafka-dev kcat valgrind python3 stunnel4 libjansson-dev
-python3-kafka python3-snappy python3-lz4 python3-zstandard"
+libcurl4-openssl-dev python3-kafka python3-snappy python3-lz4 python3-zstandard"
 missing=""
 for p in $PKGS; do
   if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then

@@ -1110,16 +1110,12 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         producer_free(p);
         return NULL;
     }
-    /* OAUTHBEARER with a token callback: the refresher thread, which has
-     * the first token before we go on (net/oauth.h) */
-    if (p->net.sasl.on && p->net.sasl.mech == KP_SASL_OAUTHBEARER && p->conf.oauth_token_fn) {
-        kp_err_t orc;
-        p->net.oauth = kp_oauth_new(&p->conf, p->conf.oauth_token_fn, p->conf.oauth_token_opaque,
-                                    &p->logger, &orc, errstr, errstr_size);
-        if (!p->net.oauth) {
-            producer_free(p);
-            return NULL;
-        }
+    /* OAUTHBEARER with a token source (the application's callback, OIDC):
+     * the refresher thread, which has the first token before we go on
+     * (net/oauth.h) */
+    if (kp_oauth_setup(&p->net, errstr, errstr_size)) {
+        producer_free(p);
+        return NULL;
     }
     kp_err_t rerr;
     p->net.resolver = kp_resolver_new(&p->net, &rerr);

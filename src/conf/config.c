@@ -268,18 +268,27 @@ static const struct prop props[] = {
         "OAUTHBEARER: the least time between token refreshes"),
     INT("sasl.login.refresh.buffer.seconds", "300", 0, 3600, sasl_login_refresh_buffer_seconds,
         "OAUTHBEARER: refresh at least this long before a token expires"),
-    MISSING("sasl.login.connect.timeout.ms", P_INT, NULL, "SASL"),
-    MISSING("sasl.login.read.timeout.ms", P_INT, NULL, "SASL"),
+    INT("sasl.login.connect.timeout.ms", NULL, 1, I32MAX, sasl_login_connect_timeout_ms,
+        "OIDC: how long connecting to sasl.oauthbearer.token.endpoint.url may take (unset: "
+        "10000)"),
+    INT("sasl.login.read.timeout.ms", NULL, 1, I32MAX, sasl_login_read_timeout_ms,
+        "OIDC: how long the token endpoint may take to answer once connected (unset: 30000)"),
     LONG("sasl.login.retry.backoff.ms", "100", 0, I64MAX, sasl_login_retry_backoff_ms,
          "OAUTHBEARER: first wait before asking for a token again after a failure"),
     LONG("sasl.login.retry.backoff.max.ms", "10000", 0, I64MAX, sasl_login_retry_backoff_max_ms,
          "OAUTHBEARER: longest wait between token attempts (doubling, +-20% jitter)"),
     MISSING("sasl.client.callback.handler.class", P_STR, NULL, "SASL"),
-    MISSING("sasl.login.callback.handler.class", P_STR, NULL, "SASL"),
+    TLSSTR("sasl.login.callback.handler.class", NULL, sasl_login_callback_handler_class,
+           "Empty, or Java's OAuthBearerLoginCallbackHandler (either package), which "
+           "sasl.oauthbearer.token.endpoint.url selects anyway; other classes: use "
+           "kp_config_set_oauthbearer_token_cb()"),
     MISSING("sasl.login.class", P_STR, NULL, "SASL"),
     MISSING("sasl.oauthbearer.scope.claim.name", P_STR, "scope", "SASL"),
     MISSING("sasl.oauthbearer.sub.claim.name", P_STR, "sub", "SASL"),
-    MISSING("sasl.oauthbearer.token.endpoint.url", P_STR, NULL, "SASL"),
+    TLSSTR("sasl.oauthbearer.token.endpoint.url", NULL, sasl_oauthbearer_token_endpoint_url,
+           "OAUTHBEARER with OIDC client credentials (KIP-768): the identity provider's token "
+           "endpoint (https://...), given clientId, clientSecret, scope and extension_* in "
+           "sasl.jaas.config; needs a build with libcurl and jansson"),
     MISSING("sasl.oauthbearer.jwks.endpoint.url", P_STR, NULL, "SASL"),
     MISSING("sasl.oauthbearer.jwks.endpoint.refresh.ms", P_LONG, "3600000", "SASL"),
     MISSING("sasl.oauthbearer.jwks.endpoint.retry.backoff.ms", P_LONG, "100", "SASL"),
@@ -490,6 +499,18 @@ kp_err_t kp_config_set(kp_config_t *conf, const char *name, const char *value, c
                 "Property 'compression.type'='%s': this build of kprod was compiled without %s "
                 "support (install its -dev package and rebuild)",
                 value, value);
+        return KP_ERR_INVALID_CONFIG;
+    }
+    if (!strcmp(name, "sasl.login.callback.handler.class") && *value &&
+        strcmp(value, "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler") &&
+        strcmp(value,
+               "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerLoginCallbackHandler")) {
+        kp_errf(errstr, errstr_size,
+                "Invalid value '%s' for property 'sasl.login.callback.handler.class': kprod has "
+                "Java's OAuthBearerLoginCallbackHandler (OIDC client credentials, selected by "
+                "sasl.oauthbearer.token.endpoint.url); give other token sources with "
+                "kp_config_set_oauthbearer_token_cb()",
+                value);
         return KP_ERR_INVALID_CONFIG;
     }
     if (!strcmp(name, "partitioner.class") && *value &&

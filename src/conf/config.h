@@ -77,6 +77,9 @@ typedef struct kp_conf {
     char *sasl_login_refresh_window_factor, *sasl_login_refresh_window_jitter;
     int32_t sasl_login_refresh_min_period_seconds, sasl_login_refresh_buffer_seconds;
     int64_t sasl_login_retry_backoff_ms, sasl_login_retry_backoff_max_ms;
+    /* OIDC client credentials (KIP-768, net/oauth.c); timeouts 0 when unset */
+    char *sasl_oauthbearer_token_endpoint_url, *sasl_login_callback_handler_class;
+    int32_t sasl_login_connect_timeout_ms, sasl_login_read_timeout_ms;
     kp_oauthbearer_token_fn *oauth_token_fn; /* kp_config_set_oauthbearer_token_cb */
     void *oauth_token_opaque;
     int key_serializer;   /* enum kp_serializer */

@@ -25,8 +25,9 @@
  * OAUTHBEARER tokens come from the refresher (net/oauth.h, net->oauth)
  * when the application set a token callback: each handshake, a new
  * connection's or a KIP-368 re-authentication's, copies the newest token
- * under the refresher's lock. Without one, Java's unsecured token is made
- * anew for each connection.
+ * under the refresher's lock; OIDC client credentials
+ * (sasl.oauthbearer.token.endpoint.url) are such a source too. Without
+ * one, Java's unsecured token is made anew for each connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,14 +242,36 @@ kp_err_t kp_auth_configure(kp_net_sasl_t *s, const kp_conf_t *conf, char *errstr
     rc = kp_jaas_parse(conf->sasl_jaas_config, &s->jaas, errstr, size);
     if (rc)
         return rc;
+    if (s->mech == KP_SASL_OAUTHBEARER && conf->sasl_oauthbearer_token_endpoint_url &&
+        *conf->sasl_oauthbearer_token_endpoint_url) {
+        /* OIDC client credentials (KIP-768): the refresher asks the
+         * endpoint (net/oauth.c, started by kp_oauth_setup) */
+        rc = kp_oauth_oidc_check(conf, &s->jaas, errstr, size);
+        if (rc) {
+            kp_jaas_free(&s->jaas);
+            return rc == KP_ERR_NOMEM ? rc : KP_ERR_INVALID_CONFIG;
+        }
+        s->on = 1;
+        return KP_OK;
+    }
+    if (s->mech == KP_SASL_OAUTHBEARER && conf->sasl_login_callback_handler_class &&
+        *conf->sasl_login_callback_handler_class) {
+        /* Java's OAuthBearerLoginCallbackHandler without its endpoint */
+        kp_errf(errstr, size,
+                "sasl.login.callback.handler.class=%s needs sasl.oauthbearer.token.endpoint.url",
+                conf->sasl_login_callback_handler_class);
+        kp_jaas_free(&s->jaas);
+        return KP_ERR_INVALID_CONFIG;
+    }
     if (s->mech == KP_SASL_OAUTHBEARER) {
-        /* Java's unsecured tokens (development); OIDC client credentials
-         * (KIP-768) are not built yet: say so rather than send nothing */
+        /* Java's unsecured tokens (development) */
         if (!kp_jaas_get(&s->jaas, "unsecuredLoginStringClaim_sub")) {
             kp_errf(errstr, size,
-                    "sasl.mechanism=OAUTHBEARER: kprod builds Java's unsecured tokens "
-                    "(unsecuredLoginStringClaim_sub=\"...\" in sasl.jaas.config); OIDC client "
-                    "credentials (sasl.oauthbearer.token.endpoint.url) are not built yet");
+                    "sasl.mechanism=OAUTHBEARER needs a token source: OIDC client credentials "
+                    "(sasl.oauthbearer.token.endpoint.url, with clientId and clientSecret in "
+                    "sasl.jaas.config), Java's unsecured tokens for development "
+                    "(unsecuredLoginStringClaim_sub=\"...\" in sasl.jaas.config) or "
+                    "kp_config_set_oauthbearer_token_cb()");
             kp_jaas_free(&s->jaas);
             return KP_ERR_INVALID_CONFIG;
         }

@@ -52,9 +52,54 @@ void kp_oauth_snap_free(kp_oauth_snap_t *s);
 int kp_oauth_fetches(kp_oauth_t *o, int *failures);
 void kp_oauth_wake(kp_oauth_t *o);
 
-/* Stop the thread (waiting for a call in progress to return) and free,
- * zeroing the token. NULL is fine. */
+/* Stop the thread (waiting for a call in progress to return; an OIDC
+ * request in progress is aborted) and free, zeroing the token. NULL is
+ * fine. */
 void kp_oauth_free(kp_oauth_t *o);
+
+/* ---- OIDC client credentials (KIP-768) ----
+ *
+ * Java's OAuthBearerLoginCallbackHandler with its ClientCredentials
+ * retriever (HttpAccessTokenRetriever), as a token source for the
+ * refresher: POST grant_type=client_credentials[&scope=...] to
+ * sasl.oauthbearer.token.endpoint.url with HTTP basic authentication
+ * (clientId:clientSecret, trimmed, standard base64, RFC 7617), Accept:
+ * application/json; the answer's access_token is the token, its lifetime
+ * the JWT's exp claim (as Java, which reads the token's claims without
+ * checking its signature: the broker does that) or else now + expires_in;
+ * the principal its sub claim (else clientId); the SASL extensions are
+ * sasl.jaas.config's extension_<name> options (Confluent Cloud's
+ * extension_logicalCluster, extension_identityPoolId). Within one token
+ * request, transport errors and HTTP statuses Java deems transient (5xx,
+ * 429, ...) are retried with sasl.login.retry.backoff.ms doubling until
+ * sasl.login.retry.backoff.max.ms has passed (Java's Retry); 400, 401, 403,
+ * 404 ... are not. Errors name the endpoint (without user info or query)
+ * and the HTTP status with the provider's error and error_description,
+ * never the secret. Timeouts: sasl.login.connect.timeout.ms (unset: 10 s)
+ * for the connection, sasl.login.read.timeout.ms (unset: 30 s) for the rest.
+ *
+ * TLS trust for the endpoint is Java's: the ssl.* options inside
+ * sasl.jaas.config (JaasOptionsUtils: ssl.truststore.location, PEM here,
+ * and ssl.endpoint.identification.algorithm, "" turning off the host name
+ * check), not the top-level ssl.* properties, which are the brokers';
+ * without them the system's CA store (libcurl's default). libcurl (HTTP)
+ * and jansson (JSON), both optional at build time (cmake/oidc.cmake). */
+
+/* 1 when this build has OIDC (libcurl and jansson). */
+int kp_oauth_oidc_built(void);
+/* Check the OIDC settings (conf's endpoint URL, j's clientId,
+ * clientSecret, extension_*, ssl.* options): KP_OK or
+ * KP_ERR_INVALID_CONFIG / KP_ERR_NOT_IMPLEMENTED with the reason, never a
+ * value of a secret. */
+kp_err_t kp_oauth_oidc_check(const kp_conf_t *conf, const kp_jaas_t *j, char *err, size_t errsize);
+
+struct kp_net;
+/* At producer creation, after kp_auth_configure: start net->oauth when
+ * the SASL mechanism is OAUTHBEARER and a token source applies (the
+ * application's callback, else OIDC with sasl.oauthbearer.token.endpoint.url),
+ * waiting for the first token. KP_OK (also when none applies), or the
+ * failure in errstr (the endpoint and the HTTP status, say). */
+kp_err_t kp_oauth_setup(struct kp_net *net, char *errstr, size_t errsize);
 
 /* Java's ExpiringCredentialRefreshingLogin.refreshMs: when to refresh a
  * token valid from start_ms (or now_ms when unknown, <= 0) to expire_ms,
