@@ -261,7 +261,7 @@ static void test_unimplemented_features(void)
         {"partitioner.class", "com.example.P", "partitioner"},
         {"interceptor.classes", "com.example.I", "interceptor"},
         /* numeric SASL settings: the feature, not a bogus range, is named */
-        {"sasl.login.refresh.buffer.seconds", "301", "SASL"},
+        {"sasl.oauthbearer.clock.skew.seconds", "31", "SASL"},
         {"sasl.kerberos.min.time.before.relogin", "1", "SASL"},
     };
     kp_config_t *conf = kp_config_new();
