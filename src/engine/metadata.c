@@ -192,10 +192,7 @@ kp_err_t kp_md_broker(kp_producer_t *p, const kp_md_broker_t *mb) {
             kp_conn_t *c = kp_conn_new(mb->node_id, mb->host, mb->port);
             if (!c)
                 return KP_ERR_NOMEM;
-            /* cannot destroy the old one here: we may be inside its read */
-            kp_conn_close(&p->net, b->conn, KP_ERR_TRANSPORT, "broker address changed");
-            b->conn->next = p->net.retired;
-            p->net.retired = b->conn;
+            kp_net_retire(&p->net, b->conn, "broker address changed");
             b->conn = c;
             b->port = mb->port;
         }

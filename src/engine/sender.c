@@ -134,11 +134,7 @@ static int fail_everything(kp_producer_t *p) {
 }
 
 static void retire_conns(kp_producer_t *p) {
-    while (p->net.retired) {
-        kp_conn_t *c = p->net.retired;
-        p->net.retired = c->next;
-        kp_conn_destroy(&p->net, c);
-    }
+    kp_net_reap(&p->net);
     if (p->net.retire_boot) {
         /* bootstrap connections go once known brokers took over, each when
          * it has nothing in flight (an InitProducerId may be on one) */

@@ -56,19 +56,6 @@ static void refuse(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
     kp_conn_close(net, c, err, "SASL authentication failed");
 }
 
-/* Queue a setup request built by enc; 0, or -1 (closed) when memory runs
- * out. */
-static int send_setup(kp_net_t *net, kp_conn_t *c, kp_req_t *req) {
-    if (!req || kp_req_seal(req)) {
-        kp_req_free(req);
-        kp_conn_close(net, c, KP_ERR_NOMEM, "out of memory");
-        return -1;
-    }
-    req->setup = 1;
-    kp_conn_send_setup(net, c, req);
-    return 0;
-}
-
 void kp_auth_start(kp_net_t *net, kp_conn_t *c) {
     if (!net->sasl.on) {
         kp_conn_setup_done(net, c);
@@ -89,7 +76,7 @@ void kp_auth_start(kp_net_t *net, kp_conn_t *c) {
     if (req)
         kp_sasl_handshake_req(&req->w, req->ver, req->corrid, net->client_id,
                               kp_sasl_mech_name(net->sasl.mech));
-    send_setup(net, c, req);
+    kp_conn_send_setup(net, c, req);
 }
 
 /* Send the mechanism's next message in a SaslAuthenticate request. */
@@ -101,7 +88,7 @@ static void send_authenticate(kp_net_t *net, kp_conn_t *c, const kp_sasl_out_t *
         kp_sasl_authenticate_req(&req->w, req->ver, req->corrid, net->client_id, out->data,
                                  out->len);
     }
-    send_setup(net, c, req);
+    kp_conn_send_setup(net, c, req);
 }
 
 /* Run the state machine on the server's message (NULL: the first step),

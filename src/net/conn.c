@@ -386,25 +386,23 @@ static void queue_apiversions(kp_net_t *net, kp_conn_t *c) {
     kp_req_t *req =
         kp_req_new(net, KP_API_API_VERSIONS, c->apiv_ver, kp_mono_ms(), &apiversions_ops);
     if (req)
-        req->setup = 1;
-    if (req)
         kp_apiversions_req(&req->w, req->ver, req->corrid, net->client_id);
-    if (!req || kp_req_seal(req)) {
-        kp_req_free(req);
-        kp_conn_close(net, c, KP_ERR_NOMEM, "out of memory");
-        return;
-    }
     kp_conn_send_setup(net, c, req);
 }
 
-void kp_conn_send_setup(kp_net_t *net, kp_conn_t *c, kp_req_t *req) {
-    (void)net;
+int kp_conn_send_setup(kp_net_t *net, kp_conn_t *c, kp_req_t *req) {
+    if (!req || kp_req_seal(req)) {
+        kp_req_free(req);
+        kp_conn_close(net, c, KP_ERR_NOMEM, "out of memory");
+        return -1;
+    }
     /* The setup goes before anything the sender queued meanwhile. */
     req->setup = 1;
     req->next = c->out_head;
     c->out_head = req;
     if (!c->out_tail)
         c->out_tail = req;
+    return 0;
 }
 
 void kp_conn_setup_done(kp_net_t *net, kp_conn_t *c) { setup_next(net, c); }
@@ -495,8 +493,9 @@ static void handle_apiversions(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rb
 static int is_unasked_answer(kp_conn_t *c, const kp_req_t *awaited) {
     if (!c->noanswer_n || c->rlen < 4)
         return 0;
-    const uint8_t *b = c->rbuf;
-    int32_t id = (int32_t)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]);
+    kp_rbuf_t r;
+    kp_rbuf_init(&r, c->rbuf, 4, 0);
+    int32_t id = kp_r_i32(&r);
     if (awaited && id == awaited->corrid)
         return 0;
     if ((int32_t)((uint32_t)id - (uint32_t)c->noanswer_lo) < 0 ||

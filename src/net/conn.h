@@ -195,9 +195,11 @@ void kp_req_free(kp_req_t *req);
 kp_req_t *kp_req_new(kp_net_t *net, int16_t api, int16_t ver, int64_t now,
                      const kp_req_ops_t *ops);
 int kp_req_seal(kp_req_t *req);
-/* For setup steps (auth.c): queue a setup request ahead of what waits for
- * READY, and say the current step is done (the next one runs, or READY). */
-void kp_conn_send_setup(kp_net_t *net, kp_conn_t *c, kp_req_t *req);
+/* For setup steps (auth.c): seal req (built by kp_req_new and an encoder)
+ * and queue it ahead of what waits for READY: 0, or -1 when req is NULL or
+ * memory runs out (req freed, the connection closed); and say the current
+ * step is done (the next one runs, or READY). */
+int kp_conn_send_setup(kp_net_t *net, kp_conn_t *c, kp_req_t *req);
 void kp_conn_setup_done(kp_net_t *net, kp_conn_t *c);
 
 #endif

@@ -38,12 +38,18 @@ int kp_net_add_seed(kp_net_t *net, const char *host, int32_t port) {
     return 0;
 }
 
-/* Close c (its requests fail) and put it on the list destroyed at the top
- * of the I/O loop (we may be inside its read). */
-static void retire(kp_net_t *net, kp_conn_t *c, const char *why) {
+void kp_net_retire(kp_net_t *net, kp_conn_t *c, const char *why) {
     kp_conn_close(net, c, KP_ERR_TRANSPORT, why);
     c->next = net->retired;
     net->retired = c;
+}
+
+void kp_net_reap(kp_net_t *net) {
+    while (net->retired) {
+        kp_conn_t *c = net->retired;
+        net->retired = c->next;
+        kp_conn_destroy(net, c);
+    }
 }
 
 int kp_net_rebootstrap(kp_net_t *net) {
@@ -59,10 +65,10 @@ int kp_net_rebootstrap(kp_net_t *net) {
         return -1;
     }
     for (int i = 0; i < net->nbrokers; i++)
-        retire(net, net->brokers[i].conn, NULL);
+        kp_net_retire(net, net->brokers[i].conn, NULL);
     net->nbrokers = 0;
     for (int i = 0; i < net->nboot; i++)
-        retire(net, net->boot[i], NULL);
+        kp_net_retire(net, net->boot[i], NULL);
     free(net->boot);
     net->boot = boot;
     net->nboot = n;
@@ -79,11 +85,7 @@ void kp_net_free(kp_net_t *net) {
     for (int i = 0; i < net->nboot; i++)
         kp_conn_destroy(net, net->boot[i]);
     free(net->boot);
-    while (net->retired) {
-        kp_conn_t *c = net->retired;
-        net->retired = c->next;
-        kp_conn_destroy(net, c);
-    }
+    kp_net_reap(net);
     kp_auth_free(&net->sasl);
     for (int i = 0; i < net->nseeds; i++)
         free(net->seeds[i].host);

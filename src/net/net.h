@@ -71,6 +71,12 @@ int kp_net_add_seed(kp_net_t *net, const char *host, int32_t port);
  * loop) and make new bootstrap connections from the seeds, which resolve
  * their names again. -1 when memory runs out (nothing changed). */
 int kp_net_rebootstrap(kp_net_t *net);
+/* Close c (its requests fail: KP_ERR_TRANSPORT, why logged unless NULL)
+ * and put it on the retired list: it cannot be destroyed now, we may be
+ * inside its read. kp_net_reap destroys the retired ones (the top of the
+ * I/O loop). */
+void kp_net_retire(kp_net_t *net, kp_conn_t *c, const char *why);
+void kp_net_reap(kp_net_t *net);
 /* Destroy every connection and the seeds (the I/O thread has ended). */
 void kp_net_free(kp_net_t *net);
 
