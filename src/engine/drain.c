@@ -108,10 +108,10 @@ typedef struct scan {
  * once the producer hit a fatal error) onto s->expired; all of them onto
  * s->unusable when the leader is a broker kprod cannot use (lacking what
  * it needs, a failed TLS handshake: they fail with the broker's
- * kp_conn_t.unusable) (tp->lock held). */
-static void expire_queued(scan_t *s, kp_tp_t *tp) {
+ * kp_conn_t.unusable); lc is the leader's connection, or NULL (tp->lock
+ * held). */
+static void expire_queued(scan_t *s, kp_tp_t *tp, const kp_conn_t *lc) {
     int64_t dto = s->p->conf.delivery_timeout_ms;
-    kp_conn_t *lc = tp->leader >= 0 && tp->head ? kp_broker_conn(s->p, tp->leader) : NULL;
     int unusable = lc && lc->unusable && lc->state != KP_CONN_READY;
     while (tp->head && !tp->head->compressing &&
            (s->fatal || unusable || s->now >= tp->head->created_ms + dto)) {
@@ -160,9 +160,9 @@ static void take_head(scan_t *s, kp_tp_t *tp, kp_batch_t *b, kp_conn_t *c) {
 }
 
 /* Look at tp's head batch: note when it is due, take it when it is ready
- * and its leader's connection can carry it, or say what it waits for
- * (tp->lock held). */
-static void scan_head(scan_t *s, kp_tp_t *tp) {
+ * and its leader's connection c (NULL: none known) can carry it, or say
+ * what it waits for (tp->lock held). */
+static void scan_head(scan_t *s, kp_tp_t *tp, kp_conn_t *c) {
     kp_producer_t *p = s->p;
     int64_t now = s->now;
     kp_batch_t *b = tp->head;
@@ -175,7 +175,6 @@ static void scan_head(scan_t *s, kp_tp_t *tp) {
         return;
     }
     s->next = MIN(s->next, b->created_ms + p->conf.delivery_timeout_ms);
-    kp_conn_t *c = tp->leader >= 0 ? kp_broker_conn(p, tp->leader) : NULL;
     int64_t ready_at;
     if (b->attempts)
         ready_at = b->retry_at_ms; /* a retry waits out its backoff */
@@ -292,8 +291,10 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
     for (int ai = 0; ai < p->nactive; ai++) {
         kp_tp_t *tp = p->active[ai];
         pthread_mutex_lock(&tp->lock);
-        expire_queued(&s, tp);
-        scan_head(&s, tp);
+        /* its leader's connection, looked up once for both */
+        kp_conn_t *lc = tp->head && tp->leader >= 0 ? kp_broker_conn(p, tp->leader) : NULL;
+        expire_queued(&s, tp, lc);
+        scan_head(&s, tp, lc);
         /* off the list once its deque is empty (appends and requeues
          * put it back, under this lock) */
         int keep = tp->head != NULL;
