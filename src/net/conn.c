@@ -434,7 +434,8 @@ short kp_conn_events(const kp_conn_t *c) {
 
 static void handle_apiversions(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
     kp_api_range_t ranges[KP_API_COUNT];
-    int err = kp_apiversions_resp(r, req->ver, ranges);
+    kp_features_t feat;
+    int err = kp_apiversions_resp(r, req->ver, ranges, &feat);
     /* Falling back (KIP-511): a broker that does not know our version
      * answers UNSUPPORTED_VERSION with its own range: ask again at the
      * highest version both know. One that sends no range, or an answer we
@@ -467,6 +468,7 @@ static void handle_apiversions(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rb
         c->range[api] = ranges[api];
         c->ver[api] = kp_proto_pick((int16_t)api, ranges[api].min, ranges[api].max);
     }
+    c->txn_version = feat.transaction_version;
     if (c->ver[KP_API_PRODUCE] < 0 || c->ver[KP_API_METADATA] < 0) {
         c->unusable = KP_ERR_UNSUPPORTED_BROKER;
         char name[KP_CONN_NAME_MAX];

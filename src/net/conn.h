@@ -124,6 +124,9 @@ struct kp_conn {
     int64_t last_warn_ms; /* last failure logged as a warning (rate limit) */
     kp_err_t last_warn_err; /* and its error: a different one is a warning at once */
     int16_t ver[KP_API_COUNT]; /* negotiated version per API, -1 = unusable */
+    /* finalized transaction.version from ApiVersions v3+ (0: none): 2+
+     * means transactions v2 (KIP-890) */
+    int16_t txn_version;
     kp_api_range_t range[KP_API_COUNT]; /* what the broker offered (-1/-1: not) */
     /* its last setup found it cannot be used as things are, and why:
      * KP_ERR_UNSUPPORTED_BROKER (it lacks what kprod needs: Produce >= 3,

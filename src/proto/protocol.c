@@ -1,6 +1,7 @@
 /*
  * protocol — encoders/decoders for ApiVersions (18), Metadata (3), Produce
  * (0), InitProducerId (22), SaslHandshake (17) and SaslAuthenticate (36),
+ * and the version tables of those and of txn.c's transactional APIs,
  * written from the message schemas of Apache
  * Kafka (clients/src/main/resources/common/message/<Api>Request.json and
  * <Api>Response.json), field by field as their "versions",
@@ -10,41 +11,55 @@
  * for byte; ours: what kprod negotiates, kp_proto_our_*):
  *
  *   API             codec          ours    notes
- *   Produce         3..10 (0..10)  3..10   v3 RecordBatch v2 + TransactionalId;
+ *   Produce         3..12 (0..12)  3..12   v3 RecordBatch v2 + TransactionalId;
  *                                          v8 RecordErrors/ErrorMessage
  *                                          (KIP-467); flexible from v9; v10
  *                                          CurrentLeader/NodeEndpoints
- *                                          (KIP-951). (0..10: responses)
+ *                                          (KIP-951); v11 (TRANSACTION_
+ *                                          ABORTABLE) and v12 (transactions
+ *                                          v2) v10's format. (0..12:
+ *                                          responses)
  *   Metadata        1..12 (0..12)  1..12   v4 AllowAutoTopicCreation; v7
  *                                          LeaderEpoch; v8 authorized ops;
  *                                          flexible from v9; v10 TopicId; v11
  *                                          drops the cluster's authorized ops;
  *                                          v12 nullable topic names
- *   ApiVersions     0..4           0..2    flexible from v3 (KIP-511 client
- *                                          software name/version); response
+ *   ApiVersions     0..4           0..3    flexible from v3 (KIP-511 client
+ *                                          software name/version; tag 2
+ *                                          FinalizedFeatures, read for
+ *                                          transaction.version); response
  *                                          header v0 always
- *   InitProducerId  0..5           0..4    flexible from v2; v3 ProducerId/
+ *   InitProducerId  0..5           0..5    flexible from v2; v3 ProducerId/
  *                                          Epoch; v4/v5 only new error codes
  *   SaslHandshake   0..1           1..1    same fields; v1: the exchange goes
  *                                          in SaslAuthenticate (v0's raw
  *                                          tokens are not done)
  *   SaslAuthenticate 0..2          0..2    v1 SessionLifetimeMs (KIP-368);
  *                                          flexible from v2
+ *   FindCoordinator 0..6           0..6    txn.c (the transactional APIs,
+ *   AddPartitionsToTxn 0..3        0..3    each flexible from v3; their
+ *   AddOffsetsToTxn 0..4           0..4    fields by version are in txn.c's
+ *   EndTxn          0..5           0..5    table). AddPartitionsToTxn 4+ is
+ *   TxnOffsetCommit 0..5           0..5    the brokers' batched form
  *
- * Why ours stop where they do: Produce 10 and Metadata 12 are the highest
- * the engine's use of the decoded structs is right for (Produce 11+ is
- * KIP-890's transaction protocol, 13 names topics by id; Metadata 13 adds a
- * top-level ErrorCode). ApiVersions stays at 2 until the engine falls back
- * from a v3 request that a broker answers malformed or by closing the
- * connection; InitProducerId at 4, the last version a non-transactional
- * producer has any use for.
+ * Why ours stop where they do: Metadata 12 is the highest the engine's use
+ * of the decoded structs is right for (13 adds a top-level ErrorCode);
+ * Produce 13 names topics by id. Produce 12, EndTxn 5 and TxnOffsetCommit
+ * 5 are transactions v2 (KIP-890 part 2: the broker adds partitions and
+ * the group to the transaction, EndTxn bumps the epoch) and mean it to the
+ * broker, so the engine caps them at 11, 4 and 4 unless the cluster's
+ * finalized transaction.version (kp_features_t) is 2 or more.
+ * ApiVersions asks v3 first and conn.c falls back (to v0, or the broker's
+ * own range) when a broker answers it malformed, UNSUPPORTED_VERSION or by
+ * closing the connection.
  *
  * KIP-896 (Kafka 4.0 removed old protocol versions). Kafka 4.0.0's schemas
  * (release commit 74d93adadb74ff682882b31dde03fea07fb4af97):
  * ProduceRequest.json "validVersions": "3-12" ("Versions 0-2 were removed in
  * Apache Kafka 4.0, version 3 is the new baseline"), MetadataRequest.json
  * "0-13", ApiVersionsRequest.json "0-4", InitProducerIdRequest.json "0-5".
- * So of our APIs only Produce lost versions, and 4.0 still lists Produce
+ * So of our APIs only Produce lost versions (the transactional APIs lost
+ * none: ours start at their v0), and 4.0 still lists Produce
  * from v0 in its ApiVersions answer (KAFKA-18659, for librdkafka's sake)
  * while rejecting 0-2: the broker's advertised minimum cannot be trusted
  * there, our own minimum must keep them out. kp_proto_our_min(Produce) is 3
@@ -67,6 +82,7 @@
  */
 #include "base/alloc.h"
 #include "proto/protocol.h"
+#include "proto/txn.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -84,18 +100,28 @@ int16_t kp_proto_our_min(int16_t api) {
     case KP_API_INIT_PRODUCER_ID: return 0;
     case KP_API_SASL_HANDSHAKE: return 1; /* v0: raw SASL tokens, not done */
     case KP_API_SASL_AUTHENTICATE: return 0;
+    case KP_API_FIND_COORDINATOR: return 0;
+    case KP_API_ADD_PARTITIONS_TO_TXN: return 0;
+    case KP_API_ADD_OFFSETS_TO_TXN: return 0;
+    case KP_API_END_TXN: return 0;
+    case KP_API_TXN_OFFSET_COMMIT: return 0;
     }
     return -1;
 }
 
 int16_t kp_proto_our_max(int16_t api) {
     switch (api) {
-    case KP_API_PRODUCE: return 10;
+    case KP_API_PRODUCE: return 12; /* 12: transactions v2 (the engine caps) */
     case KP_API_METADATA: return 12;
     case KP_API_API_VERSIONS: return 3; /* KIP-511; conn.c falls back */
-    case KP_API_INIT_PRODUCER_ID: return 4;
+    case KP_API_INIT_PRODUCER_ID: return 5;
     case KP_API_SASL_HANDSHAKE: return 1;
     case KP_API_SASL_AUTHENTICATE: return 2;
+    case KP_API_FIND_COORDINATOR: return 6;
+    case KP_API_ADD_PARTITIONS_TO_TXN: return 3; /* 4+: the brokers' form */
+    case KP_API_ADD_OFFSETS_TO_TXN: return 4;
+    case KP_API_END_TXN: return 5;           /* 5: transactions v2 */
+    case KP_API_TXN_OFFSET_COMMIT: return 5; /* 5: transactions v2 */
     }
     return -1;
 }
@@ -108,18 +134,28 @@ int16_t kp_proto_codec_min(int16_t api) {
     case KP_API_INIT_PRODUCER_ID: return 0;
     case KP_API_SASL_HANDSHAKE: return 0;
     case KP_API_SASL_AUTHENTICATE: return 0;
+    case KP_API_FIND_COORDINATOR: return 0;
+    case KP_API_ADD_PARTITIONS_TO_TXN: return 0;
+    case KP_API_ADD_OFFSETS_TO_TXN: return 0;
+    case KP_API_END_TXN: return 0;
+    case KP_API_TXN_OFFSET_COMMIT: return 0;
     }
     return -1;
 }
 
 int16_t kp_proto_codec_max(int16_t api) {
     switch (api) {
-    case KP_API_PRODUCE: return 10;
+    case KP_API_PRODUCE: return 12;
     case KP_API_METADATA: return 12;
     case KP_API_API_VERSIONS: return 4;
     case KP_API_INIT_PRODUCER_ID: return 5;
     case KP_API_SASL_HANDSHAKE: return 1;
     case KP_API_SASL_AUTHENTICATE: return 2;
+    case KP_API_FIND_COORDINATOR: return 6;
+    case KP_API_ADD_PARTITIONS_TO_TXN: return 3;
+    case KP_API_ADD_OFFSETS_TO_TXN: return 4;
+    case KP_API_END_TXN: return 5;
+    case KP_API_TXN_OFFSET_COMMIT: return 5;
     }
     return -1;
 }
@@ -132,6 +168,11 @@ int kp_proto_is_flexible(int16_t api, int16_t v) {
     case KP_API_INIT_PRODUCER_ID: return v >= 2;
     case KP_API_SASL_HANDSHAKE: return 0;
     case KP_API_SASL_AUTHENTICATE: return v >= 2;
+    case KP_API_FIND_COORDINATOR:
+    case KP_API_ADD_PARTITIONS_TO_TXN:
+    case KP_API_ADD_OFFSETS_TO_TXN:
+    case KP_API_END_TXN:
+    case KP_API_TXN_OFFSET_COMMIT: return v >= 3;
     }
     return 0;
 }
@@ -218,9 +259,58 @@ static void av_clear(kp_api_range_t *ranges) {
         ranges[i].min = ranges[i].max = -1;
 }
 
+/* FinalizedFeatures (tag 2, v3+): entries of Name, MaxVersionLevel,
+ * MinVersionLevel; the first named "transaction.version" gives
+ * feat->transaction_version. Sets v->err when malformed. */
+static void av_finalized(kp_rbuf_t *v, kp_features_t *feat) {
+    static const char txn[] = "transaction.version";
+    /* Name, MaxVersionLevel, MinVersionLevel, tags: 6 bytes compact */
+    int32_t n = kp_r_arraylen(v, 6);
+    if (n < 0)
+        v->err = 1; /* not nullable */
+    int found = 0;
+    for (int32_t i = 0; i < n && !v->err; i++) {
+        const char *name;
+        int32_t len = kp_r_str(v, &name);
+        int16_t max = kp_r_i16(v);
+        (void)kp_r_i16(v); /* MinVersionLevel */
+        kp_r_skip_tags(v);
+        if (!v->err && len < 0)
+            v->err = 1;
+        if (!v->err && !found && len == (int32_t)sizeof(txn) - 1 &&
+            memcmp(name, txn, sizeof(txn) - 1) == 0) {
+            found = 1;
+            feat->transaction_version = max;
+        }
+    }
+}
+
+/* The body's tagged fields (v3+): FinalizedFeatures (tag 2) read, each tag
+ * at most once; SupportedFeatures, FinalizedFeaturesEpoch and the others
+ * skipped. */
+static void av_tags(kp_rbuf_t *r, kp_features_t *feat) {
+    uint64_t n = kp_r_tag_count(r);
+    int seen = 0;
+    for (uint64_t i = 0; i < n && !r->err; i++) {
+        uint64_t tag;
+        kp_rbuf_t v;
+        if (kp_r_tag(r, &tag, &v))
+            return;
+        if (tag != 2)
+            continue;
+        if (seen++) {
+            r->err = 1;
+            return;
+        }
+        av_finalized(&v, feat);
+        if (v.err)
+            r->err = 1;
+    }
+}
+
 /* The rest of an ApiVersions body after ErrorCode, in the form of version
  * form (0: int32 count, entries of three int16, nothing after). */
-static void av_rest(kp_rbuf_t *r, int16_t form, kp_api_range_t *ranges) {
+static void av_rest(kp_rbuf_t *r, int16_t form, kp_api_range_t *ranges, kp_features_t *feat) {
     r->flex = form >= 3;
     int32_t n = kp_r_arraylen(r, r->flex ? 7 : 6);
     for (int32_t i = 0; i < n && !r->err; i++) {
@@ -233,12 +323,20 @@ static void av_rest(kp_rbuf_t *r, int16_t form, kp_api_range_t *ranges) {
     }
     if (form >= 1)
         (void)kp_r_i32(r); /* ThrottleTimeMs */
-    kp_r_skip_tags(r);     /* SupportedFeatures, FinalizedFeatures...: not ours */
-    if (r->err)
+    feat->transaction_version = 0;
+    av_tags(r, feat);
+    if (r->err) {
         av_clear(ranges);
+        feat->transaction_version = 0;
+    }
 }
 
-int kp_apiversions_resp(kp_rbuf_t *r, int16_t ver, kp_api_range_t *ranges) {
+int kp_apiversions_resp(kp_rbuf_t *r, int16_t ver, kp_api_range_t *ranges,
+                        kp_features_t *feat) {
+    kp_features_t none;
+    if (!feat)
+        feat = &none;
+    feat->transaction_version = 0;
     av_clear(ranges);
     if (!decodable(KP_API_API_VERSIONS, ver)) {
         r->err = 1;
@@ -257,12 +355,13 @@ int kp_apiversions_resp(kp_rbuf_t *r, int16_t ver, kp_api_range_t *ranges) {
          * implementation) is taken only when it is exactly that form, to
          * the last byte: anything else is malformed, and the caller falls
          * back without a range. */
-        av_rest(r, 0, ranges);
+        av_rest(r, 0, ranges, feat);
         if (!r->err)
             return err;
         if (ver > 0) {
             *r = rest;
-            av_rest(r, ver, ranges);
+            av_rest(r, ver, ranges, feat);
+            feat->transaction_version = 0; /* only a success has features */
             if (!r->err && r->off == r->len)
                 return err;
         }
@@ -270,7 +369,9 @@ int kp_apiversions_resp(kp_rbuf_t *r, int16_t ver, kp_api_range_t *ranges) {
         r->err = 1;
         return -1;
     }
-    av_rest(r, ver, ranges);
+    av_rest(r, ver, ranges, feat);
+    if (code != 0)
+        feat->transaction_version = 0;
     if (r->err && code != 0) {
         /* an error answer whose body does not read as the asked version
          * (a broker that sends no ThrottleTimeMs with it): the error code

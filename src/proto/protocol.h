@@ -1,8 +1,10 @@
 /*
  * protocol — request encoders and response decoders for the APIs a producer
  * uses (Produce, Metadata, ApiVersions, InitProducerId, and SaslHandshake
- * and SaslAuthenticate for SASL), and version negotiation. Pure codecs:
- * bytes in, structs out.
+ * and SaslAuthenticate for SASL), and version negotiation for those and
+ * for the transactional APIs, whose codecs are in txn.h (FindCoordinator,
+ * AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit). Pure
+ * codecs: bytes in, structs out.
  *
  * Each encoder/decoder takes the API version and derives from it whether the
  * flexible form (compact types, tagged fields) applies. Two ranges per API:
@@ -37,8 +39,11 @@ int16_t kp_proto_our_min(int16_t api);
 int16_t kp_proto_our_max(int16_t api);
 /* The range the codecs below can encode (the request encoders write
  * kp_proto_codec_min..max; the response decoders read 0..max). Wider than
- * ours: ApiVersions 0..4 (kprod asks for at most 2; a fallback may go
- * higher, see kp_proto_pick_upto), InitProducerId 0..5. */
+ * ours: ApiVersions 0..4 (kprod asks for at most 3; a fallback may go
+ * higher, see kp_proto_pick_upto). Produce 11/12, EndTxn 5 and
+ * TxnOffsetCommit 5 are in both, but 12, 5 and 5 mean transactions v2
+ * (KIP-890 part 2) to the broker: without it the engine caps them at 11, 4
+ * and 4 (kp_proto_pick_upto). */
 int16_t kp_proto_codec_min(int16_t api);
 int16_t kp_proto_codec_max(int16_t api);
 /* Whether version v of the API is flexible (KIP-482), from the schemas. */
@@ -74,12 +79,21 @@ void kp_apiversions_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *c
 typedef struct kp_api_range {
     int16_t min, max; /* -1/-1 when the broker does not offer the API */
 } kp_api_range_t;
+/* The cluster's finalized features (ApiVersions v3+ FinalizedFeatures,
+ * tag 2) kprod uses. */
+typedef struct kp_features {
+    /* the finalized MaxVersionLevel of "transaction.version"; 0 when the
+     * answer names no such feature or has no tags (before v3, or a broker
+     * before Kafka 4.0). 2+: transactions v2 (KIP-890 part 2) */
+    int16_t transaction_version;
+} kp_features_t;
 /* Decodes the body of the answer to a version-ver request into
- * ranges[KP_API_COUNT] and returns:
+ * ranges[KP_API_COUNT] and *feat (NULL: not wanted; filled when the call
+ * returns 0, zero otherwise), and returns:
  *
  *   0    success: every API the broker offers has its range (flexible
- *        bodies: tagged fields such as SupportedFeatures and
- *        FinalizedFeatures skipped).
+ *        bodies: FinalizedFeatures read, each tagged field at most once;
+ *        SupportedFeatures and the other tags skipped).
  *   35   KAFKA_UNSUPPORTED_VERSION: the broker does not know version ver
  *        and answered in the v0 form whatever ver was (ErrorCode, an int32
  *        count of int16 ApiKey/MinVersion/MaxVersion, nothing after: no
@@ -98,7 +112,8 @@ typedef struct kp_api_range {
  *        request that way: a one-byte count). Every range is -1/-1 then;
  *        a caller must not depend on a range to fall back (retry at v0).
  *        Also -1 for ver outside the codec range. */
-int kp_apiversions_resp(kp_rbuf_t *r, int16_t ver, kp_api_range_t *ranges);
+int kp_apiversions_resp(kp_rbuf_t *r, int16_t ver, kp_api_range_t *ranges,
+                        kp_features_t *feat);
 
 /* ---- Metadata ----
  * Topics asked for by name (v10+ write each with the zero TopicId, "no
@@ -143,9 +158,9 @@ void kp_metadata_resp_free(kp_md_resp_t *m);
 
 /* ---- InitProducerId ---- (transactional_id NULL: idempotent producer;
  * pid/epoch -1 for a new id, v3+ only). Flexible from v2; v4 and v5 add
- * only error codes (PRODUCER_FENCED, TRANSACTION_ABORTABLE) a
- * non-transactional producer does not get; v6 (KIP-939's Enable2Pc and
- * KeepPreparedTxn) is not coded. */
+ * only error codes (PRODUCER_FENCED, TRANSACTION_ABORTABLE) for a
+ * transactional producer; v6 (KIP-939's Enable2Pc and KeepPreparedTxn) is
+ * not coded. */
 void kp_initpid_req(kp_wbuf_t *w, int16_t ver, int32_t corrid, const char *client_id,
                     const char *transactional_id, int32_t txn_timeout_ms, int64_t pid,
                     int16_t epoch);
@@ -157,9 +172,11 @@ typedef struct kp_initpid_resp {
 int kp_initpid_resp(kp_rbuf_t *r, int16_t ver, kp_initpid_resp_t *out);
 
 /* ---- Produce ----
- * v3..v10 (v3: RecordBatch v2 and TransactionalId; flexible from v9, where
+ * v3..v12 (v3: RecordBatch v2 and TransactionalId; flexible from v9, where
  * each batch's length is COMPACT_RECORDS, an unsigned varint of length + 1;
- * v10 differs from v9 only in the response).
+ * v10 differs from v9 only in the response; v11 (TRANSACTION_ABORTABLE)
+ * and v12 (transactions v2: the broker adds the partition to the
+ * transaction itself, KIP-890 part 2) are v10's format).
  * A produce request is framing bytes interleaved with batch buffers that are
  * referenced, not copied. The builder records segments: framing ranges of w
  * and external buffers; kp_produce_iov() turns them into iovecs once w has
@@ -190,7 +207,7 @@ void kp_produce_topic_end(kp_produce_builder_t *b);
 struct iovec *kp_produce_finish(kp_produce_builder_t *b, int *niov);
 void kp_produce_builder_free(kp_produce_builder_t *b);
 
-/* A decoded Produce response (v0..v10). Strings point into the response
+/* A decoded Produce response (v0..v12). Strings point into the response
  * buffer (not NUL-terminated; length -1 for null): copy what must outlive
  * it. Arrays are malloc'd, bounded by the frame, and freed by
  * kp_produce_resp_free. */

@@ -6,7 +6,8 @@
  * beyond, which must be refused; 3+ is the flexible body, the header stays
  * v0); the rest is the frame after its size field. Checks the contract
  * protocol.h gives: -1 exactly when malformed, with every range -1/-1;
- * otherwise the broker's code (never -1), entries that fit the input, and
+ * otherwise the broker's code (never -1), entries that fit the input, a
+ * finalized transaction.version only in a v3+ success, and
  * negotiation (kp_proto_pick, kp_proto_pick_upto) inside our and the
  * codec's ranges and the broker's.
  */
@@ -24,7 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (r.err)
         return 0;
     kp_api_range_t ranges[KP_API_COUNT];
-    int err = kp_apiversions_resp(&r, ver, ranges);
+    kp_features_t feat;
+    int err = kp_apiversions_resp(&r, ver, ranges, &feat);
+    /* features only with a success; none before the flexible v3 */
+    if (err != 0 || ver < 3)
+        FUZZ_CHECK(feat.transaction_version == 0);
     FUZZ_CHECK(r.off <= r.len);
     /* the broker's error code as kp_err_from_kafka maps it (never -1), or
      * -1 when malformed (r.err set) */

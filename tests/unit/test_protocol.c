@@ -261,7 +261,7 @@ static void test_apiversions_response(void)
         av_body(&b, ver, 0, 1);
         kp_rbuf_init(&r, b.p, b.n, 0);
         CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_API_VERSIONS, (int16_t)ver), 99);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, (int16_t)ver, ranges), 0);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, (int16_t)ver, ranges, NULL), 0);
         CHECK_EQ_INT(r.off, b.n); /* v1+: ThrottleTimeMs consumed */
         check_av_ranges(ranges);
     }
@@ -280,7 +280,7 @@ static void test_apiversions_unsupported_version(void)
         bb_i32(&b, 1);
         bb_i16(&b, 18), bb_i16(&b, 0), bb_i16(&b, 1);
         kp_rbuf_init(&r, b.p, b.n, 0);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, (int16_t)ver, ranges), 35);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, (int16_t)ver, ranges, NULL), 35);
         CHECK_EQ_INT(r.err, 0);
         CHECK_EQ_INT(r.off, b.n);
         CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].min, 0);
@@ -309,7 +309,7 @@ static void test_apiversions_response_flexible(void)
     bb_uv(&b, 8), bb_i64(&b, 42);
     kp_rbuf_init(&r, b.p, b.n, 0);
     CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_API_VERSIONS, 3), 5);
-    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges), 0);
+    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges, NULL), 0);
     CHECK_EQ_INT(r.off, b.n);
     CHECK_EQ_INT(ranges[KP_API_PRODUCE].min, 3);
     CHECK_EQ_INT(ranges[KP_API_PRODUCE].max, 12);
@@ -329,7 +329,7 @@ static void test_apiversions_truncated(void)
         REQUIRE_NOT_NULL(p);
         memcpy(p, full.p, n);
         kp_rbuf_init(&r, p, n, 0);
-        if (!CHECK_EQ_INT(kp_apiversions_resp(&r, 2, ranges), -1))
+        if (!CHECK_EQ_INT(kp_apiversions_resp(&r, 2, ranges, NULL), -1))
             fprintf(stderr, "    truncated to %zu of %zu\n", n, full.n);
         free(p);
     }
@@ -341,7 +341,7 @@ static void test_apiversions_truncated(void)
         kp_rbuf_t r;
 
         kp_rbuf_init(&r, err35.p, n, 0);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, 2, ranges), -1);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, 2, ranges, NULL), -1);
     }
     /* an absurd count */
     {
@@ -350,7 +350,7 @@ static void test_apiversions_truncated(void)
         kp_rbuf_t r;
 
         kp_rbuf_init(&r, absurd, sizeof(absurd), 0);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, 0, ranges), -1);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, 0, ranges, NULL), -1);
     }
 }
 
@@ -1192,7 +1192,7 @@ static void test_codec_and_negotiated_ranges(void)
 {
     /* what the codecs know (each version tested below) */
     CHECK_EQ_INT(kp_proto_codec_min(KP_API_PRODUCE), 3);
-    CHECK_EQ_INT(kp_proto_codec_max(KP_API_PRODUCE), 10);
+    CHECK_EQ_INT(kp_proto_codec_max(KP_API_PRODUCE), 12);
     CHECK_EQ_INT(kp_proto_codec_min(KP_API_METADATA), 1);
     CHECK_EQ_INT(kp_proto_codec_max(KP_API_METADATA), 12);
     CHECK_EQ_INT(kp_proto_codec_min(KP_API_API_VERSIONS), 0);
@@ -1208,10 +1208,11 @@ static void test_codec_and_negotiated_ranges(void)
         CHECK_LE_INT(kp_proto_our_max(a), kp_proto_codec_max(a));
         CHECK_LE_INT(kp_proto_our_min(a), kp_proto_our_max(a));
     }
-    CHECK_EQ_INT(kp_proto_our_max(KP_API_PRODUCE), 10);
+    /* Produce 12: transactions v2, capped at 11 by the engine without it */
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_PRODUCE), 12);
     CHECK_EQ_INT(kp_proto_our_max(KP_API_METADATA), 12);
     CHECK_EQ_INT(kp_proto_our_max(KP_API_API_VERSIONS), 3); /* KIP-511; conn.c falls back */
-    CHECK_EQ_INT(kp_proto_our_max(KP_API_INIT_PRODUCER_ID), 4);
+    CHECK_EQ_INT(kp_proto_our_max(KP_API_INIT_PRODUCER_ID), 5);
     /* KIP-896: Kafka 4.0.0's ProduceRequest.json is "3-12"; Metadata (0-13),
      * ApiVersions (0-4) and InitProducerId (0-5) lost nothing */
     CHECK_EQ_INT(kp_proto_our_min(KP_API_PRODUCE), 3);
@@ -1299,7 +1300,7 @@ static void test_versions_outside_codecs(void)
             fprintf(stderr, "    InitProducerId request v%d\n", ver);
         kp_wbuf_free(&w);
 
-        in = ver >= 3 && ver <= 10;
+        in = ver >= 3 && ver <= 12;
         {
             kp_produce_builder_t pb;
             struct iovec *iov;
@@ -1329,12 +1330,12 @@ static void test_versions_outside_codecs(void)
         CHECK_EQ_INT(kp_metadata_resp(&r, 13, &m), -1);
         CHECK_NULL(m.topics);
         kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
-        CHECK_EQ_INT(kp_produce_resp(&r, 11, &pr), -1);
+        CHECK_EQ_INT(kp_produce_resp(&r, 13, &pr), -1);
         CHECK_NULL(pr.topics);
         kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, 5, ranges), -1);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, 5, ranges, NULL), -1);
         kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, -1, ranges), -1);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, -1, ranges, NULL), -1);
         kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
         CHECK_EQ_INT(kp_initpid_resp(&r, 6, &ip), -1);
         kp_rbuf_init(&r, zeros, sizeof(zeros), 0);
@@ -1421,7 +1422,7 @@ static void test_apiversions_response_v3_v4(void)
         av_body_flex(&b, 0);
         kp_rbuf_init(&r, b.p, b.n, 0);
         CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_API_VERSIONS, ver), 5);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), 0);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges, NULL), 0);
         CHECK_EQ_INT(r.err, 0);
         CHECK_EQ_INT(r.off, b.n);
         CHECK_EQ_INT(ranges[KP_API_PRODUCE].max, 12);
@@ -1441,7 +1442,7 @@ static void test_apiversions_response_v3_v4(void)
             memcpy(p, b.p, n);
             kp_rbuf_init(&r, p, n, 0);
             (void)kp_proto_resp_header(&r, KP_API_API_VERSIONS, ver);
-            if (!CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), -1))
+            if (!CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges, NULL), -1))
                 fprintf(stderr, "    v%d truncated to %zu of %zu\n", ver, n, b.n);
             CHECK_EQ_INT(ranges[KP_API_PRODUCE].max, -1);
             CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, -1);
@@ -1468,7 +1469,7 @@ static void test_apiversions_unsupported_v0_form_to_flexible(void)
         kp_rbuf_init(&r, b.p, b.n, 0);
         CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_API_VERSIONS, ver), 11);
         CHECK_EQ_INT(r.flex, 1);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), 35);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges, NULL), 35);
         CHECK_EQ_INT(r.err, 0);
         CHECK_EQ_INT(r.off, b.n);
         CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].min, 0);
@@ -1487,7 +1488,7 @@ static void test_apiversions_unsupported_v0_form_to_flexible(void)
         bb_i16(&b, 3), bb_i16(&b, 0), bb_i16(&b, 7);
         bb_i16(&b, 18), bb_i16(&b, 0), bb_i16(&b, 2);
         kp_rbuf_init(&r, b.p, b.n, 1);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), 35);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges, NULL), 35);
         CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, 2);
         CHECK_EQ_INT(ranges[KP_API_PRODUCE].max, 7);
 
@@ -1496,7 +1497,7 @@ static void test_apiversions_unsupported_v0_form_to_flexible(void)
         bb_i16(&b, 35);
         bb_i32(&b, 0);
         kp_rbuf_init(&r, b.p, b.n, 1);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), 35);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges, NULL), 35);
         CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, -1);
 
         /* the same error in the asked (flexible) form, exactly: taken */
@@ -1507,13 +1508,13 @@ static void test_apiversions_unsupported_v0_form_to_flexible(void)
         bb_i32(&b, 0);
         bb_uv(&b, 0);
         kp_rbuf_init(&r, b.p, b.n, 1);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), 35);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges, NULL), 35);
         CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, 2);
         CHECK_EQ_INT(r.off, b.n);
         /* ... but not with a byte too many */
         bb_i8(&b, 0);
         kp_rbuf_init(&r, b.p, b.n, 1);
-        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges), -1);
+        CHECK_EQ_INT(kp_apiversions_resp(&r, ver, ranges, NULL), -1);
         CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, -1);
     }
 }
@@ -1540,14 +1541,14 @@ static void test_apiversions_mock_2_15_malformed(void)
 
     kp_rbuf_init(&r, mock, sizeof(mock), 0);
     CHECK_EQ_INT(kp_proto_resp_header(&r, KP_API_API_VERSIONS, 3), 1);
-    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges), -1);
+    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges, NULL), -1);
     CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, -1);
     for (size_t n = 4; n < sizeof(mock); n++) {
         int rc;
 
         kp_rbuf_init(&r, mock, n, 0);
         (void)kp_proto_resp_header(&r, KP_API_API_VERSIONS, 3);
-        rc = kp_apiversions_resp(&r, 3, ranges);
+        rc = kp_apiversions_resp(&r, 3, ranges, NULL);
         if (!CHECK_EQ_INT(rc, n == 12 ? 35 : -1))
             fprintf(stderr, "    %zu of %zu bytes\n", n, sizeof(mock));
         CHECK_EQ_INT(ranges[KP_API_API_VERSIONS].max, -1);
@@ -1568,16 +1569,16 @@ static void test_apiversions_other_errors(void)
     bb_i32(&b, 0x01020304); /* a ThrottleTimeMs that reads as a tag count */
     bb_uv(&b, 0);
     kp_rbuf_init(&r, b.p, b.n, 1);
-    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges), 42);
+    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges, NULL), 42);
     CHECK_EQ_INT(r.err, 0);
     CHECK_EQ_INT(r.off, b.n);
     /* just the code */
     kp_rbuf_init(&r, b.p, 2, 1);
-    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges), 42);
+    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges, NULL), 42);
     CHECK_EQ_INT(r.err, 0);
     /* not even that */
     kp_rbuf_init(&r, b.p, 1, 1);
-    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges), -1);
+    CHECK_EQ_INT(kp_apiversions_resp(&r, 3, ranges, NULL), -1);
     CHECK_EQ_INT(r.err, 1);
 }
 
@@ -1905,7 +1906,8 @@ static void test_initpid_response_all_versions(void)
 
 /* ---- Produce v9/v10 ------------------------------------------------------------------- */
 
-/* v10's request is v9's (KIP-951 changed only the response). */
+/* v10's request is v9's (KIP-951 changed only the response), and so are
+ * v11's and v12's (KIP-890: a new error code, transactions v2). */
 static void test_produce_request_v10(void)
 {
     kp_produce_builder_t pb;
@@ -1919,16 +1921,18 @@ static void test_produce_request_v10(void)
     n9 = flatten(iov, niov, v9, sizeof(v9));
     free(iov);
     kp_produce_builder_free(&pb);
-    iov = build_produce(&pb, 10, NULL, &niov);
-    REQUIRE_NOT_NULL(iov);
-    n10 = flatten(iov, niov, v10, sizeof(v10));
-    check_batches_referenced(iov, niov);
-    free(iov);
-    kp_produce_builder_free(&pb);
-    REQUIRE_EQ_INT(n10, n9);
-    CHECK_EQ_INT(v10[7], 10);
-    v10[7] = 9;
-    CHECK_EQ_MEM(v10, n10, v9, n9);
+    for (int16_t ver = 10; ver <= 12; ver++) {
+        iov = build_produce(&pb, ver, NULL, &niov);
+        REQUIRE_NOT_NULL(iov);
+        n10 = flatten(iov, niov, v10, sizeof(v10));
+        check_batches_referenced(iov, niov);
+        free(iov);
+        kp_produce_builder_free(&pb);
+        REQUIRE_EQ_INT(n10, n9);
+        CHECK_EQ_INT(v10[7], ver);
+        v10[7] = 9;
+        CHECK_EQ_MEM(v10, n10, v9, n9);
+    }
 }
 
 /* TransactionalId as a compact string; a batch of 200 bytes has a
@@ -2047,7 +2051,7 @@ static void produce_resp_all(bb_t *b, int ver)
 
 static void test_produce_response_v0_v10(void)
 {
-    for (int16_t ver = 0; ver <= 10; ver++) {
+    for (int16_t ver = 0; ver <= 12; ver++) { /* 11 and 12: v10's format */
         bb_t b = {{0}, 0};
         kp_produce_resp_t pr;
         kp_rbuf_t r;
@@ -2140,7 +2144,7 @@ static void test_produce_response_v0_v10(void)
  * pr emptied, no read past the end (ASan: exact-size copies). */
 static void test_produce_response_v0_v10_truncated(void)
 {
-    for (int16_t ver = 0; ver <= 10; ver++) {
+    for (int16_t ver = 0; ver <= 12; ver++) {
         bb_t full = {{0}, 0};
 
         produce_resp_all(&full, ver);
@@ -2313,7 +2317,7 @@ static void test_unknown_server_error_decoded(void)
         bb_i16(&b, -1);
         bb_i32(&b, 0);
         kp_rbuf_init(&r, b.p, b.n, 0);
-        check_unknown_server_error(kp_apiversions_resp(&r, ver, ranges), "ApiVersions", ver);
+        check_unknown_server_error(kp_apiversions_resp(&r, ver, ranges, NULL), "ApiVersions", ver);
     }
 }
 
