@@ -4,6 +4,7 @@
  *   rdkafka_perf --topic T --num-records N (--record-size S | --payload-file F)
  *                --throughput R (--producer-props k=v ... | --producer.config FILE)
  *                [--print-metrics] [--threads K] [--mode async|callback|sync]
+ *                [--transactional-id ID] [--transaction-duration-ms MS]
  *
  * The harness (command line, throttler, payloads, latency histogram, the
  * progress and final lines, --print-metrics) is tools/kprod-perf.c itself,
@@ -33,7 +34,17 @@
  *     as is: acks, linger.ms, batch.size (bytes per MessageSet, as Java's
  *     per-batch bytes), enable.idempotence, compression.type, ... are
  *     librdkafka names too. max.block.ms bounds only the first metadata
- *     fetch here.
+ *     fetch here;
+ *   - transactions (--transactional-id, --transaction-duration-ms, or
+ *     transactional.id in the properties): rd_kafka_init_transactions()
+ *     before the clock starts, then rd_kafka_begin_transaction() and
+ *     rd_kafka_commit_transaction() on the harness's schedule, as kprod-perf.
+ *     A failed commit: retriable, called again; rd_kafka_error_txn_requires_abort,
+ *     rd_kafka_abort_transaction() and go on; else fatal. Commit flushes,
+ *     and rd_kafka_flush() serves delivery reports on the calling thread
+ *     while the poll thread serves them too, so in a transactional run the
+ *     delivery report takes a lock (the harness's statistics are one
+ *     thread's at a time).
  */
 #define KPERF_EXTERNAL_BACKEND 1
 #define KPERF_PROG "rdkafka_perf"
@@ -58,6 +69,8 @@ struct waiter {
 static struct waiter *waiters;
 static int nwaiters;
 static int metadata_timeout_ms = 60000; /* max.block.ms, as kprod waits for metadata */
+static int dr_locked;                   /* transactional: two threads serve reports */
+static pthread_mutex_t dr_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Delivery report, served by the poll thread (or by rd_kafka_flush() on the
  * main thread once the poll thread has stopped): one thread at a time. */
@@ -74,10 +87,14 @@ static void on_delivery(rd_kafka_t *h, const rd_kafka_message_t *m, void *opaque
         pthread_mutex_unlock(&w->lock);
         return;
     }
+    if (dr_locked)
+        pthread_mutex_lock(&dr_lock);
     if (m->err)
         perf_fail(rd_kafka_err2name(m->err), rd_kafka_err2str(m->err));
     else
         perf_ack((int64_t)(intptr_t)m->_private, (int64_t)m->len, m->partition, m->offset);
+    if (dr_locked)
+        pthread_mutex_unlock(&dr_lock);
 }
 
 static void *poll_main(void *arg)
@@ -168,7 +185,7 @@ static int load_config_file(rd_kafka_conf_t *conf, const char *path)
     return rc;
 }
 
-static int be_open(const struct perf_opts *o)
+static int be_open(const struct perf_opts *o, int *is_txn)
 {
     char errstr[512], name[256];
     const char *value;
@@ -187,6 +204,17 @@ static int be_open(const struct perf_opts *o)
         if (set_prop(conf, name, value))
             goto fail;
     }
+    char txn_id[512];
+    size_t txn_id_size = sizeof txn_id;
+    if (rd_kafka_conf_get(conf, "transactional.id", txn_id, &txn_id_size) != RD_KAFKA_CONF_OK)
+        txn_id[0] = '\0';
+    const char *set_id = txn_id_to_set(txn_id);
+    if (set_id) {
+        if (conf_set(conf, "transactional.id", set_id))
+            goto fail;
+        snprintf(txn_id, sizeof txn_id, "%s", set_id);
+    }
+    *is_txn = dr_locked = txn_id[0] != '\0';
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 
     if (o->mode == MODE_SYNC) {
@@ -272,6 +300,66 @@ static int be_send_sync(int tid, const void *value, int len)
         return -1;
     }
     return 0;
+}
+
+/* Report a transactional call's error; returns what to do about it. */
+static enum txn_outcome txn_report(const char *call, rd_kafka_error_t *e)
+{
+    fprintf(stderr, "%s: %s: %s: %s\n", KPERF_PROG, call, rd_kafka_error_name(e),
+            rd_kafka_error_string(e));
+    enum txn_outcome o = rd_kafka_error_txn_requires_abort(e) ? TXN_ABORTED : TXN_FATAL;
+    rd_kafka_error_destroy(e);
+    return o;
+}
+
+#define TXN_CALL_TIMEOUT_MS 60000 /* as kprod-perf */
+#define TXN_CALL_TRIES 5
+
+static int be_txn_init(void)
+{
+    rd_kafka_error_t *e = NULL;
+    for (int i = 0; i < TXN_CALL_TRIES; i++) {
+        e = rd_kafka_init_transactions(rk, TXN_CALL_TIMEOUT_MS);
+        if (!e || !rd_kafka_error_is_retriable(e) || i + 1 == TXN_CALL_TRIES)
+            break;
+        rd_kafka_error_destroy(e);
+    }
+    if (e) {
+        txn_report("init_transactions", e);
+        return -1;
+    }
+    return 0;
+}
+
+static int be_txn_begin(void)
+{
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(rk);
+    if (e) {
+        txn_report("begin_transaction", e);
+        return -1;
+    }
+    return 0;
+}
+
+static enum txn_outcome be_txn_commit(void)
+{
+    rd_kafka_error_t *e = NULL;
+    for (int i = 0; i < TXN_CALL_TRIES; i++) {
+        e = rd_kafka_commit_transaction(rk, TXN_CALL_TIMEOUT_MS);
+        if (!e || !rd_kafka_error_is_retriable(e) || i + 1 == TXN_CALL_TRIES)
+            break;
+        rd_kafka_error_destroy(e);
+    }
+    if (!e)
+        return TXN_COMMITTED;
+    if (txn_report("commit_transaction", e) != TXN_ABORTED)
+        return TXN_FATAL;
+    e = rd_kafka_abort_transaction(rk, TXN_CALL_TIMEOUT_MS);
+    if (e) {
+        txn_report("abort_transaction", e);
+        return TXN_FATAL;
+    }
+    return TXN_ABORTED;
 }
 
 static void stop_poll_thread(void)

@@ -4,6 +4,7 @@
  *   kprod-perf --topic T --num-records N (--record-size S | --payload-file F)
  *              --throughput R (--producer-props k=v ... | --producer.config FILE)
  *              [--print-metrics] [--threads K] [--mode async|callback|sync]
+ *              [--transactional-id ID] [--transaction-duration-ms MS]
  *
  * Output (people's scripts parse it, so it is Kafka's, byte for byte):
  *   every 5 seconds, from the thread that completes records,
@@ -51,6 +52,23 @@
  * realistic text with --payload-file, as bench/run.sh's lz4 and zstd
  * scenarios do.
  *
+ * Transactions, as Kafka's tool (ProducerPerformance.java): the run is
+ * transactional when --transactional-id or --transaction-duration-ms is
+ * given or the properties set transactional.id. The id is
+ * --transactional-id's, else the properties', else
+ * "performance-producer-" and a random id (22 characters of base64url, the
+ * form of Java's Uuid.toString()); the duration defaults to 3000 ms.
+ * init_transactions runs before the clock starts; a transaction begins
+ * before its first record, and after each send, once MS ms have passed since
+ * it began, it is committed (the next send begins the next); the last one is
+ * committed after the last send. A call that fails: a retriable error is
+ * called again (a timed-out call resumes); an abortable one is printed, the
+ * transaction aborted (its records fail and are counted) and the run goes
+ * on; a fatal one is printed and ends the sending (exit 1). Java's tool
+ * throws at the first failure instead. One sending thread only (--threads 1):
+ * a transaction is the producer's, not a thread's. --print-metrics adds
+ * txn-commit-total and txn-abort-total.
+ *
  * This file is also the harness of bench/rdkafka_perf.c, which defines
  * KPERF_EXTERNAL_BACKEND, includes this file and supplies the be_*()
  * functions with librdkafka: both programs measure with the same code.
@@ -71,6 +89,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "long_opt.h"
 
@@ -102,13 +121,17 @@ struct perf_opts {
     int print_metrics;
     int threads;
     enum perf_mode mode;
+    const char *transactional_id; /* --transactional-id; NULL: none */
+    int64_t txn_duration_ms;      /* --transaction-duration-ms; 0: not given */
 };
 
 /* ---- the producer under test (kprod below; librdkafka in bench/) ------- */
 
-/* Create the producer from o (config file, then props in order) and fetch
- * the topic's metadata. Reports and returns non-zero on failure. */
-static int be_open(const struct perf_opts *o);
+/* Create the producer from o (config file, then props in order; then the
+ * transactional.id txn_id_to_set() names, if any) and fetch the topic's
+ * metadata. *transactional: whether the producer has a transactional.id.
+ * Reports and returns non-zero on failure. */
+static int be_open(const struct perf_opts *o, int *transactional);
 /* Send one record; its completion must reach perf_ack()/perf_fail() with
  * send_us. A record refused at once is reported with perf_fail() here. */
 static void be_send(int tid, const void *value, int len, int64_t send_us);
@@ -119,6 +142,15 @@ static int be_send_sync(int tid, const void *value, int len);
 static void be_flush(void);
 /* Close and free the producer. */
 static void be_close(void);
+/* Transactions (only when be_open said transactional): init_transactions,
+ * begin_transaction: 0, or report and return -1 (the run cannot go on). */
+static int be_txn_init(void);
+static int be_txn_begin(void);
+/* Commit the current transaction, calling again on a retriable error:
+ * TXN_COMMITTED; TXN_ABORTED after reporting an abortable error and
+ * aborting; TXN_FATAL after reporting an error the run cannot go on from. */
+enum txn_outcome { TXN_COMMITTED, TXN_ABORTED, TXN_FATAL };
+static enum txn_outcome be_txn_commit(void);
 
 /* ---- clock --------------------------------------------------------------- */
 
@@ -185,6 +217,8 @@ static double total_elapsed_s;  /* at the final line */
 static double close_s;          /* time be_close() took */
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct perf_opts opts;
+static int transactional;                /* be_open's answer */
+static int64_t txn_commits, txn_aborts;  /* by the one sending thread */
 static atomic_llong errors;
 static atomic_int errors_shown;
 
@@ -450,6 +484,26 @@ struct sender {
     pthread_t thread;
 };
 
+static int txn_failed; /* a transactional call failed for good: exit 1 */
+
+/* Commit the transaction under way (count it committed or aborted): 0 to
+ * go on, -1 when the run cannot. */
+static int txn_end(void)
+{
+    switch (be_txn_commit()) {
+    case TXN_COMMITTED:
+        txn_commits++;
+        return 0;
+    case TXN_ABORTED:
+        txn_aborts++;
+        return 0;
+    case TXN_FATAL:
+        break;
+    }
+    txn_failed = 1;
+    return -1;
+}
+
 static void *sender_main(void *arg)
 {
     struct sender *s = arg;
@@ -459,8 +513,16 @@ static void *sender_main(void *arg)
     if (t.target > 0)
         t.sleep_ns = (int64_t)(1e9 / t.target);
 
+    int64_t txn_size = 0, txn_start_us = 0;
     for (int64_t i = 0; i < s->n; i++) {
         struct payload pl = next_payload(&rng);
+        if (transactional && txn_size == 0) {
+            if (be_txn_begin()) {
+                txn_failed = 1;
+                return NULL;
+            }
+            txn_start_us = now_us();
+        }
         int64_t send_us = now_us();
         if (opts.mode == MODE_SYNC) {
             if (be_send_sync(s->tid, pl.data, pl.len) == 0) {
@@ -472,9 +534,18 @@ static void *sender_main(void *arg)
         } else {
             be_send(s->tid, pl.data, pl.len, send_us);
         }
+        txn_size++;
+        /* as Java: the transaction's age when this record was sent */
+        if (transactional && send_us - txn_start_us >= opts.txn_duration_ms * 1000) {
+            if (txn_end())
+                return NULL;
+            txn_size = 0;
+        }
         if (should_throttle(&t, i, send_us))
             throttle(&t);
     }
+    if (transactional && txn_size > 0)
+        txn_end();
     return NULL;
 }
 
@@ -512,17 +583,21 @@ static void print_metrics(void)
         {"latency-p999-us", (double)percentile_us(0.999)},
         {"latency-max-us", (double)st.max_lat_us},
         {"offset-order-violations", (double)st.order_violations},
+        {"txn-commit-total", (double)txn_commits},
+        {"txn-abort-total", (double)txn_aborts},
     };
+    /* the transaction counts only for a transactional run */
+    size_t nm = sizeof m / sizeof m[0] - (transactional ? 0 : 2);
     char tags[64];
     snprintf(tags, sizeof tags, "{mode=%s, threads=%d}", mode_names[opts.mode], opts.threads);
     int width = 0;
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+    for (size_t i = 0; i < nm; i++) {
         int w = (int)(strlen(KPERF_METRIC_GROUP) + 1 + strlen(m[i].name) + 1 + strlen(tags));
         if (w > width)
             width = w;
     }
     printf("\n%-*s   %s\n", width, "Metric Name", "Value");
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+    for (size_t i = 0; i < nm; i++) {
         char full[256];
         snprintf(full, sizeof full, "%s:%s:%s", KPERF_METRIC_GROUP, m[i].name, tags);
         printf("%-*s : %.3f\n", width, full, m[i].value);
@@ -540,6 +615,7 @@ static const char usage_text[] =
     "        --producer.config CONFIG-FILE)\n"
     "       [--payload-delimiter DELIMITER] [--print-metrics]\n"
     "       [--threads K] [--mode async|callback|sync]\n"
+    "       [--transactional-id ID] [--transaction-duration-ms MS]\n"
     "\n"
     "Measures producer throughput and latency; kafka-producer-perf-test's interface.\n"
     "\n"
@@ -561,9 +637,23 @@ static const char usage_text[] =
     "                               the metadata and checks per-partition offset\n"
     "                               order; sync: one record at a time per thread,\n"
     "                               each waiting for its acknowledgement\n"
+    "  --transactional-id ID        send in transactions with this transactional.id\n"
+    "                               (it takes precedence over one in the properties):\n"
+    "                               init_transactions first, then each transaction\n"
+    "                               committed once it is --transaction-duration-ms\n"
+    "                               old (checked after each send), the last at the end\n"
+    "  --transaction-duration-ms MS the max age of each transaction (> 0; default 3000\n"
+    "                               when transactional); given without an id, the run\n"
+    "                               is transactional with the id transactional.id of\n"
+    "                               the properties, else performance-producer-<random>\n"
     "\n"
-    "Exit status: 0 every record acknowledged, 1 a record failed or another error,\n"
-    "2 usage error.\n";
+    "transactional.id in --producer-props or --producer.config also makes the run\n"
+    "transactional. A failed commit is printed; an abortable error aborts the\n"
+    "transaction (its records count as failed) and the run goes on, a fatal one\n"
+    "ends it. Transactions need --threads 1.\n"
+    "\n"
+    "Exit status: 0 every record acknowledged, 1 a record failed, a transaction was\n"
+    "aborted or another error, 2 usage error.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -632,7 +722,8 @@ static int parse_args(int argc, char **argv)
         }
         if (!IS("--topic") && !IS("--num-records") && !IS("--record-size") &&
             !IS("--payload-file") && !IS("--payload-delimiter") && !IS("--throughput") &&
-            !IS("--producer.config") && !IS("--threads") && !IS("--mode"))
+            !IS("--producer.config") && !IS("--threads") && !IS("--mode") &&
+            !IS("--transactional-id") && !IS("--transaction-duration-ms"))
             return usage_error("unrecognized argument '%s'", arg);
         if (!value) {
             if (i + 1 >= argc)
@@ -682,6 +773,18 @@ static int parse_args(int argc, char **argv)
                 opts.mode = MODE_SYNC;
             else
                 return usage_error("--mode: async, callback or sync, got '%s'", value);
+        } else if (IS("--transactional-id")) {
+            if (!*value)
+                return usage_error("--transactional-id must not be empty%s", "");
+            opts.transactional_id = value;
+        } else if (IS("--transaction-duration-ms")) {
+            if (parse_long(value, LLONG_MIN, LLONG_MAX, &v))
+                return usage_error("--transaction-duration-ms: not an integer: '%s'", value);
+            if (v <= 0)
+                return usage_error("--transaction-duration-ms should be greater than zero%s", "");
+            if (v > INT64_MAX / 1000)
+                return usage_error("--transaction-duration-ms: too large: '%s'", value);
+            opts.txn_duration_ms = v;
         }
 #undef IS
     }
@@ -699,7 +802,49 @@ static int parse_args(int argc, char **argv)
                            "");
     if (opts.payload_file && !*opts.payload_delimiter)
         return usage_error("--payload-delimiter must not be empty%s", "");
+    if ((opts.transactional_id || opts.txn_duration_ms) && opts.threads > 1)
+        return usage_error("transactions need --threads 1%s", "");
     return 0;
+}
+
+/* Java's Uuid.randomUuid().toString(): 16 random bytes in base64url, no
+ * padding (22 characters). */
+static void random_id(char out[23])
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char r[18] = {0};
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(r, 1, 16, f) : 0;
+    if (f)
+        fclose(f);
+    if (got != 16) { /* no /dev/urandom: the clock and the pid will do */
+        uint64_t x = (uint64_t)mono_us() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
+        for (int i = 0; i < 16; i++)
+            r[i] = (unsigned char)xorshift(&x);
+    }
+    for (int i = 0, o = 0; i < 18; i += 3) {
+        uint32_t v = (uint32_t)r[i] << 16 | (uint32_t)r[i + 1] << 8 | r[i + 2];
+        for (int k = 0; k < 4 && o < 22; k++)
+            out[o++] = b64[(v >> (18 - 6 * k)) & 63];
+    }
+    out[22] = '\0';
+}
+
+/* The transactional.id a backend sets after the properties, given the one
+ * they hold (NULL or "": none), as Java's ConfigPostProcessor: the
+ * command line's, else the properties' (NULL: keep it), else a generated one
+ * when --transaction-duration-ms asks for transactions, else none (NULL). */
+static const char *txn_id_to_set(const char *configured)
+{
+    static char generated[64];
+    if (opts.transactional_id)
+        return opts.transactional_id;
+    if ((configured && *configured) || !opts.txn_duration_ms)
+        return NULL;
+    char id[23];
+    random_id(id);
+    snprintf(generated, sizeof generated, "performance-producer-%s", id);
+    return generated;
 }
 
 /* Split "name=value" into a NUL-terminated name in buf. NULL if too long. */
@@ -737,9 +882,24 @@ int main(int argc, char **argv)
         return 1;
     }
     epoch_us = mono_us();
-    if (be_open(&opts)) {
+    if (be_open(&opts, &transactional)) {
         free_all();
         return 1;
+    }
+    if (transactional) {
+        if (opts.threads > 1) { /* transactional.id came from the properties */
+            be_close();
+            free_all();
+            return usage_error("transactions need --threads 1%s", "");
+        }
+        if (!opts.txn_duration_ms)
+            opts.txn_duration_ms = 3000; /* Java's DEFAULT_TRANSACTION_DURATION_MS */
+        /* as Java: before the clock starts */
+        if (be_txn_init()) {
+            be_close();
+            free_all();
+            return 1;
+        }
     }
 
     struct sender *senders = calloc((size_t)opts.threads, sizeof(*senders));
@@ -793,6 +953,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %" PRId64 " records failed\n", KPERF_PROG, failed);
         status = 1;
     }
+    if (txn_aborts > 0) {
+        fprintf(stderr, "%s: %" PRId64 " transactions aborted, %" PRId64 " committed\n",
+                KPERF_PROG, txn_aborts, txn_commits);
+        status = 1;
+    }
+    if (txn_failed) {
+        fprintf(stderr, "%s: stopped by a failed transactional call after %" PRId64
+                " transactions committed\n", KPERF_PROG, txn_commits);
+        status = 1;
+    }
     free_all();
     return status;
 }
@@ -826,7 +996,7 @@ static int set_prop(kp_config_t *conf, const char *name, const char *value)
     return 0;
 }
 
-static int be_open(const struct perf_opts *o)
+static int be_open(const struct perf_opts *o, int *is_txn)
 {
     char errstr[512], name[256];
     const char *value;
@@ -854,6 +1024,11 @@ static int be_open(const struct perf_opts *o)
     const char *cid = kp_config_get(conf, "client.id");
     if ((!cid || !*cid) && set_prop(conf, "client.id", "perf-producer-client"))
         goto fail;
+    const char *txn_id = txn_id_to_set(kp_config_get(conf, "transactional.id"));
+    if (txn_id && set_prop(conf, "transactional.id", txn_id))
+        goto fail;
+    const char *final_id = kp_config_get(conf, "transactional.id");
+    *is_txn = final_id && *final_id;
     producer = kp_producer_new(conf, errstr, sizeof errstr);
     kp_config_destroy(conf);
     conf = NULL;
@@ -903,6 +1078,72 @@ static void be_flush(void)
     kp_err_t err = kp_flush(producer, -1);
     if (err != KP_OK)
         fprintf(stderr, "%s: flush: %s: %s\n", KPERF_PROG, kp_err_name(err), kp_err_str(err));
+}
+
+/* How long one transactional call waits (Java's max.block.ms default), and
+ * how many times a call that failed with a retriable error is made again
+ * (KP_ERR_TIMED_OUT: it resumes where it was). */
+#define TXN_CALL_TIMEOUT_MS 60000
+#define TXN_CALL_TRIES 5
+
+static void txn_report(const char *call, kp_err_t err)
+{
+    kp_err_t cause = kp_txn_error(producer);
+    if (cause != KP_OK && cause != err)
+        fprintf(stderr, "%s: %s: %s: %s (cause: %s: %s)\n", KPERF_PROG, call, kp_err_name(err),
+                kp_err_str(err), kp_err_name(cause), kp_err_str(cause));
+    else
+        fprintf(stderr, "%s: %s: %s: %s\n", KPERF_PROG, call, kp_err_name(err),
+                kp_err_str(err));
+}
+
+/* One transactional call with a timeout, made again on a retriable error. */
+static kp_err_t txn_call(kp_err_t (*call)(kp_producer_t *, int64_t), const char *name)
+{
+    kp_err_t err = KP_OK;
+    for (int i = 0; i < TXN_CALL_TRIES; i++) {
+        err = call(producer, TXN_CALL_TIMEOUT_MS);
+        if (kp_err_class(err) != KP_ERR_CLASS_RETRIABLE)
+            break;
+        txn_report(name, err); /* and again */
+    }
+    return err;
+}
+
+static int be_txn_init(void)
+{
+    kp_err_t err = txn_call(kp_init_transactions, "init_transactions");
+    if (err != KP_OK) {
+        txn_report("init_transactions", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int be_txn_begin(void)
+{
+    kp_err_t err = kp_begin_transaction(producer);
+    if (err != KP_OK) {
+        txn_report("begin_transaction", err);
+        return -1;
+    }
+    return 0;
+}
+
+static enum txn_outcome be_txn_commit(void)
+{
+    kp_err_t err = txn_call(kp_commit_transaction, "commit_transaction");
+    if (err == KP_OK)
+        return TXN_COMMITTED;
+    txn_report("commit_transaction", err);
+    if (kp_err_class(err) != KP_ERR_CLASS_ABORTABLE)
+        return TXN_FATAL; /* fatal, or retried in vain */
+    err = txn_call(kp_abort_transaction, "abort_transaction");
+    if (err != KP_OK) {
+        txn_report("abort_transaction", err);
+        return TXN_FATAL;
+    }
+    return TXN_ABORTED;
 }
 
 static void be_close(void)
