@@ -23,6 +23,7 @@
 #   lat            100 B records at half librdkafka's b100 rate: latency
 #   jdef           100 B records, batch.size=16384 (the Java default)
 #   tls100 tls1k   as b100 / b1k, over TLS (below)
+#   txn100         100 B records in transactions of 100 ms (below)
 #   lz4 zstd       1 KB records of log-like text (below), compressed:
 #                    lz4:  kprod compression.type=lz4 at its default level
 #                          (9, which is LZ4's fast mode, as the Java
@@ -60,6 +61,18 @@
 # per-run lines show stunnel's CPU per record too). The cipher suite both
 # negotiated is printed (stunnel's log).
 #
+# Transactions (txn100): both producers transactional, with kafka-producer-
+# perf-test's flags (--transactional-id bench-txn-TOOL
+# --transaction-duration-ms 100: init_transactions before the clock starts,
+# a commit once a transaction is 100 ms old, checked after each send; for
+# librdkafka rd_kafka_init_transactions / begin / commit), and a third run
+# per round, kprod-idem: kprod-perf with the same records and settings
+# without transactions (idempotent), so the report gives kprod transactional
+# as a % of kprod idempotent (issue 14's goal: at least 90 %) as well as the
+# ratio against librdkafka transactional. enable.idempotence=true for all
+# three whatever BENCH_IDEMPOTENCE says (transactions need it). The three
+# runs of a round go in turn, the order reversed every other round.
+#
 # Environment:
 #   BENCH_RUNS=3            runs per tool and scenario (medians are reported)
 #   BENCH_IDEMPOTENCE=auto  true | false | auto (= true when kprod accepts
@@ -71,7 +84,8 @@
 #                           batch at all; the java-default scenario uses 16384)
 #   BENCH_SCALE=1           multiplies every record count (0.1 for a smoke run)
 #   BENCH_SCENARIOS="..."   a subset of: b100 b1k b10k t4 cb sync lat jdef lz4 zstd
-#                           tls100 tls1k (all by default; TLS needs stunnel and openssl)
+#                           tls100 tls1k txn100 (all by default; TLS needs stunnel and
+#                           openssl)
 #   BENCH_TEXT_PAYLOADS=10000  distinct text payloads for lz4 and zstd
 #   BENCH_TIMEOUT=300       seconds before a hung producer run is killed
 set -eu
@@ -83,7 +97,7 @@ LINGER=${BENCH_LINGER_MS:-5}
 BATCH=${BENCH_BATCH_SIZE:-1000000}
 BUFMEM=33554432
 SCALE=${BENCH_SCALE:-1}
-SCENARIOS=${BENCH_SCENARIOS:-b100 b1k b10k t4 cb sync lat jdef lz4 zstd tls100 tls1k}
+SCENARIOS=${BENCH_SCENARIOS:-b100 b1k b10k t4 cb sync lat jdef lz4 zstd tls100 tls1k txn100}
 TEXT_PAYLOADS=${BENCH_TEXT_PAYLOADS:-10000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 LAT_SECONDS=4
@@ -229,7 +243,23 @@ stunnel_cpu_us() {
 
 # ---- helpers ---------------------------------------------------------------
 scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 1 ? 1 : v) }'; }
-bin_of() { if [ "$1" = kprod ]; then echo "$KPERF"; else echo "$RDPERF"; fi; }
+bin_of() { if [ "$1" = librdkafka ]; then echo "$RDPERF"; else echo "$KPERF"; fi; }
+# the tools a scenario runs, in a round's order (kprod-idem: kprod-perf
+# without transactions, for txn100's comparison with kprod's own idempotent
+# producer)
+scen_tools() {
+    case $1 in
+    txn100) echo "kprod librdkafka kprod-idem" ;;
+    *) echo "kprod librdkafka" ;;
+    esac
+}
+# tool_opts SCEN TOOL: options for one tool in a scenario
+tool_opts() {
+    case $1:$2 in
+    txn*:kprod | txn*:librdkafka) echo "--transactional-id bench-txn-$2 --transaction-duration-ms 100" ;;
+    *) echo "" ;;
+    esac
+}
 
 is_tls() { case $1 in tls*) return 0 ;; *) return 1 ;; esac; }
 # props for a scenario: the common settings, then the scenario's own (later wins)
@@ -253,12 +283,14 @@ scen_title() {
     jdef) echo "100 B records, batch.size=16384 (Java default)" ;;
     lz4) echo "1 KB text records, lz4 (both at their default level: LZ4 fast mode)" ;;
     zstd) echo "1 KB text records, zstd level 3" ;;
+    txn100) echo "100 B records, transactions of 100 ms (both transactional)" ;;
     *) return 1 ;;
     esac
 }
 scen_records() {
     case $1 in
     b100 | t4 | cb | tls100) scaled 3000000 ;;
+    txn100) scaled 6000000 ;;
     b1k | tls1k) scaled 600000 ;;
     lz4 | zstd) scaled 400000 ;;
     b10k) scaled 60000 ;;
@@ -290,6 +322,7 @@ scen_props() {
     zstd:librdkafka) echo "compression.codec=zstd compression.level=3" ;;
     tls*:kprod) echo "security.protocol=SSL ssl.truststore.type=PEM ssl.truststore.location=$PKI/ca.pem" ;;
     tls*:librdkafka) echo "security.protocol=ssl ssl.ca.location=$PKI/ca.pem" ;;
+    txn*:*) echo "enable.idempotence=true" ;; # transactions need it; kprod-idem is the idempotent run
     *) echo "" ;;
     esac
 }
@@ -300,6 +333,7 @@ ru_field() { sed -n "s/.*$1=\\([0-9]*\\).*/\\1/p" "$2"; }
 FAILED=0
 # run_one TOOL SCEN RUN: one measured run; appends a line to $TMP/results:
 #   scen tool run records/s MB/s cpu_us/rec rss_MB p50_ms p99_ms p999_ms stunnel_cpu_us/rec
+#   txn_commits
 run_one() {
     ro_tool=$1 ro_scen=$2 ro_run=$3
     ro_n=$(scen_records "$ro_scen")
@@ -311,7 +345,7 @@ run_one() {
     fi
     # shellcheck disable=SC2046
     if "$RUSAGE" -t "$TIMEOUT" "$TMP/ru" "$(bin_of "$ro_tool")" --topic "bench-$ro_scen" \
-        --num-records "$ro_n" $(scen_opts "$ro_scen") --print-metrics \
+        --num-records "$ro_n" $(scen_opts "$ro_scen") $(tool_opts "$ro_scen" "$ro_tool") --print-metrics \
         --producer-props $(common_props "$ro_scen") $(scen_props "$ro_scen" "$ro_tool") >"$ro_out" 2>"$ro_out.err"; then
         :
     else
@@ -334,16 +368,19 @@ run_one() {
         -v rps="$(metric record-send-rate "$ro_out")" -v b="$(metric byte-total "$ro_out")" \
         -v e="$(metric elapsed-seconds "$ro_out")" -v p50="$(metric latency-p50-us "$ro_out")" \
         -v p99="$(metric latency-p99-us "$ro_out")" -v p999="$(metric latency-p999-us "$ro_out")" \
+        -v txn="$(metric txn-commit-total "$ro_out")" \
         'BEGIN {
-            printf "%s %s %s %.0f %.2f %.3f %.1f %.3f %.3f %.3f %s\n", s, t, r, rps,
+            printf "%s %s %s %.0f %.2f %.3f %.1f %.3f %.3f %.3f %s %s\n", s, t, r, rps,
                    (e > 0 ? b / e / 1048576 : 0), (u + y) / n, m / 1024,
                    p50 / 1000, p99 / 1000, p999 / 1000,
-                   (st0 == "nan" || st1 == "nan" ? "nan" : sprintf("%.3f", (st1 - st0) / n))
+                   (st0 == "nan" || st1 == "nan" ? "nan" : sprintf("%.3f", (st1 - st0) / n)),
+                   (txn == "nan" ? "nan" : sprintf("%.0f", txn))
         }' >>"$TMP/results"
     tail -n 1 "$TMP/results" | awk '{
-        printf "    run %s  %-10s %12.0f rec/s %9.2f MB/s %8.3f us/rec CPU %7.1f MB RSS   p50 %.2f p99 %.2f p99.9 %.2f ms%s\n",
+        printf "    run %s  %-10s %12.0f rec/s %9.2f MB/s %8.3f us/rec CPU %7.1f MB RSS   p50 %.2f p99 %.2f p99.9 %.2f ms%s%s\n",
                $3, $2, $4, $5, $6, $7, $8, $9, $10,
-               ($11 == "nan" ? "" : sprintf("   stunnel %.3f us/rec CPU", $11)) }'
+               ($11 == "nan" ? "" : sprintf("   stunnel %.3f us/rec CPU", $11)),
+               ($12 == "nan" ? "" : sprintf("   %s transactions committed", $12)) }'
 }
 
 # median SCEN TOOL COLUMN (columns as in $TMP/results, 4 = records/s)
@@ -352,6 +389,15 @@ median() {
         awk '{ v[NR] = $1 } END {
             if (NR == 0) { print "nan"; exit }
             if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# spread SCEN TOOL COLUMN: "min–max" of the runs
+spread() {
+    awk -v s="$1" -v t="$2" -v c="$3" '$1 == s && $2 == t && $c != "nan" {
+            if (n == 0 || $c < lo) lo = $c
+            if (n == 0 || $c > hi) hi = $c
+            n++
+        } END { if (n == 0) print "-"; else printf "%s–%s\n", lo, hi }' "$TMP/results"
 }
 
 # allocs_per_record TOOL SCEN: runs with N and 2N records under the shim.
@@ -367,7 +413,7 @@ allocs_per_record() {
         # producer may have the shim (each process writes the file at exit)
         if ! timeout "$TIMEOUT" env ALLOC_COUNT_OUT="$TMP/alloc.$k" LD_PRELOAD="$SHIM" \
             "$(bin_of "$ap_tool")" --topic "bench-$ap_scen" --num-records $((ap_n * k)) $(scen_opts "$ap_scen") \
-            --producer-props $(common_props "$ap_scen") $(scen_props "$ap_scen" "$ap_tool") >/dev/null 2>"$TMP/alloc.err"; then
+            $(tool_opts "$ap_scen" "$ap_tool") --producer-props $(common_props "$ap_scen") $(scen_props "$ap_scen" "$ap_tool") >/dev/null 2>"$TMP/alloc.err"; then
             echo "nan"
             return 0
         fi
@@ -502,8 +548,9 @@ for scen in $SCENARIOS; do
     echo "== $scen: $(scen_title "$scen"): $(scen_records "$scen") records x $RUNS runs"
     r=1
     while [ $r -le "$RUNS" ]; do
-        # alternate which producer goes first
-        if [ $((r % 2)) -eq 1 ]; then order="kprod librdkafka"; else order="librdkafka kprod"; fi
+        # alternate which producer goes first (the order reversed every other round)
+        order=$(scen_tools "$scen")
+        [ $((r % 2)) -eq 0 ] && order=$(echo "$order" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }')
         for tool in $order; do run_one "$tool" "$scen" "$r"; done
         r=$((r + 1))
     done
@@ -549,6 +596,24 @@ case " $SCENARIOS " in
         k=$(median lat kprod "$col") l=$(median lat librdkafka "$col")
         printf '| %s | %s | %s | %s× |\n' "${p%%:*}" "$(fmt "$k" %.2f)" "$(fmt "$l" %.2f)" "$(ratio "$k" "$l")"
     done
+    ;;
+esac
+case " $SCENARIOS " in
+*" txn100 "*)
+    kt=$(median txn100 kprod 4) ki=$(median txn100 kprod-idem 4) lt=$(median txn100 librdkafka 4)
+    echo
+    echo "Transactions (txn100): 100 B records, a commit every 100 ms (--transaction-duration-ms 100), records/s and CPU medians (min–max of the runs):"
+    echo
+    echo "| producer | records/s | CPU µs/record | transactions committed per run |"
+    echo "|---|---:|---:|---:|"
+    for tl in "kprod:kprod transactional" "kprod-idem:kprod idempotent (same run, no transactions)" "librdkafka:librdkafka transactional"; do
+        t=${tl%%:*}
+        printf '| %s | %s (%s) | %s (%s) | %s |\n' "${tl#*:}" "$(fmt "$(median txn100 "$t" 4)" %.0f)" "$(spread txn100 "$t" 4)" \
+            "$(fmt "$(median txn100 "$t" 6)" %.3f)" "$(spread txn100 "$t" 6)" "$(fmt "$(median txn100 "$t" 12)" %.0f)"
+    done
+    echo
+    echo "kprod transactional / kprod idempotent: $(awk -v a="$kt" -v b="$ki" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.1f %%", 100 * a / b }') of the records/s (goal: at least 90 %)"
+    echo "kprod transactional / librdkafka transactional: $(ratio "$kt" "$lt")× the records/s, $(ratio "$(median txn100 kprod 6)" "$(median txn100 librdkafka 6)")× the CPU per record"
     ;;
 esac
 cipher_of() { awk -v t="$1" '$1 == t { print $2 " " $3 }' "$TMP/ciphers" 2>/dev/null | sort -u | paste -sd '/' -; }
