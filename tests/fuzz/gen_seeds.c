@@ -10,7 +10,9 @@
  * compressed with each codec built in), compressed streams, .properties
  * files, kprod-console input lines, and SASL's inputs (SaslHandshake and
  * SaslAuthenticate answers, SCRAM server messages from RFC 5802/7677,
- * sasl.jaas.config texts, OAUTHBEARER error statuses).
+ * sasl.jaas.config texts, OAUTHBEARER error statuses), and the answers of
+ * the transactional APIs (FindCoordinator, AddPartitionsToTxn,
+ * AddOffsetsToTxn, TxnOffsetCommit, EndTxn) at every version.
  *
  *   gen_seeds <dir>    writes <dir>/<target>/seed-<name> for every target,
  *                      and <dir>/<target>.dict (libFuzzer dictionaries) for
@@ -28,6 +30,7 @@
 #include "record/compress.h"
 #include "conf/config.h"
 #include "proto/protocol.h"
+#include "proto/txn.h"
 #include "record/record_batch.h"
 #ifdef KPROD_WITH_SNAPPY
 #include <snappy-c.h>
@@ -155,8 +158,9 @@ static void seeds_apiversions(void) {
         kp_w_i64(&v, 42);
         put_tag(&w, 1, &v);
         v.len = 0;
-        kp_w_arraylen(&v, 1);
+        kp_w_arraylen(&v, 2);
         kp_w_str(&v, "metadata.version"), kp_w_i16(&v, 25), kp_w_i16(&v, 25), kp_w_tags(&v);
+        kp_w_str(&v, "transaction.version"), kp_w_i16(&v, 2), kp_w_i16(&v, 0), kp_w_tags(&v);
         put_tag(&w, 2, &v);
         v.len = 0;
         kp_w_i8(&v, 0);
@@ -269,7 +273,7 @@ static void seeds_metadata(void) {
 }
 
 static void seeds_produce(void) {
-    for (int16_t ver = 0; ver <= 11; ver++) {
+    for (int16_t ver = 0; ver <= 13; ver++) {
         kp_wbuf_t w, v;
         kp_wbuf_init(&v, 64);
         v.flex = 1;
@@ -341,6 +345,101 @@ static void seeds_initpid(void) {
         snprintf(name, sizeof(name), "v%d", ver);
         put_sel("fuzz_initpid", name, (uint8_t)ver, &w);
         kp_wbuf_free(&w);
+    }
+}
+
+/* ---- transactional APIs (fuzz_txn) ------------------------------------------- */
+
+/* fuzz_txn's selector and version bytes, then w's bytes. */
+static void put_txn(const char *name, uint8_t sel, int16_t ver, kp_wbuf_t *w) {
+    uint8_t *p = malloc(w->len + 2);
+    if (!p || w->err) {
+        failed = 1;
+        free(p);
+        return;
+    }
+    p[0] = sel;
+    p[1] = (uint8_t)ver;
+    memcpy(p + 2, w->p, w->len);
+    put_file("fuzz_txn", name, p, w->len + 2);
+    free(p);
+}
+
+/* Topics[] {Name, Partitions[] {PartitionIndex, ErrorCode}} */
+static void txn_results(kp_wbuf_t *w) {
+    kp_w_arraylen(w, 2);
+    kp_w_str(w, "orders");
+    kp_w_arraylen(w, 2);
+    for (int p = 0; p < 2; p++) {
+        kp_w_i32(w, p);
+        kp_w_i16(w, p ? 51 : 0); /* CONCURRENT_TRANSACTIONS */
+        kp_w_tags(w);
+    }
+    kp_w_tags(w);
+    kp_w_str(w, "audit");
+    kp_w_arraylen(w, 1);
+    kp_w_i32(w, 3);
+    kp_w_i16(w, 0);
+    kp_w_tags(w);
+    kp_w_tags(w);
+}
+
+static void seeds_txn(void) {
+    /* fuzz_txn's selectors: the order of its apis[] */
+    static const int16_t apis[] = {KP_API_FIND_COORDINATOR, KP_API_ADD_PARTITIONS_TO_TXN,
+                                   KP_API_ADD_OFFSETS_TO_TXN, KP_API_TXN_OFFSET_COMMIT,
+                                   KP_API_END_TXN};
+    for (uint8_t sel = 0; sel < 5; sel++) {
+        int16_t api = apis[sel];
+        for (int16_t ver = 0; ver <= kp_proto_codec_max(api); ver++) {
+            kp_wbuf_t w;
+            resp_begin(&w, api, ver);
+            switch (api) {
+            case KP_API_FIND_COORDINATOR:
+                if (ver >= 1)
+                    kp_w_i32(&w, 0); /* ThrottleTimeMs */
+                if (ver >= 4) {
+                    kp_w_arraylen(&w, 1);
+                    kp_w_str(&w, "my-txn");
+                    kp_w_i32(&w, 2);
+                    kp_w_str(&w, "broker-2");
+                    kp_w_i32(&w, 9092);
+                    kp_w_i16(&w, 0);
+                    kp_w_str(&w, NULL);
+                    kp_w_tags(&w);
+                } else {
+                    kp_w_i16(&w, 0);
+                    if (ver >= 1)
+                        kp_w_str(&w, "none");
+                    kp_w_i32(&w, 2);
+                    kp_w_str(&w, "broker-2");
+                    kp_w_i32(&w, 9092);
+                }
+                break;
+            case KP_API_ADD_PARTITIONS_TO_TXN:
+            case KP_API_TXN_OFFSET_COMMIT:
+                kp_w_i32(&w, 0);
+                txn_results(&w);
+                break;
+            case KP_API_ADD_OFFSETS_TO_TXN:
+                kp_w_i32(&w, 0);
+                kp_w_i16(&w, 90); /* PRODUCER_FENCED */
+                break;
+            case KP_API_END_TXN:
+                kp_w_i32(&w, 0);
+                kp_w_i16(&w, 0);
+                if (ver >= 5) {
+                    kp_w_i64(&w, 4000);
+                    kp_w_i16(&w, 3);
+                }
+                break;
+            }
+            kp_w_tags(&w);
+            char name[32];
+            snprintf(name, sizeof(name), "api%d-v%d", api, ver);
+            put_txn(name, sel, ver, &w);
+            kp_wbuf_free(&w);
+        }
     }
 }
 
@@ -711,5 +810,6 @@ int main(int argc, char **argv) {
     seeds_properties();
     seeds_console();
     seeds_sasl();
+    seeds_txn();
     return failed;
 }
