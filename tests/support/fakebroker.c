@@ -606,7 +606,8 @@ static ftxn_t *txn_find(fake_broker_t *fb, const char *id, int16_t n) {
 int fb_txn(fake_broker_t *fb, const char *transactional_id, fb_txn_info_t *out) {
     pthread_mutex_lock(&fb->lock);
     const ftxn_t *t = txn_find(fb, transactional_id, (int16_t)strlen(transactional_id));
-    if (t && t->epoch >= 0)
+    int rc = t && t->epoch >= 0 ? 0 : -1;
+    if (rc == 0)
         *out = (fb_txn_info_t){.pid = t->pid,
                                .epoch = t->epoch,
                                .prev_pid = t->prev_pid,
@@ -620,7 +621,7 @@ int fb_txn(fake_broker_t *fb, const char *transactional_id, fb_txn_info_t *out) 
                                .aborts = t->aborts,
                                .timeouts = t->timeouts};
     pthread_mutex_unlock(&fb->lock);
-    return t && t->epoch >= 0 ? 0 : -1;
+    return rc;
 }
 
 /* The entry for (group, topic, partition) among n offsets, or NULL. */
