@@ -967,7 +967,39 @@ static void test_delay(void) {
     fb_stop(fb);
 }
 
+/* kprod's own producer (idempotent) against the broker with transactions
+ * on: the flexible versions it negotiates (ApiVersions v3, Produce v9+,
+ * InitProducerId v2+) parse both ways. */
+static void test_kprod_flexible(void) {
+    fake_broker_t *fb = start(2, 0);
+    REQUIRE_NOT_NULL(fb);
+    char err[256];
+    kp_config_t *conf = kp_config_new();
+    REQUIRE_NOT_NULL(conf);
+    CHECK_EQ_INT(kp_config_set(conf, "bootstrap.servers", fb_bootstrap(fb), err, sizeof(err)), 0);
+    CHECK_EQ_INT(kp_config_set(conf, "enable.idempotence", "true", err, sizeof(err)), 0);
+    kp_producer_t *p = kp_producer_new(conf, err, sizeof(err));
+    kp_config_destroy(conf);
+    if (!p)
+        FAIL("kp_producer_new: %s", err);
+    REQUIRE_NOT_NULL(p);
+    for (int i = 0; i < 3; i++) {
+        char v[32];
+        snprintf(v, sizeof(v), "flex-%d", i);
+        kp_record_t r = {.topic = TOPIC, .partition = 0, .value = v, .value_len = (int32_t)strlen(v)};
+        CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
+    }
+    kp_producer_destroy(p);
+    CHECK(fb_wrote(fb, "flex-2"));
+    fb_stats_t st = fb_stats(fb);
+    CHECK_EQ_INT(st.bad_requests, 0);
+    CHECK(st.versions[FB_API_APIVERSIONS] & 1u << 3);
+    CHECK_GE_INT(st.versions[FB_API_PRODUCE], 1u << 9);
+    CHECK_GE_INT(st.versions[FB_API_INITPID], 1u << 2);
+    fb_stop(fb);
+}
+
 TEST_MAIN(TEST(test_apiversions), TEST(test_find_coordinator), TEST(test_commit_abort),
           TEST(test_fencing), TEST(test_epoch_bump), TEST(test_timeout_abort), TEST(test_tv2),
           TEST(test_tv2_exhaustion), TEST(test_offsets), TEST(test_injected_errors),
-          TEST(test_delay))
+          TEST(test_delay), TEST(test_kprod_flexible))
