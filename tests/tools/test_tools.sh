@@ -18,7 +18,7 @@ trap cleanup EXIT
 mkfifo "$T/out"
 "$B/tools/kprod-mock" --brokers 3 --topic first:3 --topic test2:3 --topic console:4 \
   --topic vg:2 --topic hdr:2 --topic hdrerr:1 --topic hdrign:1 --topic sigint:3 --topic sigterm:3 \
-  --topic vgsig:1 >"$T/out" 2>"$T/mock.err" &
+  --topic vgsig:1 --topic txnperf:3 --topic vgtxn:2 >"$T/out" 2>"$T/mock.err" &
 MOCK_PID=$!
 exec 3<"$T/out"
 if ! IFS= read -r -t 30 BOOT <&3; then
@@ -60,6 +60,50 @@ sed -nE 's/^acked ([0-9]+) partition ([0-9]+) offset [0-9]+$/\2\t\1\tmessage \1/
 consume test2 >"$T/test2.read"
 check "sync_send's reported partitions match what kcat reads" \
   'diff "$T/sync.acked" "$T/test2.read" >/dev/null'
+
+# transactional_send: transaction 1 (6 records over topic first's 3
+# partitions) committed, transaction 2 (3 flushed, 3 left waiting) aborted
+"$B/examples/transactional_send" "$BOOT" >"$T/txn.out" 2>&1
+rc=$?
+check "transactional_send exits 0 (exit $rc)" '[ $rc = 0 ]'
+[ $rc = 0 ] || cat "$T/txn.out"
+check "transactional_send: init, begin, commit, begin, flush, abort, close each OK" \
+  '[ "$(grep -E ": OK$" "$T/txn.out" | tr "\n" ";")" = "init_transactions: OK;txn 1: begin_transaction: OK;txn 1: commit_transaction: OK;txn 2: begin_transaction: OK;txn 2: flush: OK;txn 2: abort_transaction: OK;close: OK;" ]'
+check "transactional_send: the committed records have offsets, on all 3 partitions" \
+  '[ "$(grep -cE "^txn 1 record [0-5]: partition [0-2] offset [0-9]+$" "$T/txn.out")" = 6 ] &&
+   [ "$(sed -nE "s/^txn 1 record [0-5]: partition ([0-2]) .*/\1/p" "$T/txn.out" | sort -u | wc -l)" = 3 ]'
+# a line's number in txn.out (the first match of an extended regex)
+line_of() { grep -nE "$1" "$T/txn.out" | head -1 | cut -d: -f1; }
+last_of() { grep -nE "$1" "$T/txn.out" | tail -1 | cut -d: -f1; }
+check "transactional_send: ...followed by 'txn 1: committed'" \
+  '[ -n "$(line_of "^txn 1: committed$")" ] && [ "$(last_of "^txn 1 record")" -lt "$(line_of "^txn 1: committed$")" ]'
+check "transactional_send: each aborted record has an offset or says _TXN_ABORTED, NOT_PERSISTED" \
+  '[ "$(grep -cE "^txn 2 record [0-5]: (partition [0-2] offset [0-9]+|_TXN_ABORTED persisted=NOT_PERSISTED)$" "$T/txn.out")" = 6 ]'
+check "transactional_send: ...after abort_transaction, followed by 'txn 2: aborted'" \
+  '[ "$(line_of "^txn 2: abort_transaction: OK$")" -lt "$(line_of "^txn 2 record")" ] &&
+   [ "$(last_of "^txn 2 record")" -lt "$(line_of "^txn 2: aborted")" ]'
+# kcat finds each committed record at the partition and offset reported (the
+# mock ignores the isolation level, so it shows the aborted ones too)
+sed -nE 's/^txn 1 record ([0-5]): partition ([0-2]) offset ([0-9]+)$/\2 \3 txn 1 record \1/p' "$T/txn.out" \
+  | sort >"$T/txn.acked"
+kcat -C -b "$BOOT" -t first -e -q -f '%p %o %s\n' 2>/dev/null | grep " txn 1 record " | sort >"$T/txn.read"
+check "transactional_send: kcat reads each committed record at its reported offset" \
+  '[ -s "$T/txn.acked" ] && diff "$T/txn.acked" "$T/txn.read" >/dev/null'
+
+# ---- kprod-perf in transactions (kafka-producer-perf-test's flags) ----
+"$B/tools/kprod-perf" --topic txnperf --num-records 5000 --record-size 100 --throughput 20000 \
+  --transactional-id tools-perf --transaction-duration-ms 50 --print-metrics \
+  --producer-props "bootstrap.servers=$BOOT" >"$T/perf.out" 2>"$T/perf.err"
+rc=$?
+check "kprod-perf --transactional-id --transaction-duration-ms 50: exit 0 (exit $rc)" '[ $rc = 0 ]'
+[ $rc = 0 ] || cat "$T/perf.err"
+check "kprod-perf transactional: Kafka's summary line, 5000 records sent" \
+  'grep -qE "^5000 records sent, [0-9.]+ records/sec \([0-9.]+ MB/sec\), [0-9.]+ ms avg latency, [0-9.]+ ms max latency, [0-9]+ ms 50th, [0-9]+ ms 95th, [0-9]+ ms 99th, [0-9]+ ms 99.9th\.$" "$T/perf.out"'
+ncommit=$(sed -nE 's/^kprod-perf:txn-commit-total:.* : ([0-9]+)\.000$/\1/p' "$T/perf.out")
+check "kprod-perf transactional: several commits (a 50 ms transaction, 0.25 s of records: $ncommit), none aborted" \
+  '[ "${ncommit:-0}" -ge 3 ] && grep -qE "^kprod-perf:txn-abort-total:.* : 0\.000$" "$T/perf.out"'
+check "kprod-perf transactional: kcat reads the 5000 records" \
+  '[ "$(kcat -C -b "$BOOT" -t txnperf -e -q 2>/dev/null | wc -l)" = 5000 ]'
 
 # ---- kprod-console ----
 for i in $(seq 1 1000); do printf 'key%d:value %d\n' $((i % 17)) "$i"; done >"$T/lines"
@@ -354,6 +398,20 @@ if command -v valgrind >/dev/null; then
   check "kprod-console stopped by SIGINT is valgrind-clean, all 200 delivered (exit $rc)" \
     '[ $rc = 0 ] && grep -q "interrupted by SIGINT: 200 lines read, 200 records acknowledged" "$T/vg3.err"'
   [ $rc = 0 ] || tail -30 "$T/vg3.err"
+  # transactions: the example (a commit, an abort with records failed) and
+  # a short kprod-perf transactional run
+  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    "$B/examples/transactional_send" "$BOOT" >"$T/vgtxn.out" 2>&1
+  rc=$?
+  check "transactional_send is valgrind-clean (exit $rc)" '[ $rc = 0 ]'
+  [ $rc = 0 ] || tail -30 "$T/vgtxn.out"
+  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    "$B/tools/kprod-perf" --topic vgtxn --num-records 1000 --record-size 100 --throughput 10000 \
+    --transaction-duration-ms 30 --producer-props "bootstrap.servers=$BOOT" >"$T/vgperf.out" 2>"$T/vgperf.err"
+  rc=$?
+  check "kprod-perf transactional (a generated transactional id) is valgrind-clean (exit $rc)" \
+    '[ $rc = 0 ] && grep -q "^1000 records sent" "$T/vgperf.out"'
+  [ $rc = 0 ] || tail -30 "$T/vgperf.err"
 fi
 
 kill -TERM "$MOCK_PID"; wait "$MOCK_PID"; rc=$?; MOCK_PID=
