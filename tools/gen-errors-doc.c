@@ -26,8 +26,10 @@ static void row_as(FILE *f, int code, const char *code_text) {
         fprintf(f, "| %s ", code_text);
     else
         fprintf(f, "| %d ", code);
-    fprintf(f, "| `%s` | %s | %s |\n", name,
-            kp_err_is_retriable((kp_err_t)code) ? "yes" : "no", kp_err_str((kp_err_t)code));
+    static const char *const cls[] = {"", "retriable", "abortable", "fatal"};
+    fprintf(f, "| `%s` | %s | %s | %s |\n", name,
+            kp_err_is_retriable((kp_err_t)code) ? "yes" : "no", cls[kp_err_class((kp_err_t)code)],
+            kp_err_str((kp_err_t)code));
 }
 
 static void row(FILE *f, int code) { row_as(f, code, NULL); }
@@ -51,7 +53,15 @@ static char *render(size_t *len) {
             "A failed record's `kp_record_metadata_t.persisted` says whether it may have been\n"
             "written anyway: `KP_NOT_PERSISTED` (safe to resend), `KP_POSSIBLY_PERSISTED` (sent\n"
             "without an answer: resending may duplicate) or `KP_PERSISTED`.\n\n"
-            "## kprod's own errors\n\n| code | name | retriable | meaning |\n|---|---|---|---|\n");
+            "The \"txn class\" column is `kp_err_class()`: what a transactional producer's\n"
+            "application does about the error (KIP-1050). *retriable*: retried inside the\n"
+            "producer (a call that timed out may be called again and resumes); *abortable*:\n"
+            "abort the transaction and carry on (a transactional call then returns\n"
+            "`_TXN_ABORTABLE` and `kp_txn_error()` gives the cause); *fatal*: the producer\n"
+            "cannot continue, every later call returns the error, close it. Empty: not a\n"
+            "transactional outcome. README \"Transactions\" has the pattern for each.\n\n"
+            "## kprod's own errors\n\n| code | name | retriable | txn class | meaning |\n"
+            "|---|---|---|---|---|\n");
     /* KP_ERR_UNKNOWN_SERVER_ERROR is Kafka's error under a local code: it is
      * listed with Kafka's. */
     for (int code = 0; code >= -100; code--)
@@ -62,7 +72,7 @@ static char *render(size_t *len) {
                "`_UNKNOWN`; kprod reports it as %d (`KP_ERR_UNKNOWN_SERVER_ERROR`), so no\n"
                "broker's code can pass for a local error. A code this table does not list is\n"
                "passed through as it is, named `_UNKNOWN_KAFKA_ERROR`.\n\n"
-               "| code | name | retriable | meaning |\n|---|---|---|---|\n",
+               "| code | name | retriable | txn class | meaning |\n|---|---|---|---|---|\n",
             (int)KP_ERR_UNKNOWN_SERVER_ERROR);
     char wire[64];
     snprintf(wire, sizeof(wire), "%d (-1 on the wire)", (int)KP_ERR_UNKNOWN_SERVER_ERROR);

@@ -99,6 +99,15 @@ typedef enum kp_err {
                                  * fail with it at once; connections are retried with backoff,
                                  * so fixed certificates recover without a restart (as Java's
                                  * SslAuthenticationException) */
+    KP_ERR_TXN_STATE = -25,     /* a transactional call not allowed in the producer's state
+                                 * (commit before begin, a send outside a transaction, another
+                                 * call under way...): nothing changed; a bug in the caller
+                                 * (Java's IllegalStateException) */
+    KP_ERR_TXN_ABORTABLE = -26, /* the transaction cannot commit (a record failed, the broker
+                                 * aborted it, TRANSACTION_ABORTABLE): abort it and carry on;
+                                 * kp_txn_error() gives the cause */
+    KP_ERR_TXN_ABORTED = -27,   /* the record's transaction was aborted before it was sent
+                                 * (never written: KP_NOT_PERSISTED) */
 } kp_err_t;
 
 /* Short symbolic name, e.g. "NOT_LEADER_OR_FOLLOWER". Never NULL. */
@@ -108,6 +117,24 @@ KP_API const char *kp_err_str(kp_err_t err);
 /* Non-zero when the error is transient and the producer retries it itself
  * (the Java client's RetriableException hierarchy). */
 KP_API int kp_err_is_retriable(kp_err_t err);
+
+/* What a transactional producer's application does about an error
+ * (KIP-1050, KIP-691; docs/ERRORS.md's "class" column):
+ *   KP_ERR_CLASS_NONE        not a transactional outcome (or KP_OK)
+ *   KP_ERR_CLASS_RETRIABLE   transient: retried inside the producer; a call
+ *                            that returned it (KP_ERR_TIMED_OUT) may be
+ *                            called again and resumes where it was
+ *   KP_ERR_CLASS_ABORTABLE   abort the transaction and carry on
+ *   KP_ERR_CLASS_FATAL       the producer cannot continue (fenced, not
+ *                            authorised...): every later call returns the
+ *                            error; close and destroy it */
+typedef enum kp_err_class {
+    KP_ERR_CLASS_NONE = 0,
+    KP_ERR_CLASS_RETRIABLE = 1,
+    KP_ERR_CLASS_ABORTABLE = 2,
+    KP_ERR_CLASS_FATAL = 3,
+} kp_err_class_t;
+KP_API kp_err_class_t kp_err_class(kp_err_t err);
 
 /* ------------------------------------------------------------------------
  * Configuration (Java ProducerConfig property names and defaults)
@@ -331,6 +358,59 @@ KP_API void kp_producer_destroy(kp_producer_t *p);
  * TOPIC_AUTHORIZATION_FAILED is positive: it is never returned as a count);
  * *count is 0 then. p, topic or count NULL: KP_ERR_INVALID_ARG. */
 KP_API kp_err_t kp_partitions_for(kp_producer_t *p, const char *topic, int32_t *count);
+
+/* ------------------------------------------------------------------------
+ * Transactions (transactional.id set; the Java producer's calls). The
+ * state machine: kp_init_transactions once, then any number of
+ *   kp_begin_transaction, kp_send*..., [kp_send_offsets_to_transaction],
+ *   kp_commit_transaction or kp_abort_transaction.
+ * A call that returns KP_ERR_TIMED_OUT did not fail: calling it again (the
+ * same call) resumes where it was. KP_ERR_TXN_ABORTABLE: abort, then go on.
+ * A fatal error (kp_err_class(err) == KP_ERR_CLASS_FATAL, e.g.
+ * PRODUCER_FENCED): every later call returns it; close the producer. No
+ * call may be made from a producer callback (KP_ERR_IN_CALLBACK).
+ * ---------------------------------------------------------------------- */
+
+/* Find the transaction coordinator, fence older producers with the same
+ * transactional.id (a new epoch) and finish or abort what they left open.
+ * Without transactional.id: KP_ERR_TXN_STATE. */
+KP_API kp_err_t kp_init_transactions(kp_producer_t *p, int64_t timeout_ms);
+/* Start a transaction (local: no request). */
+KP_API kp_err_t kp_begin_transaction(kp_producer_t *p);
+
+/* A consumed position to commit with the transaction, as the Java
+ * client's (TopicPartition, OffsetAndMetadata). */
+typedef struct kp_offset {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;       /* the next record to consume */
+    int32_t leader_epoch; /* -1: unknown */
+    const char *metadata; /* NULL: none */
+} kp_offset_t;
+/* The consumer group's metadata (the Java ConsumerGroupMetadata): the
+ * group coordinator fences offsets of a zombie member by it. */
+typedef struct kp_group_metadata {
+    const char *group_id;
+    int32_t generation_id;         /* -1: unknown */
+    const char *member_id;         /* "" or NULL: unknown */
+    const char *group_instance_id; /* NULL: none (static membership's id) */
+} kp_group_metadata_t;
+/* Add consumed offsets to the current transaction: committed to the
+ * group if, and only if, the transaction commits. */
+KP_API kp_err_t kp_send_offsets_to_transaction(kp_producer_t *p, const kp_offset_t *offsets,
+                                               size_t count, const kp_group_metadata_t *group,
+                                               int64_t timeout_ms);
+/* Flush, then commit: every record sent in the transaction is acknowledged
+ * before the commit is asked for. A record that failed makes it
+ * KP_ERR_TXN_ABORTABLE (nothing is committed). */
+KP_API kp_err_t kp_commit_transaction(kp_producer_t *p, int64_t timeout_ms);
+/* Abort: records not yet sent fail with KP_ERR_TXN_ABORTED
+ * (KP_NOT_PERSISTED), those in flight are waited for, then the
+ * transaction is aborted on every partition it touched. */
+KP_API kp_err_t kp_abort_transaction(kp_producer_t *p, int64_t timeout_ms);
+/* The error that made the transaction abortable or the producer fail
+ * (e.g. the first record's error, PRODUCER_FENCED); KP_OK when none. */
+KP_API kp_err_t kp_txn_error(kp_producer_t *p);
 
 /* Log callback: level follows syslog (3 error, 4 warning, 6 info, 7 debug).
  * Called from any thread. Default (also when fn is NULL): warnings and

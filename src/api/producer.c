@@ -26,6 +26,7 @@
 #include "base/alloc.h"
 #include "record/compress.h"
 #include "net/conn.h"
+#include "engine/engine.h"
 #include "engine/internal.h"
 #include "record/record_batch.h"
 #include "net/oauth.h"
@@ -191,6 +192,8 @@ static void count_completed(kp_producer_t *p, kp_tp_t *tp, int32_t n) {
 
 void kp_batch_notify(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                      int64_t log_append_time, kp_persisted_t persisted) {
+    if (err && p->txn.enabled)
+        kp_txn_record_failed(p, err);
     notify_records(p, b, err, base_offset, log_append_time, persisted, NULL);
     atomic_fetch_sub_explicit(&b->tp->queued, 1, memory_order_relaxed);
     count_completed(p, b->tp, b->count);
@@ -208,6 +211,8 @@ void kp_batch_fail(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_o
                    const kp_produce_presp_t *pp) {
     kp_tp_t *tp = b->tp;
     int32_t n = b->count;
+    if (err && p->txn.enabled)
+        kp_txn_record_failed(p, err);
     notify_records(p, b, err, base_offset, log_append_time, persisted, pp);
     atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);
     kp_acc_release(&p->acc, b);
@@ -583,6 +588,11 @@ static kp_err_t send_record(kp_producer_t *p, const kp_record_t *rec, kp_callbac
     int fatal = atomic_load(&p->fatal_err);
     if (fatal)
         return (kp_err_t)fatal;
+    if (p->txn.enabled) {
+        kp_err_t te = kp_txn_may_send(p);
+        if (te)
+            return te;
+    }
     if (rec->partition < KP_PARTITION_ANY || rec->timestamp < 0 ||
         (rec->header_count && !rec->headers))
         return KP_ERR_INVALID_ARG;
@@ -998,6 +1008,7 @@ static void producer_free(kp_producer_t *p) {
     free(p->active);
     pthread_cond_destroy(&p->md_cond);
     pthread_cond_destroy(&p->done_cond);
+    kp_txn_destroy(p);
     free(p->client_id);
     kp_conf_free(&p->conf);
     free(p);
@@ -1023,6 +1034,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
     pthread_mutex_init(&p->close_lock, NULL);
     kp_cond_init_mono(&p->md_cond);
     kp_cond_init_mono(&p->done_cond);
+    kp_txn_init(p);
     if (kp_conf_copy(&p->conf, &conf->c)) {
         kp_errf(errstr, errstr_size, "Out of memory");
         free(p->client_id);
@@ -1148,6 +1160,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
     }
     p->md.due = 1;
     p->idem.enabled = p->conf.enable_idempotence;
+    p->txn.enabled = p->conf.transactional_id && *p->conf.transactional_id;
     p->idem.pid = -1;
     p->idem.epoch = -1;
     int rc = pthread_create(&p->thread, NULL, kp_sender_main, p);

@@ -9,6 +9,7 @@
  * InvalidMetadataException subclass); see producer-anchors §5.4.
  */
 #include "base/err.h"
+#include "base/kafka_codes.h"
 
 #include <stddef.h>
 
@@ -61,6 +62,12 @@ static const struct err_desc local_errs[] = {
     {KP_ERR_SSL_HANDSHAKE, "_SSL_HANDSHAKE",
      "TLS handshake with the broker failed (certificate, TLS version or a listener that does not "
      "speak TLS: the log says which and what to check)", 0},
+    {KP_ERR_TXN_STATE, "_TXN_STATE",
+     "Transactional call not allowed in the producer's current transactional state", 0},
+    {KP_ERR_TXN_ABORTABLE, "_TXN_ABORTABLE",
+     "The transaction cannot commit and must be aborted (kp_txn_error() gives the cause)", 0},
+    {KP_ERR_TXN_ABORTED, "_TXN_ABORTED",
+     "The record's transaction was aborted before the record was sent (not persisted)", 0},
 };
 
 /* Kafka error codes a Produce, Metadata or ApiVersions response can carry
@@ -127,6 +134,7 @@ static const struct err_desc kafka_errs[] = {
     {74, "FENCED_LEADER_EPOCH", "The leader epoch in the request is older than the epoch on the broker", 1},
     {75, "UNKNOWN_LEADER_EPOCH", "The leader epoch in the request is newer than the epoch on the broker", 1},
     {76, "UNSUPPORTED_COMPRESSION_TYPE", "The requesting client does not support the compression type of given partition", 0},
+    {82, "FENCED_INSTANCE_ID", "The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id", 0},
     {87, "INVALID_RECORD", "This record has failed the validation on broker and hence will be rejected", 0},
     {88, "UNSTABLE_OFFSET_COMMIT", "There are unstable offsets that need to be cleared", 1},
     {89, "THROTTLING_QUOTA_EXCEEDED", "The throttling quota has been exceeded", 1},
@@ -168,6 +176,46 @@ const char *kp_err_str(kp_err_t err) {
 int kp_err_is_retriable(kp_err_t err) {
     const struct err_desc *d = find(err);
     return d ? d->retriable : 0;
+}
+
+/* KIP-1050's classes, as the Java TransactionManager treats each error
+ * (maybeTransitionToErrorState and the request handlers): retried inside,
+ * abortable, or fatal for a transactional producer. */
+kp_err_class_t kp_err_class(kp_err_t err) {
+    switch ((int)err) {
+    case KP_ERR_TIMED_OUT: /* the call may be made again and resumes */
+    case KAFKA_COORDINATOR_LOAD_IN_PROGRESS:
+    case KAFKA_COORDINATOR_NOT_AVAILABLE:
+    case KAFKA_NOT_COORDINATOR:
+    case KAFKA_CONCURRENT_TRANSACTIONS:
+    case KAFKA_UNKNOWN_TOPIC_OR_PARTITION:
+    case KAFKA_REQUEST_TIMED_OUT:
+        return KP_ERR_CLASS_RETRIABLE;
+    case KP_ERR_TXN_ABORTABLE:
+    case KP_ERR_TXN_ABORTED:
+    case KAFKA_TRANSACTION_ABORTABLE:
+    case KAFKA_TOPIC_AUTHORIZATION_FAILED:
+    case KAFKA_GROUP_AUTHORIZATION_FAILED:
+    case KAFKA_UNKNOWN_PRODUCER_ID:
+    case KAFKA_OUT_OF_ORDER_SEQUENCE_NUMBER:
+    case KAFKA_ILLEGAL_GENERATION:
+    case KAFKA_UNKNOWN_MEMBER_ID:
+    case KAFKA_FENCED_INSTANCE_ID:
+        return KP_ERR_CLASS_ABORTABLE;
+    case KAFKA_PRODUCER_FENCED:
+    case KAFKA_INVALID_PRODUCER_EPOCH:
+    case KAFKA_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case KAFKA_CLUSTER_AUTHORIZATION_FAILED:
+    case KAFKA_INVALID_TXN_STATE:
+    case KAFKA_INVALID_PRODUCER_ID_MAPPING:
+    case KAFKA_INVALID_TRANSACTION_TIMEOUT:
+    case KAFKA_UNSUPPORTED_VERSION:
+    case KAFKA_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case KP_ERR_UNSUPPORTED_BROKER:
+        return KP_ERR_CLASS_FATAL;
+    default:
+        return KP_ERR_CLASS_NONE;
+    }
 }
 
 kp_err_t kp_err_from_kafka(int16_t code) {

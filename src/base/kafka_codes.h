@@ -73,6 +73,7 @@
 #define KAFKA_FENCED_LEADER_EPOCH ((kp_err_t)74)
 #define KAFKA_UNKNOWN_LEADER_EPOCH ((kp_err_t)75)
 #define KAFKA_UNSUPPORTED_COMPRESSION_TYPE ((kp_err_t)76)
+#define KAFKA_FENCED_INSTANCE_ID ((kp_err_t)82)
 #define KAFKA_INVALID_RECORD ((kp_err_t)87)
 #define KAFKA_UNSTABLE_OFFSET_COMMIT ((kp_err_t)88)
 #define KAFKA_THROTTLING_QUOTA_EXCEEDED ((kp_err_t)89)

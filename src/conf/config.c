@@ -173,9 +173,9 @@ static const struct prop props[] = {
            "Metrics samples kept"),
     {"metrics.recording.level", P_ENUM, "INFO", 0, 0, "INFO|DEBUG|TRACE", NOFIELD, 0, NULL,
      "Metrics recording level", NULL, "no client metrics yet"},
-    UNUSED("transaction.timeout.ms", P_INT, "60000", 0, I32MAX,
-           "no transactions yet (transactional.id accepts only its default)",
-           "Transaction timeout"),
+    INT("transaction.timeout.ms", "60000", 1, I32MAX, transaction_timeout_ms,
+        "Longest a transaction may stay open before the coordinator aborts it (sent with "
+        "InitProducerId; the broker refuses more than its transaction.max.timeout.ms)"),
     {"metadata.recovery.strategy", P_ENUM, "rebootstrap", 0, 0, "rebootstrap|none",
      F(metadata_recovery_strategy), 4, NULL,
      "rebootstrap (KIP-899): when no known broker can be reached, when no metadata came for "
@@ -192,8 +192,13 @@ static const struct prop props[] = {
      "a custom partitioner is a function: kp_config_set_partitioner()", "partitioner_kind",
      NULL},
     MISSING("interceptor.classes", P_LIST, "", "Java interceptor classes (use kp_config_add_interceptor())"),
-    MISSING("transactional.id", P_STR, NULL, "transactions"),
-    MISSING("transaction.two.phase.commit.enable", P_BOOL, "false", "transactions"),
+    {"transactional.id", P_STR, NULL, 0, 0, NULL, F(transactional_id), 0, NULL,
+     "Makes the producer transactional (kp_init_transactions() and the other kp_*_transaction "
+     "calls): records are written in transactions, committed or aborted together; a new "
+     "producer with the same id fences this one. Requires idempotence. Empty: none",
+     NULL, NULL},
+    MISSING("transaction.two.phase.commit.enable", P_BOOL, "false",
+            "two-phase commit transactions (KIP-939)"),
     MISSING("config.providers", P_LIST, "", "config providers"),
     {"security.protocol", P_ENUM, "PLAINTEXT", 0, 0, "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL",
      F(security_protocol), 4, NULL,
@@ -729,12 +734,28 @@ kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
      * settings are errors; when it is only the default, acks != all or
      * retries = 0 turn it off quietly, but more than 5 in flight is an
      * error either way. */
+    int transactional = c->transactional_id && *c->transactional_id;
+    if (transactional && !c->enable_idempotence && c->explicit_idempotence) {
+        kp_errf(errstr, errstr_size,
+                "Invalid configuration: transactional.id is set but enable.idempotence=false "
+                "(a transactional producer is idempotent: remove enable.idempotence or set it "
+                "to true)");
+        return KP_ERR_INVALID_CONFIG;
+    }
+    if (transactional)
+        c->enable_idempotence = 1;
     if (c->enable_idempotence) {
         const char *conflict = NULL;
         if (c->acks != -1)
             conflict = "acks must be 'all'";
         else if (c->retries == 0)
             conflict = "retries must be greater than 0";
+        if (conflict && transactional) {
+            kp_errf(errstr, errstr_size,
+                    "Invalid configuration: transactional.id is set but %s (a transactional "
+                    "producer is idempotent)", conflict);
+            return KP_ERR_INVALID_CONFIG;
+        }
         if (conflict && c->explicit_idempotence) {
             kp_errf(errstr, errstr_size,
                     "Invalid configuration: enable.idempotence=true but %s (set "

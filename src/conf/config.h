@@ -85,6 +85,8 @@ typedef struct kp_conf {
     int key_serializer;   /* enum kp_serializer */
     int value_serializer; /* enum kp_serializer */
     int enable_idempotence;
+    char *transactional_id; /* NULL or "": not transactional */
+    int32_t transaction_timeout_ms;
     int compression_type; /* enum kp_codec */
     int32_t gzip_level, lz4_level, zstd_level;
     int partitioner_ignore_keys;

@@ -100,6 +100,8 @@ typedef struct scan {
     kp_err_t fatal; /* the producer cannot continue: everything queued fails */
     kp_batch_t *expired;
     kp_batch_t *unusable; /* batches whose leader cannot be used (kp_conn_t.unusable) */
+    int txn_fail;         /* the transaction is being aborted: queued batches fail */
+    kp_batch_t *aborted;  /* and those that do */
     drain_list_t *lists; /* one per connection */
     int nlists, lcap;
 } scan_t;
@@ -114,14 +116,17 @@ static void expire_queued(scan_t *s, kp_tp_t *tp, const kp_conn_t *lc) {
     int64_t dto = s->p->conf.delivery_timeout_ms;
     int unusable = lc && lc->unusable && lc->state != KP_CONN_READY;
     while (tp->head && !tp->head->compressing &&
-           (s->fatal || unusable || s->now >= tp->head->created_ms + dto)) {
+           (s->fatal || unusable || s->txn_fail || s->now >= tp->head->created_ms + dto)) {
         kp_batch_t *b = tp->head;
         tp->head = b->next;
         if (!tp->head)
             tp->tail = NULL;
         b->closed = 1;
         kp_idem_gap(s->p, b, "a sequenced batch expired");
-        kp_batch_t **list = unusable && !s->fatal ? &s->unusable : &s->expired;
+        kp_batch_t **list = s->fatal         ? &s->expired
+                            : s->txn_fail   ? &s->aborted
+                            : unusable      ? &s->unusable
+                                            : &s->expired;
         b->next = *list;
         *list = b;
     }
@@ -197,6 +202,8 @@ static void scan_head(scan_t *s, kp_tp_t *tp, kp_conn_t *c) {
         /* its application thread wakes us when done */
     } else if (need_pid || !may_send_more(p, tp, b, c)) {
         /* wait for answers to what is in flight */
+    } else if (p->txn.enabled && !kp_txn_part_ready(p, tp)) {
+        /* it joins the transaction first (AddPartitionsToTxn, txn.c) */
     } else if (ready_at > now) {
         s->next = MIN(s->next, ready_at);
     } else if (c->state != KP_CONN_READY) {
@@ -227,6 +234,12 @@ static void dial_wanted(scan_t *s) {
 }
 
 static void complete_expired(scan_t *s) {
+    while (s->aborted) {
+        kp_batch_t *b = s->aborted;
+        s->aborted = b->next;
+        kp_batch_complete(s->p, b, KP_ERR_TXN_ABORTED, -1, -1,
+                          b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+    }
     while (s->unusable) {
         kp_batch_t *b = s->unusable;
         s->unusable = b->next;
@@ -284,6 +297,7 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
     scan_t s = {.p = p, .now = now, .next = INT64_MAX};
     s.hurry = atomic_load(&p->flushing) > 0 || atomic_load(&p->closing);
     s.fatal = (kp_err_t)atomic_load(&p->fatal_err);
+    s.txn_fail = kp_txn_failing_queued(p);
     /* only the partitions with batches: those on the list, and those that
      * got their first batch since (the inbox) */
     take_inbox(p);
@@ -304,6 +318,9 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
             p->active[listed++] = tp;
     }
     p->nactive = listed;
+    /* partitions that want to join the transaction: its request next turn */
+    if (p->txn.wanted && !p->txn.inflight && now >= p->txn.retry_at)
+        s.next = now;
     dial_wanted(&s);
     complete_expired(&s);
     send_lists(&s);

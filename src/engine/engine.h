@@ -50,6 +50,24 @@ void kp_idem_maybe(kp_producer_t *p, int64_t now, int64_t *next);
 /* Give a batch about to be sent first its sequence numbers. */
 void kp_idem_assign(kp_producer_t *p, kp_tp_t *tp, kp_batch_t *b);
 
+/* ---- txn.c: the transaction manager's I/O side ---- */
+/* The transactional call under way, a step at a time (one request in
+ * flight); AddPartitionsToTxn for partitions waiting; *next lowered. */
+void kp_txn_maybe(kp_producer_t *p, int64_t now, int64_t *next);
+/* May tp's batches be sent in the transaction (it joined)? If not, it is
+ * put on the list for AddPartitionsToTxn (transactions v2: it joins with
+ * its first Produce, and may go). */
+int kp_txn_part_ready(kp_producer_t *p, kp_tp_t *tp);
+/* The transaction is being aborted or must be: queued batches fail with
+ * KP_ERR_TXN_ABORTED instead of being sent. */
+int kp_txn_failing_queued(const kp_producer_t *p);
+/* A record of the transaction failed with err (not an abort's own): the
+ * transaction becomes abortable, or the producer fails (fenced...). */
+void kp_txn_record_failed(kp_producer_t *p, kp_err_t err);
+/* A sequenced batch will not be written as sent: a new epoch after the
+ * abort (KIP-360), instead of an idempotent producer's new id. */
+void kp_txn_seq_gap(kp_producer_t *p);
+
 /* ---- produce.c ---- */
 /* The outcome of one attempt at a batch (ambiguous: it may have been
  * written): complete it, retry it, or split it. */

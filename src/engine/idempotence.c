@@ -37,6 +37,13 @@ int kp_idem_is_pid_error(kp_err_t err) {
 }
 
 void kp_idem_new_pid(kp_producer_t *p, const char *why) {
+    if (p->txn.enabled) {
+        /* the transaction fails (its record does) and the abort takes a
+         * new epoch (txn.c) */
+        kp_log(p, 6, "sequence gap in the transaction: %s", why);
+        kp_txn_seq_gap(p);
+        return;
+    }
     if (p->idem.state == KP_PID_READY) {
         kp_log(p, 6, "requesting a new producer id (was %lld/%d): %s", (long long)p->idem.pid,
                p->idem.epoch, why);

@@ -28,6 +28,7 @@
 #include "kprod/kprod.h"
 #include "net/net.h"
 #include "proto/protocol.h"
+#include "proto/txn.h"
 #include "base/util.h"
 
 typedef struct kp_batch kp_batch_t;
@@ -139,6 +140,9 @@ struct kp_tp {
     int64_t pid;      /* producer id/epoch this partition's sequences belong to */
     int16_t epoch;
     int32_t next_seq;
+    /* transactions: the partition's place in the current transaction
+     * (KP_TXN_PART_*; txn.c) */
+    int txn_part;
 };
 
 struct kp_topic {
@@ -250,6 +254,56 @@ typedef struct kp_idem {
     int attempts;
 } kp_idem_t;
 
+/* Transactions (txn.c): the transactional state machine shared by the
+ * application's calls and the I/O thread, and the I/O thread's requests.
+ * state is written under lock by both sides (the application: begin and
+ * the start of a call; the I/O thread: the outcomes) and read without it
+ * by kp_send. One call (op) is under way at a time; a call that timed out
+ * leaves it under way, and the same call resumes it. */
+typedef enum kp_txn_state {
+    KP_TXN_UNINIT = 0,
+    KP_TXN_INITIALIZING,
+    KP_TXN_READY,
+    KP_TXN_IN_TXN,
+    KP_TXN_COMMITTING,
+    KP_TXN_ABORTING,
+    KP_TXN_ABORTABLE,
+    KP_TXN_FATAL,
+} kp_txn_state_t;
+enum { KP_TXN_OP_NONE = 0, KP_TXN_OP_INIT, KP_TXN_OP_COMMIT, KP_TXN_OP_ABORT, KP_TXN_OP_OFFSETS };
+/* a partition in the transaction (kp_tp_t.txn_part) */
+enum { KP_TXN_PART_NONE = 0, KP_TXN_PART_WANTED, KP_TXN_PART_ADDING, KP_TXN_PART_ADDED };
+typedef struct kp_txn {
+    int enabled; /* transactional.id set */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    _Atomic int state;  /* kp_txn_state_t */
+    int op;             /* the call under way (lock) */
+    int op_done;        /* its outcome is in op_result (lock) */
+    kp_err_t op_result;
+    kp_err_t error;     /* what made it abortable or fatal (lock) */
+    /* kp_send_offsets_to_transaction's copy (lock until posted, then the
+     * I/O thread's until op_done) */
+    kp_txn_offset_t *offs;
+    int32_t noffs;
+    char *group_id, *member_id, *group_instance_id;
+    int32_t generation_id;
+    /* sender-owned */
+    int step;             /* where the op is (txn.c) */
+    int32_t coord;        /* the transaction coordinator's node id, -1: to find */
+    int32_t group_coord;  /* the group's coordinator for offsets, -1: to find */
+    int inflight;         /* a transactional request is in flight */
+    int64_t retry_at;
+    int attempts;
+    kp_tp_t **parts;      /* the partitions in the transaction, or waiting to be */
+    int nparts, parts_cap;
+    int wanted;           /* partitions waiting for AddPartitionsToTxn */
+    int started;          /* partitions or offsets were added: EndTxn is owed */
+    int need_bump;        /* a new epoch before the next transaction (KIP-360) */
+    int v2;               /* transactions v2 (KIP-890): the coordinator's transaction.version >= 2 */
+    int flushing;         /* a commit holds p->flushing up */
+} kp_txn_t;
+
 struct kp_producer {
     uint64_t uid; /* unique over the process's life, from 1 */
     kp_conf_t conf;
@@ -295,6 +349,7 @@ struct kp_producer {
     _Atomic int md_recheck_any; /* some topic's md_recheck is set */
     /* idempotence (sender-owned, but fatal_err is read by kp_send) */
     kp_idem_t idem; /* (idempotence.c) */
+    kp_txn_t txn;   /* (txn.c) */
     _Atomic int fatal_err; /* non-zero: the producer cannot continue */
     _Atomic int unusable; /* non-zero: only brokers that cannot be used answer, and why
                            * (an unsupported broker, TLS, SASL: sender.c) */
@@ -386,6 +441,23 @@ size_t kp_acc_record_bound(int32_t klen, int32_t vlen, const kp_header_t *hdrs, 
 /* tp has a batch now (tp->lock held): put it on the I/O thread's list if
  * it is not there. */
 void kp_acc_mark_work(kp_acc_t *acc, kp_tp_t *tp);
+
+/* ---- txn.c: the application's side ---- */
+/* (the lock and condition, at creation; enabled is set once the
+ * configuration is final) */
+void kp_txn_init(kp_producer_t *p);
+void kp_txn_destroy(kp_producer_t *p);
+/* May a record be sent now? KP_OK, or the error kp_send returns (outside a
+ * transaction, abortable). Only for transactional producers. */
+kp_err_t kp_txn_may_send(kp_producer_t *p);
+/* Post the call op (begin: local; the others are carried out by the I/O
+ * thread) and wait for it at most timeout_ms (< 0: forever); a call that
+ * timed out is resumed by the same call. */
+kp_err_t kp_txn_call(kp_producer_t *p, int op, int64_t timeout_ms);
+kp_err_t kp_txn_begin(kp_producer_t *p);
+kp_err_t kp_txn_offsets(kp_producer_t *p, const kp_offset_t *offsets, size_t count,
+                        const kp_group_metadata_t *group, int64_t timeout_ms);
+kp_err_t kp_txn_last_error(kp_producer_t *p);
 
 /* ---- sender.c ---- */
 void *kp_sender_main(void *arg);

@@ -109,7 +109,9 @@ static void outcome(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
      * waits for its own resend (then this one follows it, as it is). */
     int behind =
         err == KAFKA_OUT_OF_ORDER_SEQUENCE_NUMBER && b->base_seq >= 0 && earlier_waits(tp, b);
-    int pid_error = b->base_seq >= 0 && kp_idem_is_pid_error(err) && !behind;
+    /* (a transactional producer does not resend under a new id: the
+     * transaction fails, and its abort takes a new epoch; txn.c) */
+    int pid_error = b->base_seq >= 0 && kp_idem_is_pid_error(err) && !behind && !p->txn.enabled;
     if (pid_error) {
         kp_idem_gap(p, b, kp_err_name(err));
         b->base_seq = -1;
@@ -165,7 +167,9 @@ kp_req_t *kp_prod_build(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n,
         return NULL;
     req->ops = &produce_ops;
     req->api = KP_API_PRODUCE;
-    req->ver = c->ver[KP_API_PRODUCE];
+    /* v12 only with transactions v2 (KIP-890): it means "my partitions
+     * join implicitly"; the same bytes as v11 otherwise */
+    req->ver = MIN(c->ver[KP_API_PRODUCE], p->txn.v2 ? 12 : 11);
     req->corrid = p->net.next_corrid++;
     req->expect_response = p->conf.acks != 0;
     req->is_produce = 1;
@@ -180,7 +184,9 @@ kp_req_t *kp_prod_build(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n,
         if (i == 0 || bs[i]->tp->topic != bs[i - 1]->tp->topic)
             ntopics++;
     kp_produce_begin(&req->pb, req->ver, req->corrid, p->client_id, (int16_t)p->conf.acks,
-                     p->conf.request_timeout_ms, NULL, ntopics);
+                     p->conf.request_timeout_ms, p->txn.enabled ? p->conf.transactional_id : NULL,
+                     ntopics);
+    int16_t attrs = (int16_t)(p->conf.compression_type | (p->txn.enabled ? KP_RB_TRANSACTIONAL : 0));
     for (int i = 0; i < n;) {
         int j = i;
         while (j < n && bs[j]->tp->topic == bs[i]->tp->topic)
@@ -188,7 +194,7 @@ kp_req_t *kp_prod_build(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n,
         kp_produce_topic(&req->pb, bs[i]->tp->topic->name, j - i);
         for (int k = i; k < j; k++) {
             kp_batch_t *b = bs[k];
-            kp_rb_header_t h = {(int16_t)p->conf.compression_type, b->count, b->base_ts,
+            kp_rb_header_t h = {attrs, b->count, b->base_ts,
                                 b->max_ts, b->pid, b->epoch, b->base_seq};
             uint8_t *buf = b->cbuf ? b->cbuf : b->buf;
             size_t len = b->cbuf ? b->clen : b->len;

@@ -217,7 +217,10 @@ void *kp_sender_main(void *arg) {
          * yet (or a topic waits), fetch it. */
         kp_md_maybe_rebootstrap(p, now, &next);
         kp_md_maybe(p, now, &next);
-        kp_idem_maybe(p, now, &next);
+        if (p->txn.enabled)
+            kp_txn_maybe(p, now, &next);
+        else
+            kp_idem_maybe(p, now, &next);
         kp_prod_expire(p, now, &next);
         next = MIN(next, kp_drain_scan(p, now));
         /* timers and fds: the wake-up eventfd, the connections', then the

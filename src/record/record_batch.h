@@ -13,6 +13,9 @@
 
 #define KP_RB_HEADER_SIZE 61     /* bytes before the first record */
 #define KP_RB_MAX_RECORD_OVERHEAD 21 /* DefaultRecord.MAX_RECORD_OVERHEAD, w/o key/value/headers */
+/* RecordBatch attributes: bits 0-2 the codec, then these */
+#define KP_RB_TRANSACTIONAL 0x10 /* the batch belongs to a transaction */
+#define KP_RB_CONTROL 0x20       /* a transaction marker (COMMIT or ABORT) */
 
 /* Fields of the batch header a producer sets. */
 typedef struct kp_rb_header {

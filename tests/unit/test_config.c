@@ -257,7 +257,7 @@ static void test_unimplemented_features(void)
         {"ssl.provider", "SunJSSE", "Java security providers"},
         {"ssl.keymanager.algorithm", "PKIX", "OpenSSL"},
         {"ssl.engine.factory.class", "com.example.F", "Java security providers"},
-        {"transactional.id", "t", "transaction"},
+        {"transaction.two.phase.commit.enable", "true", "two-phase commit"},
         {"partitioner.class", "com.example.P", "partitioner"},
         {"interceptor.classes", "com.example.I", "interceptor"},
         /* numeric SASL settings: the feature, not a bogus range, is named */
@@ -477,7 +477,7 @@ static void test_properties_bad_line(void)
 {
     check_bad_file("# c\nlinger.ms=1\n\nbatch.size=abc\nretries=1\n", 4, "batch.size");
     check_bad_file("linger.ms=1\nno.such.thing=1\n", 2, "no.such.thing");
-    check_bad_file("transactional.id=tx\n", 1, "transaction");
+    check_bad_file("transaction.two.phase.commit.enable=true\n", 1, "two-phase commit");
     check_bad_file("! x\r\n# y\r\n\r\nacks=2\r\n", 4, "acks");
 }
 

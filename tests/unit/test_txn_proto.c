@@ -364,6 +364,14 @@ static void test_findcoord_response_malformed(void)
     bb_i32(&b, 1), bb_i16(&b, 0), bb_str(&b, NULL), bb_tags(&b), bb_tags(&b);
     open_resp(&r, &b, KP_API_FIND_COORDINATOR, 6);
     CHECK_EQ_INT(kp_findcoord_resp(&r, 6, &out), -1);
+    /* ...taken in an error answer (librdkafka 2.15's mock sends one with an
+     * injected COORDINATOR_NOT_AVAILABLE) */
+    bb_resp_head(&b, 0);
+    bb_i32(&b, 0), bb_i16(&b, 15), bb_str(&b, NULL), bb_i32(&b, -1), bb_str(&b, NULL),
+        bb_i32(&b, -1);
+    open_resp(&r, &b, KP_API_FIND_COORDINATOR, 1);
+    if (CHECK_EQ_INT(kp_findcoord_resp(&r, 1, &out), 0))
+        CHECK_EQ_INT(out.err, 15);
     /* two entries: the first is the answer */
     bb_resp_head(&b, 1);
     bb_i32(&b, 0), bb_arr(&b, 2);
