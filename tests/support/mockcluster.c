@@ -307,6 +307,20 @@ int mockcluster_request_count(mockcluster_t *mc, int api_key, int32_t broker_id)
     return n;
 }
 
+size_t mockcluster_request_keys(mockcluster_t *mc, int16_t *keys, int32_t *brokers, size_t max)
+{
+    size_t cnt = 0, n = 0;
+    rd_kafka_mock_request_t **reqs = rd_kafka_mock_get_requests(mc->mock, &cnt);
+    for (size_t i = 0; i < cnt && n < max; i++, n++) {
+        keys[n] = rd_kafka_mock_request_api_key(reqs[i]);
+        if (brokers)
+            brokers[n] = rd_kafka_mock_request_id(reqs[i]);
+    }
+    if (reqs)
+        rd_kafka_mock_request_destroy_array(reqs, cnt);
+    return n;
+}
+
 static int valid_key(int api_key)
 {
     return api_key >= 0 && api_key < MC_API_KEYS;

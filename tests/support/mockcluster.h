@@ -81,6 +81,10 @@ void mockcluster_clear_requests(mockcluster_t *mc);
 /* Requests tracked (rd_kafka_mock_get_requests) with this ApiKey (-1: any)
  * sent to this broker (-1: any). */
 int mockcluster_request_count(mockcluster_t *mc, int api_key, int32_t broker_id);
+/* The ApiKeys of the requests tracked, in the order the mock read them
+ * (and each one's broker id, brokers may be NULL): at most max; returns
+ * how many. */
+size_t mockcluster_request_keys(mockcluster_t *mc, int16_t *keys, int32_t *brokers, size_t max);
 /* Requests of api_key the mock accepted at exactly this version. */
 int mockcluster_version_count(mockcluster_t *mc, int api_key, int version);
 /* The highest / lowest version of api_key the mock accepted; -1 if none. */

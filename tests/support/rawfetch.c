@@ -101,6 +101,34 @@ static uint8_t *fetch(int fd, const char *topic, int32_t partition, int64_t offs
     return resp;
 }
 
+/* A zigzag varint at *p (advanced), -1 past end. */
+static int64_t varint(const uint8_t **p, const uint8_t *end) {
+    uint64_t v = 0;
+    for (int shift = 0; *p < end && shift < 64; shift += 7) {
+        uint8_t c = *(*p)++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+    }
+    return -1;
+}
+
+/* The type (key: int16 version, int16 type) of a control batch's first
+ * record, from its records' bytes; -2 when unreadable. */
+static int16_t control_type(const uint8_t *rec, size_t len) {
+    const uint8_t *p = rec, *end = rec + len;
+    varint(&p, end); /* length */
+    if (p >= end)
+        return -2;
+    p++;             /* attributes */
+    varint(&p, end); /* timestamp delta */
+    varint(&p, end); /* offset delta */
+    int64_t klen = varint(&p, end);
+    if (klen < 4 || p + 4 > end)
+        return -2;
+    return (int16_t)get(p + 2, 2);
+}
+
 int rawfetch_partition(const char *bootstraps, const char *topic, int32_t partition,
                        rawfetch_batch_t **out, size_t *n) {
     *out = NULL;
@@ -156,6 +184,9 @@ int rawfetch_partition(const char *bootstraps, const char *topic, int32_t partit
                 b.producer_epoch = (int16_t)get(r + o + 51, 2);
                 b.base_sequence = (int32_t)get(r + o + 53, 4);
                 b.record_count = (int32_t)get(r + o + 57, 4);
+                b.control_type = -1;
+                if (b.attributes & RAWFETCH_CONTROL)
+                    b.control_type = control_type(r + o + 61, o + 12 + blen - (o + 61));
                 if (*n == cap) {
                     cap = cap ? cap * 2 : 256;
                     *out = realloc(*out, cap * sizeof(**out));

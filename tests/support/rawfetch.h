@@ -16,7 +16,14 @@ typedef struct rawfetch_batch {
     int16_t producer_epoch;
     int32_t base_sequence;
     int32_t record_count;
+    /* a control batch (attributes 0x20): its first record's type, 0 ABORT or
+     * 1 COMMIT; -1 for data batches */
+    int16_t control_type;
 } rawfetch_batch_t;
+
+/* Attributes bits */
+#define RAWFETCH_TRANSACTIONAL 0x10
+#define RAWFETCH_CONTROL 0x20
 
 /* Every batch of the partition, in log order. Tries each bootstrap server
  * until the leader answers. Returns 0 (free *out) or -1. */
