@@ -167,9 +167,11 @@ static void test_txn_commit_then_abort(void) {
     CHECK_EQ_INT(first_of(keys, (size_t)et, API_PRODUCE, (size_t)et), -1);
     for (int i = pr; i < et; i++)
         CHECK(keys[i] != API_END_TXN);
-    /* three transactions: two EndTxn (the aborted one's records were never
-     * sent, its partitions never added: nothing to end) */
-    CHECK_EQ_INT(mockcluster_request_count(mc, API_END_TXN, -1), 2);
+    /* three transactions: two EndTxn commits, and one abort if the aborted
+     * one's partitions were added before the abort came (they are asked
+     * for while records linger, as Java's maybeAddPartition at send) */
+    int ends = mockcluster_request_count(mc, API_END_TXN, -1);
+    CHECK(ends == 2 || ends == 3);
     mockcluster_stop_tracking(mc);
 
     /* the logs: 40 records in 4 partitions, transactional, one producer id,
