@@ -458,6 +458,11 @@ kp_err_t kp_txn_begin(kp_producer_t *p);
 kp_err_t kp_txn_offsets(kp_producer_t *p, const kp_offset_t *offsets, size_t count,
                         const kp_group_metadata_t *group, int64_t timeout_ms);
 kp_err_t kp_txn_last_error(kp_producer_t *p);
+/* A send of the transaction failed at once (too large, no metadata, no
+ * memory within max.block.ms...): as Java's doSend, the transaction can no
+ * longer commit whole. Misuse (KP_ERR_TXN_STATE, a bad argument) and a
+ * closed or failed producer change nothing. */
+void kp_txn_send_failed(kp_producer_t *p, kp_err_t err);
 
 /* ---- sender.c ---- */
 void *kp_sender_main(void *arg);

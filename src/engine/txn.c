@@ -383,6 +383,14 @@ void kp_txn_record_failed(kp_producer_t *p, kp_err_t err) {
 
 void kp_txn_seq_gap(kp_producer_t *p) { p->txn.need_bump = 1; }
 
+void kp_txn_send_failed(kp_producer_t *p, kp_err_t err) {
+    if (err == KP_ERR_TXN_STATE || err == KP_ERR_TXN_ABORTABLE || err == KP_ERR_INVALID_ARG ||
+        err == KP_ERR_CLOSED || err == KP_ERR_IN_CALLBACK || err == KP_ERR_NOMEM ||
+        (int)err == atomic_load(&p->fatal_err))
+        return;
+    txn_abortable(p, err, 0, "a send failed");
+}
+
 /* What to do about an error a transactional request got. */
 enum { ACT_RETRY, ACT_FIND_COORD, ACT_ABORTABLE, ACT_FATAL };
 static int action(kp_err_t err) {

@@ -223,6 +223,34 @@ static void test_txn_abort_after_send(void) {
     mockcluster_destroy(mc);
 }
 
+/* A send that fails at once inside a transaction (a record too large)
+ * leaves the transaction unable to commit whole: commit is abortable, as
+ * Java's doSend makes it; abort and a new transaction work. */
+static void test_txn_send_fails_at_once(void) {
+    const char *topic = "txn3";
+    mockcluster_t *mc = mockcluster_start(1, topic, 1);
+    CHECK_NOT_NULL(mc);
+    kp_producer_t *p = make_producer(mockcluster_bootstraps(mc), "transactional.id", "txn-3",
+                                     "max.request.size", "1000", NULL);
+    REQUIRE_NOT_NULL(p);
+    CHECK_OK(kp_init_transactions(p, 10000));
+    CHECK_OK(kp_begin_transaction(p));
+    kp_record_t ok = rec_part(topic, 0, "a", "small");
+    CHECK_OK(kp_send(p, &ok, NULL, NULL));
+    static char big[2000];
+    memset(big, 'x', sizeof(big) - 1);
+    kp_record_t r = rec_part(topic, 0, "b", big);
+    CHECK_EQ_ERR(kp_send(p, &r, NULL, NULL), KP_ERR_RECORD_TOO_LARGE);
+    CHECK_EQ_ERR(kp_commit_transaction(p, 10000), KP_ERR_TXN_ABORTABLE);
+    CHECK_EQ_ERR(kp_txn_error(p), KP_ERR_RECORD_TOO_LARGE);
+    CHECK_OK(kp_abort_transaction(p, 10000));
+    CHECK_OK(kp_begin_transaction(p));
+    CHECK_OK(kp_send(p, &ok, NULL, NULL));
+    CHECK_OK(kp_commit_transaction(p, 10000));
+    kp_producer_destroy(p);
+    mockcluster_destroy(mc);
+}
+
 /* A transactional producer is idempotent: an explicit
  * enable.idempotence=false, or acks other than all, is a creation error
  * naming the properties; the calls on a producer without transactional.id
@@ -260,4 +288,5 @@ static void test_txn_config(void) {
     kp_config_destroy(c);
 }
 
-TEST_MAIN(TEST(test_txn_commit_then_abort), TEST(test_txn_abort_after_send), TEST(test_txn_config))
+TEST_MAIN(TEST(test_txn_commit_then_abort), TEST(test_txn_abort_after_send),
+          TEST(test_txn_send_fails_at_once), TEST(test_txn_config))
