@@ -663,6 +663,8 @@ static kp_err_t send_record(kp_producer_t *p, const kp_record_t *rec, kp_callbac
 out:
     free(ks.heap);
     free(vs.heap);
+    if (err && p->txn.enabled)
+        kp_txn_send_failed(p, err); /* the transaction cannot commit whole */
     return err;
 }
 
@@ -672,12 +674,8 @@ static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_
     if (!p || !rec)
         return KP_ERR_INVALID_ARG;
     int n = p->conf.ninterceptors;
-    if (!n) {
-        kp_err_t err = send_record(p, rec, cb, opaque, fut, send_now);
-        if (err && p->txn.enabled)
-            kp_txn_send_failed(p, err);
-        return err;
-    }
+    if (!n)
+        return send_record(p, rec, cb, opaque, fut, send_now);
     kp_record_t small[4], *scratch = n <= 4 ? small : kp_malloc((size_t)n * sizeof(kp_record_t));
     if (!scratch)
         return KP_ERR_NOMEM;
@@ -693,11 +691,8 @@ static kp_err_t send_impl(kp_producer_t *p, const kp_record_t *rec, kp_callback_
             kp_log(p, 4, "interceptor %d: on_send failed; the record goes on unchanged", i);
     }
     kp_err_t err = send_record(p, cur, cb, opaque, fut, send_now);
-    if (err) {
+    if (err)
         ack_failed_send(p, cur, err);
-        if (p->txn.enabled)
-            kp_txn_send_failed(p, err);
-    }
     if (scratch != small)
         free(scratch);
     return err;
