@@ -8,6 +8,8 @@
  *   kp_producer_t is safe to use from many application threads at once.
  *   Callbacks (delivery callbacks, log callback) run on the producer's single
  *   I/O thread, in per-partition order. A slow callback slows the producer.
+ *   With completion.mode=queue, completions run in kp_poll() instead, on the
+ *   application's thread (see "Where completions run" below).
  *   kp_flush() and kp_close() called from inside a callback return
  *   KP_ERR_IN_CALLBACK instead of deadlocking.
  *
@@ -108,6 +110,11 @@ typedef enum kp_err {
                                  * kp_txn_error() gives the cause */
     KP_ERR_TXN_ABORTED = -27,   /* the record's transaction was aborted before it was sent
                                  * (never written: KP_NOT_PERSISTED) */
+    KP_ERR_PURGED = -28,        /* kp_purge() failed the record before it was sent (never
+                                 * written: KP_NOT_PERSISTED) */
+    KP_ERR_PURGED_IN_FLIGHT = -29, /* kp_purge(KP_PURGE_IN_FLIGHT) stopped waiting for the
+                                    * record's answer (KP_POSSIBLY_PERSISTED: the broker may
+                                    * have written it; its late answer is ignored) */
 } kp_err_t;
 
 /* Short symbolic name, e.g. "NOT_LEADER_OR_FOLLOWER". Never NULL. */
@@ -205,8 +212,9 @@ struct kp_record_metadata;
  * (whose pointers must stay valid until kp_send returns) and return it; a
  * NULL return keeps the record as it was and is logged as the interceptor's
  * failure. on_acknowledgement (may be NULL) runs once per record, with the
- * record's metadata and error: on the I/O thread when the record completes,
- * or on the sending thread when kp_send fails at once. Interceptors are
+ * record's metadata and error: on the I/O thread when the record completes
+ * (in kp_poll with completion.mode=queue), or on the sending thread when
+ * kp_send fails at once. Interceptors are
  * chained in the order they were added; a failure is logged, never fatal. */
 typedef struct kp_interceptor {
     const struct kp_record *(*on_send)(const struct kp_record *rec,
@@ -358,6 +366,132 @@ KP_API void kp_producer_destroy(kp_producer_t *p);
  * TOPIC_AUTHORIZATION_FAILED is positive: it is never returned as a count);
  * *count is 0 then. p, topic or count NULL: KP_ERR_INVALID_ARG. */
 KP_API kp_err_t kp_partitions_for(kp_producer_t *p, const char *topic, int32_t *count);
+
+/* ------------------------------------------------------------------------
+ * Where completions run, per-batch completions, back-pressure, purge
+ *
+ * completion.mode=callback (the default): delivery callbacks, the batch
+ * callback, interceptors' on_acknowledgement and the buffer watermark
+ * callback run on the producer's I/O thread.
+ * completion.mode=queue: they are queued instead, and run by kp_poll() on
+ * whichever application thread calls it; kp_completion_fd() gives an
+ * eventfd to wait on in epoll/poll/libuv/asyncio. Futures complete on the
+ * I/O thread as the broker answers, in both modes (kp_send_sync() needs no
+ * poller). In queue mode:
+ *   - Bounded: a queued batch keeps its completion entries (48 bytes a
+ *     record) charged to buffer.memory until kp_poll() has run them, so a
+ *     slow poller makes kp_send() block (max.block.ms), then fail with
+ *     KP_ERR_BUFFER_EXHAUSTED: a thread that sends must not be the only one
+ *     that polls while it may block.
+ *   - kp_flush() waits for the broker's answers, not for the poller: it may
+ *     return with completions still queued.
+ *   - kp_close() waits for the answers (as flush), fails what is left at its
+ *     timeout, and hands back what is still queued: kp_poll() goes on
+ *     running it after close (and returns 0 at once once nothing is left);
+ *     kp_producer_destroy() runs whatever is still queued on its own thread
+ *     before freeing, so every record still completes exactly once.
+ *   - Order: one poller runs completions in the order they were queued
+ *     (each partition's in send order); several pollers run them in
+ *     parallel, in no order between them.
+ * ---------------------------------------------------------------------- */
+
+/* One record of a completed batch, as the batch callback sees it. The array
+ * is the batch's own (nothing is copied per record): valid only during the
+ * call. */
+typedef struct kp_batch_record {
+    int32_t offset_delta;          /* offset = base_offset + offset_delta (when known) */
+    int32_t serialized_key_size;   /* -1 for a null key */
+    int32_t serialized_value_size; /* -1 for a null value */
+    kp_err_t err;                  /* this record's outcome: the batch's err, or for a batch
+                                    * the broker refused for some of its records (KIP-467)
+                                    * the record's own */
+    int64_t timestamp;             /* CreateTime as sent */
+    kp_callback_fn *callback;      /* as given to kp_send (NULL: none) */
+    void *opaque;                  /* as given to kp_send */
+    kp_future_t *future;           /* the future of kp_send_future, or NULL; the application
+                                    * may have destroyed it: compare, never dereference */
+} kp_batch_record_t;
+
+/* A completed batch: one partition's records, sent and answered together. */
+typedef struct kp_batch_result {
+    const char *topic;       /* owned by the producer, valid until it is destroyed */
+    int32_t partition;
+    int64_t base_offset;     /* of the first record; -1 unknown (an error, acks=0) */
+    int64_t log_append_time; /* the broker's time for all records (LogAppendTime topics),
+                              * else -1: each record's timestamp holds */
+    kp_err_t err;            /* the batch's outcome */
+    kp_persisted_t persisted;
+    const char *error_message; /* the broker's words for the batch (Produce v8+), or NULL;
+                                * valid during the call */
+    const kp_batch_record_t *records; /* every record of the batch, in offset order */
+    int32_t count;
+} kp_batch_result_t;
+
+/* Batch callback: called once per completed batch with all its records:
+ * one call for hundreds of records, for applications that track offsets,
+ * not records. Setting it gives every record an entry (kp_send with cb NULL
+ * still passes its opaque through); records sent with a callback or a
+ * future have it run as well, after the batch callback. Runs where
+ * completion.mode says. conf NULL: does nothing; fn NULL: none. */
+typedef void(kp_batch_callback_fn)(const kp_batch_result_t *batch, void *opaque);
+KP_API void kp_config_set_batch_callback(kp_config_t *conf, kp_batch_callback_fn *fn,
+                                         void *opaque);
+
+/* Back-pressure: events when the bytes in use of buffer.memory reach
+ * buffer.memory.high.watermark.percent of it (KP_BUFFER_HIGH: pause the
+ * source before sends start to block) and then fall to
+ * buffer.memory.low.watermark.percent (KP_BUFFER_LOW: resume). Strictly
+ * alternating, HIGH first; delivered in order, late rather than never
+ * (available is kp_buffer_available() when the event is delivered). Runs
+ * where completion.mode says. conf NULL: does nothing; fn NULL: none. */
+typedef enum kp_buffer_event { KP_BUFFER_HIGH = 1, KP_BUFFER_LOW = 2 } kp_buffer_event_t;
+typedef void(kp_buffer_watermark_fn)(kp_buffer_event_t event, int64_t available, void *opaque);
+KP_API void kp_config_set_buffer_watermark_cb(kp_config_t *conf, kp_buffer_watermark_fn *fn,
+                                              void *opaque);
+
+/* Bytes of buffer.memory still available now (0 when none; a hint: other
+ * threads change it at once). p NULL: 0. */
+KP_API int64_t kp_buffer_available(kp_producer_t *p);
+
+/* completion.mode=queue: run at most max queued completions on this thread,
+ * waiting at most timeout_ms (< 0: forever; 0: not at all) for the first.
+ * One completion is one batch (its batch callback, then each record's
+ * interceptors and callback) or one watermark event. Returns how many ran
+ * (0: none within the timeout, or the producer is closed and nothing is
+ * left), or KP_ERR_INVALID_ARG (p NULL, max < 1, or completion.mode is not
+ * queue). Several threads may poll at once. A callback run here may call
+ * kp_send, kp_flush, kp_close and kp_poll, but not kp_producer_destroy
+ * (ignored, logged). */
+KP_API int kp_poll(kp_producer_t *p, int max, int64_t timeout_ms);
+
+/* completion.mode=queue: an eventfd (nonblocking) that is readable while
+ * completions wait in the queue, and not once kp_poll() took the last:
+ * wait for POLLIN (level-triggered), then call kp_poll(p, n, 0). Owned by
+ * the producer (closed by kp_producer_destroy); never read it. -1 when p is
+ * NULL or not in queue mode. */
+KP_API int kp_completion_fd(kp_producer_t *p);
+
+/* Purge: fail records now, each with its persisted status, for an
+ * application that must stop fast and spool them itself.
+ *   KP_PURGE_QUEUED     records not yet sent fail with KP_ERR_PURGED
+ *                       (KP_NOT_PERSISTED; a batch waiting to be sent again
+ *                       after an attempt that may have been written says
+ *                       KP_POSSIBLY_PERSISTED)
+ *   KP_PURGE_IN_FLIGHT  also stop waiting for records sent and not yet
+ *                       answered: they fail with KP_ERR_PURGED_IN_FLIGHT
+ *                       (KP_POSSIBLY_PERSISTED) and their late answers are
+ *                       ignored (with idempotence, a new producer id or
+ *                       epoch follows, as for any gap in the sequence)
+ * Records sent after the call are not affected. Returns once the records
+ * are failed (their completions ran, or are queued in queue mode); from a
+ * callback on the I/O thread it returns at once and the purge happens when
+ * the callback returns. On a transactional producer the failed records make
+ * the transaction abortable (abort it, as for any failed record).
+ * KP_ERR_INVALID_ARG: p NULL or flags without either bit; KP_ERR_CLOSED
+ * after kp_close. */
+#define KP_PURGE_QUEUED 1
+#define KP_PURGE_IN_FLIGHT 2
+KP_API kp_err_t kp_purge(kp_producer_t *p, int flags);
 
 /* ------------------------------------------------------------------------
  * Transactions (transactional.id set; the Java producer's calls). The

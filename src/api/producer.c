@@ -1,6 +1,7 @@
 /*
  * producer — the public API: create, send (three modes), futures, flush,
- * close, destroy.
+ * close, destroy; where completions run (kp_poll, its fd), the buffer's
+ * state, purge (the work is the engine's: completion.c, sender.c).
  *
  * The send path on the application thread: interceptors' on_send, the
  * key and value serializers (Java's built-in layouts or user functions), a
@@ -50,17 +51,6 @@ void kp_wake(kp_producer_t *p) {
 
 /* ---------------------------------------------------------------- futures */
 
-static void future_unref(kp_future_t *f) {
-    pthread_mutex_lock(&f->lock);
-    int left = --f->refs;
-    pthread_mutex_unlock(&f->lock);
-    if (!left) {
-        pthread_mutex_destroy(&f->lock);
-        pthread_cond_destroy(&f->cond);
-        free(f);
-    }
-}
-
 static kp_future_t *future_new(void) {
     kp_future_t *f = kp_calloc(1, sizeof(*f));
     if (!f)
@@ -103,120 +93,7 @@ int kp_future_is_done(const kp_future_t *f) {
 
 void kp_future_destroy(kp_future_t *f) {
     if (f)
-        future_unref(f);
-}
-
-/* ---------------------------------------------------------------- completion */
-
-/* The callbacks, interceptors and futures of b's records. */
-/* What one record of a batch the broker refused is told (KIP-467): a
- * record the broker named fails with the batch's error and its own message
- * (or the batch's); the others with KP_ERR_INVALID_RECORD_IN_BATCH; without
- * record errors, every record gets the batch's error and message. msg is
- * set to a NUL-terminated copy in buf, or NULL. */
-static kp_err_t record_error(const kp_produce_presp_t *pp, kp_err_t err, int32_t index,
-                             char *buf, size_t size, const char **msg) {
-    const char *m = pp->error_message;
-    int32_t mlen = pp->error_message_len;
-    if (pp->nrecord_errors > 0) {
-        const kp_produce_rec_err_t *re = NULL;
-        for (int32_t k = 0; k < pp->nrecord_errors && !re; k++)
-            if (pp->record_errors[k].batch_index == index)
-                re = &pp->record_errors[k];
-        if (!re) {
-            *msg = NULL;
-            return KP_ERR_INVALID_RECORD_IN_BATCH;
-        }
-        if (re->msg && re->msg_len >= 0) {
-            m = re->msg;
-            mlen = re->msg_len;
-        }
-    }
-    *msg = NULL;
-    if (m && mlen >= 0) {
-        snprintf(buf, size, "%.*s", mlen, m);
-        *msg = buf;
-    }
-    return err;
-}
-
-static void notify_records(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
-                           int64_t log_append_time, kp_persisted_t persisted,
-                           const kp_produce_presp_t *pp) {
-    kp_tp_t *tp = b->tp;
-    kp_err_t batch_err = err;
-    char msgbuf[512];
-    for (int32_t i = 0; i < b->nents; i++) {
-        kp_rec_entry_t *e = &b->ents[i];
-        const char *msg = NULL;
-        if (__builtin_expect(pp != NULL, 0))
-            err = record_error(pp, batch_err, e->index, msgbuf, sizeof(msgbuf), &msg);
-        kp_record_metadata_t md = {
-            .topic = tp->topic->name,
-            .partition = tp->partition,
-            .offset = (err == KP_OK && base_offset >= 0) ? base_offset + e->index : -1,
-            .timestamp = (err == KP_OK && log_append_time >= 0) ? log_append_time : e->timestamp,
-            .serialized_key_size = e->key_size,
-            .serialized_value_size = e->value_size,
-            .persisted = persisted,
-            .error_message = msg,
-        };
-        for (int k = 0; k < p->conf.ninterceptors; k++)
-            if (p->conf.interceptors[k].on_acknowledgement)
-                p->conf.interceptors[k].on_acknowledgement(&md, err,
-                                                           p->conf.interceptors[k].opaque);
-        if (e->cb)
-            e->cb(&md, err, e->opaque);
-        if (e->fut) {
-            kp_future_t *f = e->fut;
-            pthread_mutex_lock(&f->lock);
-            f->md = md;
-            f->md.error_message = NULL; /* (the broker's words do not outlive the call) */
-            f->err = err;
-            f->done = 1;
-            pthread_cond_broadcast(&f->cond);
-            pthread_mutex_unlock(&f->lock);
-            future_unref(f);
-        }
-    }
-}
-
-/* n more records of tp completed: wake flush and close. */
-static void count_completed(kp_producer_t *p, kp_tp_t *tp, int32_t n) {
-    atomic_fetch_add(&tp->completed, n);
-    pthread_mutex_lock(&p->done_lock);
-    if (p->done_waiters)
-        pthread_cond_broadcast(&p->done_cond);
-    pthread_mutex_unlock(&p->done_lock);
-}
-
-void kp_batch_notify(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
-                     int64_t log_append_time, kp_persisted_t persisted) {
-    if (err && p->txn.enabled)
-        kp_txn_record_failed(p, err);
-    notify_records(p, b, err, base_offset, log_append_time, persisted, NULL);
-    atomic_fetch_sub_explicit(&b->tp->queued, 1, memory_order_relaxed);
-    count_completed(p, b->tp, b->count);
-}
-
-/* The memory goes back before the records count as completed: a flush
- * that returns finds buffer.memory given back. */
-void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
-                       int64_t log_append_time, kp_persisted_t persisted) {
-    kp_batch_fail(p, b, err, base_offset, log_append_time, persisted, NULL);
-}
-
-void kp_batch_fail(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
-                   int64_t log_append_time, kp_persisted_t persisted,
-                   const kp_produce_presp_t *pp) {
-    kp_tp_t *tp = b->tp;
-    int32_t n = b->count;
-    if (err && p->txn.enabled)
-        kp_txn_record_failed(p, err);
-    notify_records(p, b, err, base_offset, log_append_time, persisted, pp);
-    atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);
-    kp_acc_release(&p->acc, b);
-    count_completed(p, tp, n);
+        kp_future_unref(f);
 }
 
 /* ---------------------------------------------------------------- topics */
@@ -712,8 +589,8 @@ static kp_err_t send_future(kp_producer_t *p, const kp_record_t *rec, kp_callbac
         return KP_ERR_NOMEM;
     kp_err_t err = send_impl(p, rec, cb, opaque, f, send_now);
     if (err) {
-        future_unref(f);
-        future_unref(f);
+        kp_future_unref(f);
+        kp_future_unref(f);
         return err;
     }
     *futp = f;
@@ -850,6 +727,50 @@ kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
     return err;
 }
 
+/* ---------------------------------------------------------------- completions, purge */
+
+int64_t kp_buffer_available(kp_producer_t *p) {
+    if (!p)
+        return 0;
+    int64_t n = kp_acc_available(&p->acc);
+    return n > 0 ? n : 0;
+}
+
+int kp_poll(kp_producer_t *p, int max, int64_t timeout_ms) {
+    if (!p || max < 1 || !p->cq.enabled)
+        return KP_ERR_INVALID_ARG;
+    return kp_cq_poll(p, max, timeout_ms);
+}
+
+int kp_completion_fd(kp_producer_t *p) { return p && p->cq.enabled ? p->cq.fd : -1; }
+
+/* The I/O thread does the purge (it owns what is in flight, and the
+ * scan's view of the deques); we wait for it, except on that thread. */
+kp_err_t kp_purge(kp_producer_t *p, int flags) {
+    if (!p || !(flags & (KP_PURGE_QUEUED | KP_PURGE_IN_FLIGHT)))
+        return KP_ERR_INVALID_ARG;
+    flags &= KP_PURGE_QUEUED | KP_PURGE_IN_FLIGHT;
+    pthread_mutex_lock(&p->done_lock);
+    if (p->io_exited) {
+        pthread_mutex_unlock(&p->done_lock);
+        return KP_ERR_CLOSED;
+    }
+    atomic_fetch_or(&p->purge_flags, flags);
+    int64_t mine = ++p->purge_asked;
+    pthread_mutex_unlock(&p->done_lock);
+    kp_wake(p);
+    if (kp_in_io_thread(p))
+        return KP_OK;
+    pthread_mutex_lock(&p->done_lock);
+    p->done_waiters++;
+    while (p->purge_done < mine && !p->io_exited)
+        pthread_cond_wait(&p->done_cond, &p->done_lock);
+    p->done_waiters--;
+    kp_err_t err = p->purge_done >= mine ? KP_OK : KP_ERR_CLOSED;
+    pthread_mutex_unlock(&p->done_lock);
+    return err;
+}
+
 kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms) {
     if (!p)
         return KP_ERR_INVALID_ARG;
@@ -887,6 +808,7 @@ kp_err_t kp_close(kp_producer_t *p, int64_t timeout_ms) {
         pthread_join(p->thread, NULL);
     p->thread_started = 0;
     p->closed = 1;
+    kp_cq_close(p); /* pollers waiting on an empty queue return */
     pthread_mutex_unlock(&p->close_lock);
     return err;
 }
@@ -1000,6 +922,7 @@ static void producer_free(kp_producer_t *p) {
         prev = ix->prev;
         free(ix);
     }
+    kp_cq_destroy(p);
     kp_acc_destroy(&p->acc);
     kp_compressor_free(p->compressor);
     if (p->wake_fd >= 0)
@@ -1007,6 +930,8 @@ static void producer_free(kp_producer_t *p) {
     pthread_mutex_destroy(&p->topics_lock);
     pthread_mutex_destroy(&p->done_lock);
     pthread_mutex_destroy(&p->close_lock);
+    pthread_mutex_destroy(&p->cq.lock);
+    pthread_cond_destroy(&p->cq.cond);
     free(p->active);
     pthread_cond_destroy(&p->md_cond);
     pthread_cond_destroy(&p->done_cond);
@@ -1027,6 +952,7 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         return NULL;
     }
     p->wake_fd = -1;
+    p->cq.fd = -1;
     p->uid = atomic_fetch_add(&producer_uid, 1) + 1; /* 0: no producer (kp_topic_find) */
     /* KPROD_DEBUG=1 in the environment: debug logs on stderr */
     const char *dbg = getenv("KPROD_DEBUG");
@@ -1034,6 +960,8 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
     pthread_mutex_init(&p->topics_lock, NULL);
     pthread_mutex_init(&p->done_lock, NULL);
     pthread_mutex_init(&p->close_lock, NULL);
+    pthread_mutex_init(&p->cq.lock, NULL);
+    kp_cond_init_mono(&p->cq.cond);
     kp_cond_init_mono(&p->md_cond);
     kp_cond_init_mono(&p->done_cond);
     kp_txn_init(p);
@@ -1145,6 +1073,11 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
         producer_free(p);
         return NULL;
     }
+    if (kp_cq_init(p)) {
+        kp_errf(errstr, errstr_size, "eventfd for completion.mode=queue: %s", strerror(errno));
+        producer_free(p);
+        return NULL;
+    }
     int codec = p->conf.compression_type;
     int level = codec == KP_CODEC_GZIP   ? p->conf.gzip_level
                 : codec == KP_CODEC_LZ4  ? p->conf.lz4_level
@@ -1178,10 +1111,14 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
 void kp_producer_destroy(kp_producer_t *p) {
     if (!p)
         return;
-    if (kp_in_io_thread(p)) {
+    if (kp_in_io_thread(p) || kp_in_poll(p)) {
         kp_log(p, 3, "kp_producer_destroy called from a producer callback: ignored");
         return;
     }
     kp_close(p, -1);
+    /* completion.mode=queue: what the application did not poll runs here,
+     * so that every record still completes exactly once */
+    if (p->cq.enabled)
+        kp_cq_poll(p, INT32_MAX, 0);
     producer_free(p);
 }

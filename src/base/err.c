@@ -68,6 +68,11 @@ static const struct err_desc local_errs[] = {
      "The transaction cannot commit and must be aborted (kp_txn_error() gives the cause)", 0},
     {KP_ERR_TXN_ABORTED, "_TXN_ABORTED",
      "The record's transaction was aborted before the record was sent (not persisted)", 0},
+    {KP_ERR_PURGED, "_PURGED", "kp_purge() failed the record before it was sent (not persisted)",
+     0},
+    {KP_ERR_PURGED_IN_FLIGHT, "_PURGED_IN_FLIGHT",
+     "kp_purge() stopped waiting for the record's answer while it was in flight (possibly "
+     "persisted)", 0},
 };
 
 /* Kafka error codes a Produce, Metadata or ApiVersions response can carry
@@ -193,6 +198,8 @@ kp_err_class_t kp_err_class(kp_err_t err) {
         return KP_ERR_CLASS_RETRIABLE;
     case KP_ERR_TXN_ABORTABLE:
     case KP_ERR_TXN_ABORTED:
+    case KP_ERR_PURGED: /* purged records make the transaction abortable */
+    case KP_ERR_PURGED_IN_FLIGHT:
     case KAFKA_TRANSACTION_ABORTABLE:
     case KAFKA_TOPIC_AUTHORIZATION_FAILED:
     case KAFKA_GROUP_AUTHORIZATION_FAILED:

@@ -86,6 +86,21 @@ static const struct prop props[] = {
         "Target size in bytes of a per-partition batch; also the sticky partitioner's switch size"),
     LONG("buffer.memory", "33554432", 0, I64MAX, buffer_memory,
          "Total bytes of memory for records waiting to be sent; send blocks when exhausted"),
+    INT("buffer.memory.high.watermark.percent", "90", 1, 100, buffer_high_watermark_pct,
+        "Percent of buffer.memory in use at which the buffer watermark callback gets "
+        "KP_BUFFER_HIGH (pause the source before sends block); then KP_BUFFER_LOW at "
+        "buffer.memory.low.watermark.percent, strictly alternating. Only with "
+        "kp_config_set_buffer_watermark_cb()"),
+    INT("buffer.memory.low.watermark.percent", "50", 0, 99, buffer_low_watermark_pct,
+        "Percent of buffer.memory in use at or below which KP_BUFFER_LOW follows a "
+        "KP_BUFFER_HIGH; must be below buffer.memory.high.watermark.percent"),
+    {"completion.mode", P_ENUM, "callback", 0, 0, "callback|queue", F(completion_mode), 4, NULL,
+     "Where completions (delivery and batch callbacks, interceptors' on_acknowledgement, "
+     "buffer watermark events) run. callback: on the producer's I/O thread. queue: queued, "
+     "run by kp_poll() on the application's threads, with kp_completion_fd() readable while "
+     "some wait; queued completions stay charged to buffer.memory until run (a slow poller "
+     "blocks sends). Futures complete on the I/O thread in both",
+     NULL, NULL},
     LONG("max.block.ms", "60000", 0, I64MAX, max_block_ms,
          "How long send() may block for metadata or buffer memory"),
     INT("max.request.size", "1048576", 0, I32MAX, max_request_size,
@@ -645,6 +660,21 @@ void kp_config_set_oauthbearer_token_cb(kp_config_t *conf, kp_oauthbearer_token_
     conf->c.oauth_token_opaque = opaque;
 }
 
+void kp_config_set_batch_callback(kp_config_t *conf, kp_batch_callback_fn *fn, void *opaque) {
+    if (!conf)
+        return;
+    conf->c.batch_cb = fn;
+    conf->c.batch_cb_opaque = opaque;
+}
+
+void kp_config_set_buffer_watermark_cb(kp_config_t *conf, kp_buffer_watermark_fn *fn,
+                                       void *opaque) {
+    if (!conf)
+        return;
+    conf->c.watermark_cb = fn;
+    conf->c.watermark_opaque = opaque;
+}
+
 void kp_config_set_log(kp_config_t *conf, kp_log_fn *fn, void *opaque) {
     if (!conf)
         return;
@@ -772,6 +802,13 @@ kp_err_t kp_conf_finalize(kp_conf_t *c, char *errstr, size_t errstr_size) {
                 "be at most 5 with enable.idempotence=true (the broker keeps state for 5 batches "
                 "per producer)",
                 c->max_in_flight);
+        return KP_ERR_INVALID_CONFIG;
+    }
+    if (c->buffer_low_watermark_pct >= c->buffer_high_watermark_pct) {
+        kp_errf(errstr, errstr_size,
+                "Invalid value %d for property 'buffer.memory.low.watermark.percent': it must be "
+                "below buffer.memory.high.watermark.percent (%d)",
+                c->buffer_low_watermark_pct, c->buffer_high_watermark_pct);
         return KP_ERR_INVALID_CONFIG;
     }
     c->partitioner_kind = c->partitioner_class && *c->partitioner_class ? KP_PART_ROUND_ROBIN

@@ -30,6 +30,8 @@ enum kp_security_protocol {
     KP_SEC_SASL_PLAINTEXT = 2,
     KP_SEC_SASL_SSL = 3
 };
+/* completion.mode, in the order of its values. */
+enum kp_completion_mode { KP_COMPLETE_CALLBACK = 0, KP_COMPLETE_QUEUE = 1 };
 /* client.dns.lookup, in the order of its values. */
 enum kp_dns_lookup { KP_DNS_USE_ALL_DNS_IPS = 0, KP_DNS_CANONICAL_BOOTSTRAP = 1 };
 
@@ -41,6 +43,8 @@ typedef struct kp_conf {
     int64_t linger_ms;
     int32_t batch_size;
     int64_t buffer_memory;
+    int32_t buffer_high_watermark_pct, buffer_low_watermark_pct;
+    int completion_mode; /* enum kp_completion_mode */
     int64_t max_block_ms;
     int32_t max_request_size;
     int32_t request_timeout_ms;
@@ -109,6 +113,10 @@ typedef struct kp_conf {
     void *key_ser_opaque, *value_ser_opaque;
     kp_interceptor_t *interceptors;
     int ninterceptors;
+    kp_batch_callback_fn *batch_cb; /* kp_config_set_batch_callback */
+    void *batch_cb_opaque;
+    kp_buffer_watermark_fn *watermark_cb; /* kp_config_set_buffer_watermark_cb */
+    void *watermark_opaque;
 } kp_conf_t;
 
 struct kp_config {

@@ -18,7 +18,15 @@
  * Buffers of exactly batch.size bytes are kept on a free list for reuse.
  *
  * Memory also counts each batch's completion entries and, once a batch is
- * compressed, its compressed copy instead of its buffer.
+ * compressed, its compressed copy instead of its buffer. With
+ * completion.mode=queue the entries stay charged after the batch completed,
+ * until kp_poll ran them: a slow poller makes appends wait, as a slow
+ * network does.
+ *
+ * Watermarks (kp_config_set_buffer_watermark_cb): every change of the pool
+ * looks whether use crossed buffer.memory.high.watermark.percent going up,
+ * or then the low one going down; a crossing is counted here and delivered
+ * by the I/O thread (completion.c), so the events strictly alternate.
  *
  * Readiness (decided by the sender): a batch is ready when it is closed
  * (full, or followed by another batch), when linger.ms has passed since it
@@ -127,6 +135,21 @@ int64_t kp_send_deadline(int64_t max_block_ms, int64_t *deadline) {
     return *deadline;
 }
 
+/* After a change of pool_avail (pool_lock held): has use crossed the high
+ * watermark (going up) or then the low one (going down)? Counts the
+ * crossing and returns 1; the caller tells the owner once it has released
+ * the lock (the I/O thread delivers the event: no user code runs here). */
+static int wm_crossed(kp_acc_t *acc) {
+    if (!acc->wm_high)
+        return 0;
+    int64_t used = acc->conf->buffer_memory - acc->pool_avail;
+    if (acc->wm_above ? used > acc->wm_low : used < acc->wm_high)
+        return 0;
+    acc->wm_above = !acc->wm_above;
+    atomic_fetch_add_explicit(&acc->wm_events, 1, memory_order_release);
+    return 1;
+}
+
 /* Take size bytes of buffer.memory. blocking=0: fail with
  * KP_ERR_BUFFER_EXHAUSTED at once. */
 static kp_err_t pool_alloc(kp_acc_t *acc, size_t size, int64_t *deadline, int blocking,
@@ -148,16 +171,22 @@ static kp_err_t pool_alloc(kp_acc_t *acc, size_t size, int64_t *deadline, int bl
     }
     if (err == KP_OK) {
         acc->pool_avail -= (int64_t)size;
+        int crossed = wm_crossed(acc);
         uint8_t *buf = NULL;
         if (size == (size_t)acc->conf->batch_size)
             buf = kp_stack_pop(&acc->free_bufs);
         pthread_mutex_unlock(&acc->pool_lock);
+        if (crossed)
+            acc->notify(acc->owner);
         if (!buf)
             buf = kp_malloc(size);
         if (!buf) {
             pthread_mutex_lock(&acc->pool_lock);
             acc->pool_avail += (int64_t)size;
+            crossed = wm_crossed(acc);
             pthread_mutex_unlock(&acc->pool_lock);
+            if (crossed)
+                acc->notify(acc->owner);
             return KP_ERR_NOMEM;
         }
         *out = buf;
@@ -176,7 +205,10 @@ static void pool_free(kp_acc_t *acc, uint8_t *buf, size_t size) {
         buf = NULL;
     if (acc->pool_waiters)
         pthread_cond_broadcast(&acc->pool_cond);
+    int crossed = wm_crossed(acc);
     pthread_mutex_unlock(&acc->pool_lock);
+    if (crossed)
+        acc->notify(acc->owner);
     free(buf);
 }
 
@@ -188,7 +220,17 @@ static void pool_adjust(kp_acc_t *acc, int64_t n) {
     acc->pool_avail -= n;
     if (n < 0 && acc->pool_waiters)
         pthread_cond_broadcast(&acc->pool_cond);
+    int crossed = wm_crossed(acc);
     pthread_mutex_unlock(&acc->pool_lock);
+    if (crossed)
+        acc->notify(acc->owner);
+}
+
+int64_t kp_acc_available(kp_acc_t *acc) {
+    pthread_mutex_lock(&acc->pool_lock);
+    int64_t n = acc->pool_avail;
+    pthread_mutex_unlock(&acc->pool_lock);
+    return n;
 }
 
 void kp_acc_init(kp_acc_t *acc, const kp_conf_t *conf, const _Atomic int *closing,
@@ -200,6 +242,12 @@ void kp_acc_init(kp_acc_t *acc, const kp_conf_t *conf, const _Atomic int *closin
     acc->owner = owner;
     acc->codec_level = codec_level;
     acc->pool_avail = conf->buffer_memory;
+    if (conf->watermark_cb) {
+        acc->wm_high = conf->buffer_memory * conf->buffer_high_watermark_pct / 100;
+        acc->wm_low = conf->buffer_memory * conf->buffer_low_watermark_pct / 100;
+        if (acc->wm_high < 1)
+            acc->wm_high = 1;
+    }
     pthread_mutex_init(&acc->pool_lock, NULL);
     pthread_mutex_init(&acc->cpool_lock, NULL);
     pthread_mutex_init(&acc->work_lock, NULL);
@@ -224,15 +272,25 @@ void kp_acc_destroy(kp_acc_t *acc) {
     memset(acc, 0, sizeof(*acc));
 }
 
-void kp_acc_release(kp_acc_t *acc, kp_batch_t *b) {
+void kp_acc_release_records(kp_acc_t *acc, kp_batch_t *b) {
     if (b->buf)
         pool_free(acc, b->buf, b->cap);
     if (b->cbuf)
         pool_adjust(acc, -(int64_t)b->clen);
-    if (b->ents_cap)
-        pool_adjust(acc, -(int64_t)b->ents_cap * (int64_t)sizeof(*b->ents));
-    free(b->ents);
     free(b->cbuf);
+    b->buf = b->cbuf = NULL;
+    b->cap = b->clen = 0;
+}
+
+void kp_acc_release_entries(kp_acc_t *acc, kp_rec_entry_t *ents, int ents_cap) {
+    if (ents_cap)
+        pool_adjust(acc, -(int64_t)ents_cap * (int64_t)sizeof(*ents));
+    free(ents);
+}
+
+void kp_acc_release(kp_acc_t *acc, kp_batch_t *b) {
+    kp_acc_release_records(acc, b);
+    kp_acc_release_entries(acc, b->ents, b->ents_cap);
     free(b);
 }
 
@@ -369,7 +427,10 @@ static inline __attribute__((always_inline)) kp_err_t push_entry(kp_acc_t *acc, 
 static inline __attribute__((always_inline)) kp_err_t
 add_entry(kp_acc_t *acc, kp_batch_t *b, int32_t klen, int32_t vlen, int64_t ts,
           kp_callback_fn *cb, void *opaque, kp_future_t *fut) {
-    return push_entry(acc, b, (kp_rec_entry_t){b->count, klen, vlen, ts, cb, opaque, fut});
+    return push_entry(acc, b,
+                      (kp_rec_entry_t){.offset_delta = b->count, .serialized_key_size = klen,
+                                       .serialized_value_size = vlen, .timestamp = ts,
+                                       .callback = cb, .opaque = opaque, .future = fut});
 }
 
 kp_err_t kp_acc_append(kp_acc_t *acc, kp_tp_t *tp, const kp_append_t *a, int *new_batch) {
@@ -389,8 +450,9 @@ kp_err_t kp_acc_append(kp_acc_t *acc, kp_tp_t *tp, const kp_append_t *a, int *ne
     for (size_t i = 0; i < nhdrs; i++)
         hklens[i] = (int32_t)strlen(hdrs[i].key);
 
-    /* an entry per record that someone must be told about */
-    int want_entry = cb || fut || acc->conf->ninterceptors > 0;
+    /* an entry per record that someone must be told about (the batch
+     * callback: every record) */
+    int want_entry = cb || fut || acc->conf->ninterceptors > 0 || acc->conf->batch_cb;
     uint8_t *spare = NULL;
     size_t spare_size = 0;
     kp_batch_t *to_compress = NULL; /* closed here, full: compress it after */
@@ -525,9 +587,7 @@ static kp_batch_t *sub_batch(kp_acc_t *acc, const kp_batch_t *b, const split_rec
     }
     /* charged to buffer.memory like any batch (it may dip below zero
      * briefly: the original batch's buffer is given back right after) */
-    pthread_mutex_lock(&acc->pool_lock);
-    acc->pool_avail -= (int64_t)need;
-    pthread_mutex_unlock(&acc->pool_lock);
+    pool_adjust(acc, (int64_t)need);
     nb->tp = b->tp;
     nb->buf = buf;
     nb->cap = need;
@@ -556,9 +616,9 @@ static kp_batch_t *sub_batch(kp_acc_t *acc, const kp_batch_t *b, const split_rec
     nb->crc_len = KP_RB_HEADER_SIZE;
     for (int32_t i = 0; i < b->nents; i++) {
         kp_rec_entry_t e = b->ents[i];
-        if (e.index < from || e.index >= to)
+        if (e.offset_delta < from || e.offset_delta >= to)
             continue;
-        e.index -= from;
+        e.offset_delta -= from;
         if (push_entry(acc, nb, e)) {
             kp_acc_release(acc, nb);
             return NULL;

@@ -14,7 +14,8 @@
  *
  * Lock order (never the reverse): close_lock -> topics_lock -> tp->lock ->
  * pool_lock -> done_lock; tp->lock -> work_lock. A thread holds at most one
- * tp->lock at a time. cpool_lock and a future's lock are taken alone.
+ * tp->lock at a time. cpool_lock, cq.lock and a future's lock are taken
+ * alone.
  */
 #ifndef KP_INTERNAL_H
 #define KP_INTERNAL_H
@@ -37,16 +38,12 @@ typedef struct kp_topic kp_topic_t;
 typedef struct kp_conn kp_conn_t;
 typedef struct kp_req kp_req_t;
 
-/* A record that needs telling when it completes (callback and/or future).
- * Fire-and-forget records have no entry: the batch only counts them. */
-typedef struct kp_rec_entry {
-    int32_t index; /* offset delta in the batch */
-    int32_t key_size, value_size;
-    int64_t timestamp;
-    kp_callback_fn *cb;
-    void *opaque;
-    kp_future_t *fut;
-} kp_rec_entry_t;
+/* A record that needs telling when it completes (callback, future,
+ * interceptors, the batch callback). Fire-and-forget records have no entry:
+ * the batch only counts them. The public kp_batch_record_t itself, so that
+ * the batch callback gets the batch's array as it is (err is filled in at
+ * completion). */
+typedef kp_batch_record_t kp_rec_entry_t;
 
 struct kp_batch {
     kp_batch_t *next; /* deque link (tp) or in-flight list */
@@ -225,7 +222,44 @@ typedef struct kp_acc {
      * (work_lock, taken alone or under a tp->lock) */
     pthread_mutex_t work_lock;
     kp_tp_t *work_inbox;
+    /* buffer watermarks (pool_lock): bytes in use at which use crosses
+     * high (wm_high 0: not watched) and then low; wm_events counts the
+     * crossings, strictly alternating, so event k is HIGH when k is odd.
+     * Read without the lock by the I/O thread, which delivers them. */
+    int64_t wm_high, wm_low;
+    int wm_above;
+    _Atomic uint64_t wm_events;
 } kp_acc_t;
+
+/* One completed batch waiting in the completion queue (completion.mode=
+ * queue): its entries moved out of the batch (still charged to
+ * buffer.memory until run) and its outcome. Nodes are reused. */
+typedef struct kp_cq_item {
+    struct kp_cq_item *next;
+    kp_tp_t *tp;
+    kp_rec_entry_t *ents;
+    int nents, ents_cap;
+    kp_err_t err;
+    kp_persisted_t persisted;
+    int64_t base_offset, log_append_time;
+    char *msg; /* the broker's words for the batch, or NULL */
+} kp_cq_item_t;
+
+/* The completion queue (completion.c). lock is taken alone: nothing runs
+ * under it but list and counter updates and the eventfd's signal. */
+typedef struct kp_cq {
+    int enabled; /* completion.mode=queue */
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* something was queued, or the producer closed */
+    kp_cq_item_t *head, *tail;
+    /* watermark events queued and taken, by number (acc.wm_events's) */
+    uint64_t wm_queued, wm_taken;
+    int fd;        /* eventfd: readable while something waits */
+    int signalled; /* fd holds a count */
+    int waiters;   /* threads in kp_poll waiting */
+    int closed;    /* kp_close finished: waits end once the queue is empty */
+    kp_stack_t free_items;
+} kp_cq_t;
 
 /* The metadata requests' bookkeeping (metadata.c; sender-owned). What
  * other threads ask for arrives through md_wanted and md_recheck_any. */
@@ -329,6 +363,13 @@ struct kp_producer {
     pthread_mutex_t done_lock;
     pthread_cond_t done_cond;
     int done_waiters;            /* done_lock */
+    kp_cq_t cq;                  /* completion.mode=queue (completion.c) */
+    /* kp_purge: the flags asked for (OR-ed), and purges asked for and done
+     * (done_lock; the I/O thread does them and wakes done_cond) */
+    _Atomic int purge_flags;
+    int64_t purge_asked, purge_done;
+    int io_exited; /* the I/O thread has ended (done_lock): no purge waits for it */
+    uint64_t wm_seen; /* watermark events delivered or queued (sender-owned) */
 
     /* control */
     _Atomic int closing;     /* no new records */
@@ -376,6 +417,7 @@ int64_t kp_pending(const kp_producer_t *p);
 /* Once `closing` is set: is nothing pending, also of the appends that were
  * under way when it was set? */
 int kp_drained(const kp_producer_t *p);
+/* ---- completion.c: the completion sink ---- */
 /* Tell every record of a batch its outcome and count them completed; the
  * batch stays allocated (I/O thread). */
 void kp_batch_notify(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
@@ -389,6 +431,22 @@ void kp_batch_fail(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_o
 /* Complete every record of a batch and free it (I/O thread). */
 void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                        int64_t log_append_time, kp_persisted_t persisted);
+/* A future's outcome (the producer's reference is dropped), and a
+ * reference dropped (the last frees it). */
+void kp_future_resolve(kp_future_t *f, const kp_record_metadata_t *md, kp_err_t err);
+void kp_future_unref(kp_future_t *f);
+/* The completion queue: set up (completion.mode=queue: its eventfd; 0 or
+ * KP_ERR_NOMEM/_IO), closed (waits end once empty), and freed. */
+kp_err_t kp_cq_init(kp_producer_t *p);
+void kp_cq_close(kp_producer_t *p);
+void kp_cq_destroy(kp_producer_t *p);
+/* kp_poll: run at most max queued completions on this thread. */
+int kp_cq_poll(kp_producer_t *p, int max, int64_t timeout_ms);
+/* Non-zero while p's completions run in kp_poll on this thread. */
+int kp_in_poll(const kp_producer_t *p);
+/* Watermark crossings not delivered yet: call the callback (callback
+ * mode) or queue them (I/O thread). */
+void kp_deliver_watermarks(kp_producer_t *p);
 
 /* ---- accumulator.c ---- */
 /* One record for kp_acc_append: what the send path has ready. */
@@ -431,6 +489,13 @@ kp_tp_t *kp_acc_take_inbox(kp_acc_t *acc, int *n);
 void kp_acc_put_back_inbox(kp_acc_t *acc, kp_tp_t *list);
 /* Wake the appenders waiting for memory (they look at the closing flag). */
 void kp_acc_wake_waiters(kp_acc_t *acc);
+/* Bytes of buffer.memory available now (may be negative for a while). */
+int64_t kp_acc_available(kp_acc_t *acc);
+/* Give back a batch's record bytes (buffer, compressed copy) but not its
+ * completion entries, which stay charged until kp_acc_release_entries
+ * (the completion queue holds them). */
+void kp_acc_release_records(kp_acc_t *acc, kp_batch_t *b);
+void kp_acc_release_entries(kp_acc_t *acc, kp_rec_entry_t *ents, int ents_cap);
 /* Compress b's records into b->cbuf with c (once; retries reuse it) and
  * update the topic's compression ratio estimate. */
 kp_err_t kp_batch_compress(kp_acc_t *acc, struct kp_compressor *c, kp_batch_t *b);
@@ -466,6 +531,10 @@ void kp_txn_send_failed(kp_producer_t *p, kp_err_t err);
 
 /* ---- sender.c ---- */
 void *kp_sender_main(void *arg);
+/* ---- produce.c ---- */
+/* kp_purge(KP_PURGE_IN_FLIGHT): fail the batches in flight now; their
+ * requests keep them, abandoned, until answered (I/O thread). */
+void kp_prod_purge_in_flight(kp_producer_t *p);
 /* Non-zero on p's I/O thread (inside a callback, for instance). */
 int kp_in_io_thread(const kp_producer_t *p);
 /* Non-zero on any producer's I/O thread: a wait for a future there may

@@ -360,4 +360,39 @@ void kp_prod_expire(kp_producer_t *p, int64_t now, int64_t *next) {
     }
 }
 
+/* ---------------------------------------------------------------- purge in flight */
+
+/* kp_purge(KP_PURGE_IN_FLIGHT): as delivery.timeout.ms in flight (above),
+ * but now and for every batch of the request: its records fail at once and
+ * the batch stays in its request, abandoned, until the request ends. A
+ * request not yet written at all was never seen by the broker: its records
+ * are KP_ERR_PURGED and not persisted; the others possibly persisted. */
+static void purge_request(kp_producer_t *p, kp_req_t *req) {
+    for (int i = 0; i < req->nbatches; i++) {
+        kp_batch_t *b = req->batches[i];
+        if (b->abandoned)
+            continue;
+        b->abandoned = 1;
+        int maybe = req->written > 0 || b->maybe_persisted;
+        kp_idem_gap(p, b, "a batch in flight was purged");
+        kp_batch_notify(p, b, maybe ? KP_ERR_PURGED_IN_FLIGHT : KP_ERR_PURGED, -1, -1,
+                        maybe ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+    }
+}
+
+void kp_prod_purge_in_flight(kp_producer_t *p) {
+    int n = 0;
+    for (int i = 0; i < kp_conn_count(&p->net); i++) {
+        kp_conn_t *c = kp_conn_at(&p->net, i);
+        for (kp_req_t *req = c->wait_head; req; req = req->next)
+            if (req->is_produce)
+                purge_request(p, req), n += req->nbatches;
+        for (kp_req_t *req = c->out_head; req; req = req->next)
+            if (req->is_produce)
+                purge_request(p, req), n += req->nbatches;
+    }
+    if (n)
+        kp_log(p, 6, "purge: stopped waiting for %d batches in flight", n);
+}
+
 static const kp_req_ops_t produce_ops = {handle_produce, produce_failed, produce_written};

@@ -27,7 +27,10 @@
  * across retries (without idempotence, as in Java, only with one in
  * flight).
  *
- * Completions (callbacks, futures) run here, never under a lock.
+ * Completions (callbacks, futures) run here, never under a lock — or, with
+ * completion.mode=queue, are queued here for kp_poll (completion.c). Each
+ * turn also does a kp_purge asked for and delivers buffer watermark
+ * crossings.
  *
  * The thread's parts (engine.h says what each offers the others):
  *   sender.c       this loop, the connections it owns, shutdown
@@ -93,15 +96,11 @@ void kp_ensure_connecting(kp_producer_t *p, int64_t now, int64_t *next) {
 
 /* ---------------------------------------------------------------- shutdown */
 
-/* Force close: fail every record not yet completed. Returns 0 while an
- * application thread still compresses a batch (it is its own until then;
- * it wakes us when done), 1 when everything is failed. */
-static int fail_everything(kp_producer_t *p) {
+/* Take every batch out of the deques onto *all, except those an
+ * application thread still compresses (they are its own until then; it
+ * wakes us when done). Returns 1 when none was left behind. */
+static int take_queued(kp_producer_t *p, kp_batch_t **all) {
     int left = 0;
-    for (int i = 0; i < kp_conn_count(&p->net); i++)
-        kp_conn_close(&p->net, kp_conn_at(&p->net, i), KP_ERR_PURGED_CLOSE,
-                      i < p->net.nbrokers ? "producer closed" : NULL);
-    kp_batch_t *all = NULL;
     void *const *ts, *const *tps;
     for (size_t ti = 0, nt = kp_topics(p, &ts); ti < nt; ti++) {
         for (int32_t pi = 0, np = kp_topic_parts(ts[ti], &tps); pi < np; pi++) {
@@ -118,19 +117,87 @@ static int fail_everything(kp_producer_t *p) {
                     continue;
                 }
                 *pp = b->next;
-                b->next = all;
-                all = b;
+                b->next = *all;
+                *all = b;
             }
             pthread_mutex_unlock(&tp->lock);
         }
     }
+    return !left;
+}
+
+/* Force close: fail every record not yet completed. Returns 0 while an
+ * application thread still compresses a batch, 1 when everything is
+ * failed. */
+static int fail_everything(kp_producer_t *p) {
+    for (int i = 0; i < kp_conn_count(&p->net); i++)
+        kp_conn_close(&p->net, kp_conn_at(&p->net, i), KP_ERR_PURGED_CLOSE,
+                      i < p->net.nbrokers ? "producer closed" : NULL);
+    kp_batch_t *all = NULL;
+    int done = take_queued(p, &all);
     while (all) {
         kp_batch_t *b = all;
         all = b->next;
         kp_batch_complete(p, b, KP_ERR_PURGED_CLOSE, -1, -1,
                           b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
     }
-    return !left;
+    return done;
+}
+
+/* kp_purge: fail the batches waiting in the deques with KP_ERR_PURGED
+ * (not persisted, unless an earlier attempt may have been written) and,
+ * with KP_PURGE_IN_FLIGHT, those in flight (produce.c). Returns 0 while a
+ * batch being compressed was left: the purge is asked again. */
+static int purge(kp_producer_t *p, int flags) {
+    if (flags & KP_PURGE_IN_FLIGHT)
+        kp_prod_purge_in_flight(p);
+    if (!(flags & KP_PURGE_QUEUED))
+        return 1;
+    kp_batch_t *all = NULL;
+    int done = take_queued(p, &all);
+    int n = 0;
+    while (all) {
+        kp_batch_t *b = all;
+        all = b->next;
+        n += b->count;
+        b->closed = 1;
+        kp_idem_gap(p, b, "a sequenced batch was purged");
+        kp_batch_complete(p, b, KP_ERR_PURGED, -1, -1,
+                          b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
+    }
+    if (n)
+        kp_log(p, 6, "purge: %d records not yet sent failed", n);
+    return done;
+}
+
+/* A kp_purge asked for: do it and tell the callers waiting (done_lock and
+ * its condition, as flush). The flags are taken with the count of calls
+ * they answer, under the lock, so no call's flags are seen without its
+ * count. */
+static void maybe_purge(kp_producer_t *p) {
+    if (!atomic_load_explicit(&p->purge_flags, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&p->done_lock);
+    int64_t asked = p->purge_asked;
+    int flags = atomic_exchange(&p->purge_flags, 0);
+    pthread_mutex_unlock(&p->done_lock);
+    if (!purge(p, flags)) {
+        atomic_fetch_or(&p->purge_flags, flags); /* again, once the batch is compressed */
+        return;
+    }
+    pthread_mutex_lock(&p->done_lock);
+    p->purge_done = asked;
+    pthread_cond_broadcast(&p->done_cond);
+    pthread_mutex_unlock(&p->done_lock);
+}
+
+/* The thread ends: nobody waits for it to purge any more. */
+static void io_exit(kp_producer_t *p) {
+    kp_deliver_watermarks(p);
+    pthread_mutex_lock(&p->done_lock);
+    p->io_exited = 1;
+    pthread_cond_broadcast(&p->done_cond);
+    pthread_mutex_unlock(&p->done_lock);
 }
 
 static void retire_conns(kp_producer_t *p) {
@@ -209,6 +276,8 @@ void *kp_sender_main(void *arg) {
                 drain_wake(p);
             continue;
         }
+        maybe_purge(p);
+        kp_deliver_watermarks(p);
         if (atomic_load(&p->closing) && kp_drained(p))
             break;
         int64_t next = INT64_MAX;
@@ -283,6 +352,7 @@ void *kp_sender_main(void *arg) {
             if (pfds[i].revents)
                 kp_conn_io(&p->net, pconns[i], pfds[i].revents, now);
     }
+    io_exit(p);
     free(pfds);
     free(pconns);
     return NULL;
