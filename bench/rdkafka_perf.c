@@ -217,6 +217,13 @@ static int be_open(const struct perf_opts *o, int *is_txn)
     *is_txn = dr_locked = txn_id[0] != '\0';
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 
+    if (o->mode == MODE_POLL || o->mode == MODE_BATCH) {
+        /* kprod's completion queue and batch callback; librdkafka's own
+         * model is --mode callback (a thread polling for delivery reports) */
+        fprintf(stderr, "%s: --mode %s is kprod's only (use --mode callback)\n", KPERF_PROG,
+                mode_names[o->mode]);
+        goto fail;
+    }
     if (o->mode == MODE_SYNC) {
         waiters = calloc((size_t)o->threads, sizeof(*waiters));
         if (!waiters) {

@@ -3,7 +3,8 @@
  *
  *   kprod-perf --topic T --num-records N (--record-size S | --payload-file F)
  *              --throughput R (--producer-props k=v ... | --producer.config FILE)
- *              [--print-metrics] [--threads K] [--mode async|callback|sync]
+ *              [--print-metrics] [--threads K]
+ *              [--mode async|callback|sync|poll|batch]
  *              [--transactional-id ID] [--transaction-duration-ms MS]
  *
  * Output (people's scripts parse it, so it is Kafka's, byte for byte):
@@ -29,7 +30,12 @@
  * callback that only records latency. --mode callback adds the per-record
  * work a real callback does: it reads the metadata and checks that offsets
  * grow within each partition (violations are reported). --mode sync sends one
- * record at a time per thread with kp_send_sync(). --threads K runs K
+ * record at a time per thread with kp_send_sync(). --mode poll (kprod only)
+ * is async with completion.mode=queue: one thread of the tool waits on
+ * kp_completion_fd() with poll(2) and runs the completions with kp_poll().
+ * --mode batch (kprod only) has no per-record callback: a batch callback
+ * (on the I/O thread) takes each completed batch's records at once, the send
+ * time in each record's opaque. --threads K runs K
  * application threads sharing one producer, each sending N/K records at R/K
  * records/s.
  *
@@ -105,8 +111,8 @@
 #define MAX_ERRORS_SHOWN 10
 #define MAX_THREADS 1024
 
-enum perf_mode { MODE_ASYNC, MODE_CALLBACK, MODE_SYNC };
-static const char *const mode_names[] = {"async", "callback", "sync"};
+enum perf_mode { MODE_ASYNC, MODE_CALLBACK, MODE_SYNC, MODE_POLL, MODE_BATCH };
+static const char *const mode_names[] = {"async", "callback", "sync", "poll", "batch"};
 
 struct perf_opts {
     const char *topic;
@@ -614,7 +620,7 @@ static const char usage_text[] =
     "       (--producer-props PROP-NAME=PROP-VALUE [PROP-NAME=PROP-VALUE ...] |\n"
     "        --producer.config CONFIG-FILE)\n"
     "       [--payload-delimiter DELIMITER] [--print-metrics]\n"
-    "       [--threads K] [--mode async|callback|sync]\n"
+    "       [--threads K] [--mode async|callback|sync|poll|batch]\n"
     "       [--transactional-id ID] [--transaction-duration-ms MS]\n"
     "\n"
     "Measures producer throughput and latency; kafka-producer-perf-test's interface.\n"
@@ -636,7 +642,11 @@ static const char usage_text[] =
     "                               (default); callback: the callback also reads\n"
     "                               the metadata and checks per-partition offset\n"
     "                               order; sync: one record at a time per thread,\n"
-    "                               each waiting for its acknowledgement\n"
+    "                               each waiting for its acknowledgement;\n"
+    "                               poll (kprod): async, the completions queued\n"
+    "                               (completion.mode=queue) and run by a thread\n"
+    "                               polling kp_completion_fd(); batch (kprod): a\n"
+    "                               batch callback instead of record callbacks\n"
     "  --transactional-id ID        send in transactions with this transactional.id\n"
     "                               (it takes precedence over one in the properties):\n"
     "                               init_transactions first, then each transaction\n"
@@ -771,8 +781,13 @@ static int parse_args(int argc, char **argv)
                 opts.mode = MODE_CALLBACK;
             else if (!strcmp(value, "sync"))
                 opts.mode = MODE_SYNC;
+            else if (!strcmp(value, "poll"))
+                opts.mode = MODE_POLL;
+            else if (!strcmp(value, "batch"))
+                opts.mode = MODE_BATCH;
             else
-                return usage_error("--mode: async, callback or sync, got '%s'", value);
+                return usage_error("--mode: async, callback, sync, poll or batch, got '%s'",
+                                   value);
         } else if (IS("--transactional-id")) {
             if (!*value)
                 return usage_error("--transactional-id must not be empty%s", "");
@@ -972,11 +987,14 @@ int main(int argc, char **argv)
 /* ---- the kprod backend ------------------------------------------------- */
 
 #include <kprod/kprod.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 
 static kp_producer_t *producer;
 
-/* Delivery callback, on the producer's I/O thread: the opaque pointer is
- * the send time, so nothing is allocated per record. */
+/* Delivery callback, on the producer's I/O thread (--mode poll: the poller
+ * thread): the opaque pointer is the send time, so nothing is allocated per
+ * record. */
 static void on_delivery(const kp_record_metadata_t *md, kp_err_t err, void *opaque)
 {
     if (err != KP_OK)
@@ -984,6 +1002,103 @@ static void on_delivery(const kp_record_metadata_t *md, kp_err_t err, void *opaq
     else
         perf_ack((int64_t)(intptr_t)opaque, md->serialized_value_size, md->partition,
                  md->offset);
+}
+
+/* --mode batch: every record of a completed batch at once (I/O thread). */
+static void on_batch(const kp_batch_result_t *b, void *opaque)
+{
+    (void)opaque;
+    for (int32_t i = 0; i < b->count; i++) {
+        const kp_batch_record_t *r = &b->records[i];
+        if (r->err != KP_OK)
+            perf_fail(kp_err_name(r->err), kp_err_str(r->err));
+        else
+            perf_ack((int64_t)(intptr_t)r->opaque, r->serialized_value_size, b->partition,
+                     b->base_offset >= 0 ? b->base_offset + r->offset_delta : -1);
+    }
+}
+
+/* --mode poll: one thread runs the completions. It waits with poll(2) on
+ * the producer's completion fd and a control eventfd (flush and stop
+ * requests), and runs at most 4096 completions per kp_poll call. A flush
+ * (--print-metrics) must also see every callback run: the poller answers a
+ * drain request once a kp_poll that began after the request found nothing
+ * (all records were acknowledged, hence queued, before it was asked). */
+static pthread_t poller;
+static int poller_running, ctl_fd = -1;
+static atomic_int poll_stop;
+static atomic_long drain_asked;
+static long drain_done; /* drain_lock */
+static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t drain_cond = PTHREAD_COND_INITIALIZER;
+
+static void *poller_main(void *arg)
+{
+    (void)arg;
+    struct pollfd fds[2] = {{.fd = kp_completion_fd(producer), .events = POLLIN},
+                            {.fd = ctl_fd, .events = POLLIN}};
+    for (;;) {
+        long asked = atomic_load(&drain_asked);
+        if (kp_poll(producer, 4096, 0) > 0)
+            continue;
+        pthread_mutex_lock(&drain_lock);
+        if (asked > drain_done) {
+            drain_done = asked;
+            pthread_cond_broadcast(&drain_cond);
+        }
+        pthread_mutex_unlock(&drain_lock);
+        if (atomic_load(&poll_stop))
+            break;
+        if (poll(fds, 2, -1) > 0 && (fds[1].revents & POLLIN)) {
+            uint64_t v;
+            if (read(ctl_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+                break;
+        }
+    }
+    return NULL;
+}
+
+static void poller_kick(void)
+{
+    uint64_t one = 1;
+    if (write(ctl_fd, &one, sizeof one) < 0)
+        fprintf(stderr, "%s: eventfd write: %s\n", KPERF_PROG, strerror(errno));
+}
+
+/* Wait until the poller has run every completion queued so far. */
+static void poller_drain(void)
+{
+    if (!poller_running)
+        return;
+    long mine = atomic_fetch_add(&drain_asked, 1) + 1;
+    poller_kick();
+    pthread_mutex_lock(&drain_lock);
+    while (drain_done < mine)
+        pthread_cond_wait(&drain_cond, &drain_lock);
+    pthread_mutex_unlock(&drain_lock);
+}
+
+static int poller_start(void)
+{
+    ctl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    int rc = ctl_fd < 0 ? errno : pthread_create(&poller, NULL, poller_main, NULL);
+    if (rc) {
+        fprintf(stderr, "%s: cannot start the poll thread: %s\n", KPERF_PROG, strerror(rc));
+        return -1;
+    }
+    poller_running = 1;
+    return 0;
+}
+
+static void poller_stop(void)
+{
+    if (!poller_running)
+        return;
+    atomic_store(&poll_stop, 1);
+    poller_kick();
+    pthread_join(poller, NULL);
+    poller_running = 0;
+    close(ctl_fd);
 }
 
 static int set_prop(kp_config_t *conf, const char *name, const char *value)
@@ -1029,11 +1144,19 @@ static int be_open(const struct perf_opts *o, int *is_txn)
         goto fail;
     const char *final_id = kp_config_get(conf, "transactional.id");
     *is_txn = final_id && *final_id;
+    if (o->mode == MODE_POLL && set_prop(conf, "completion.mode", "queue"))
+        goto fail;
+    if (o->mode == MODE_BATCH)
+        kp_config_set_batch_callback(conf, on_batch, NULL);
     producer = kp_producer_new(conf, errstr, sizeof errstr);
     kp_config_destroy(conf);
     conf = NULL;
     if (!producer) {
         fprintf(stderr, "%s: cannot create producer: %s\n", KPERF_PROG, errstr);
+        return -1;
+    }
+    if (o->mode == MODE_POLL && poller_start()) {
+        be_close();
         return -1;
     }
     int32_t n = 0;
@@ -1055,7 +1178,9 @@ static void be_send(int tid, const void *value, int len, int64_t send_us)
     (void)tid;
     kp_record_t rec = {.topic = opts.topic, .partition = KP_PARTITION_ANY,
                        .value = value, .value_len = len};
-    kp_err_t err = kp_send(producer, &rec, on_delivery, (void *)(intptr_t)send_us);
+    /* --mode batch: the batch callback gets the opaque */
+    kp_err_t err = kp_send(producer, &rec, opts.mode == MODE_BATCH ? NULL : on_delivery,
+                           (void *)(intptr_t)send_us);
     if (err != KP_OK)
         perf_fail(kp_err_name(err), kp_err_str(err));
 }
@@ -1078,6 +1203,7 @@ static void be_flush(void)
     kp_err_t err = kp_flush(producer, -1);
     if (err != KP_OK)
         fprintf(stderr, "%s: flush: %s: %s\n", KPERF_PROG, kp_err_name(err), kp_err_str(err));
+    poller_drain(); /* flush waits for the broker, not for the poller */
 }
 
 /* How long one transactional call waits (Java's max.block.ms default), and
@@ -1153,6 +1279,7 @@ static void be_close(void)
     kp_err_t err = kp_close(producer, -1);
     if (err != KP_OK)
         fprintf(stderr, "%s: close: %s: %s\n", KPERF_PROG, kp_err_name(err), kp_err_str(err));
+    poller_stop(); /* after close: it runs what close handed back, then ends */
     kp_producer_destroy(producer);
     producer = NULL;
 }
