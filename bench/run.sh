@@ -73,6 +73,15 @@
 # three whatever BENCH_IDEMPOTENCE says (transactions need it). The three
 # runs of a round go in turn, the order reversed every other round.
 #
+# Where completions run (poll, batch; issue 16): kprod-perf --mode poll
+# (completion.mode=queue, one thread of the tool waiting on
+# kp_completion_fd() and running kp_poll) and --mode batch (a batch callback
+# on the I/O thread), each with a third run per round, kprod-cb: kprod-perf
+# --mode callback, the same records and settings, so the report gives each
+# as a % of kprod's callback mode (goal: at least 90 %, at 0 allocations per
+# record). librdkafka runs --mode callback (its own model: a thread polling
+# for delivery reports). The round's order is reversed every other round.
+#
 # Environment:
 #   BENCH_RUNS=3            runs per tool and scenario (medians are reported)
 #   BENCH_IDEMPOTENCE=auto  true | false | auto (= true when kprod accepts
@@ -84,8 +93,8 @@
 #                           batch at all; the java-default scenario uses 16384)
 #   BENCH_SCALE=1           multiplies every record count (0.1 for a smoke run)
 #   BENCH_SCENARIOS="..."   a subset of: b100 b1k b10k t4 cb sync lat jdef lz4 zstd
-#                           tls100 tls1k txn100 (all by default; TLS needs stunnel and
-#                           openssl)
+#                           tls100 tls1k txn100 poll batch (all by default; TLS needs
+#                           stunnel and openssl)
 #   BENCH_TEXT_PAYLOADS=10000  distinct text payloads for lz4 and zstd
 #   BENCH_TIMEOUT=300       seconds before a hung producer run is killed
 set -eu
@@ -97,7 +106,7 @@ LINGER=${BENCH_LINGER_MS:-5}
 BATCH=${BENCH_BATCH_SIZE:-1000000}
 BUFMEM=33554432
 SCALE=${BENCH_SCALE:-1}
-SCENARIOS=${BENCH_SCENARIOS:-b100 b1k b10k t4 cb sync lat jdef lz4 zstd tls100 tls1k txn100}
+SCENARIOS=${BENCH_SCENARIOS:-b100 b1k b10k t4 cb sync lat jdef lz4 zstd tls100 tls1k txn100 poll batch}
 TEXT_PAYLOADS=${BENCH_TEXT_PAYLOADS:-10000}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 LAT_SECONDS=4
@@ -250,6 +259,7 @@ bin_of() { if [ "$1" = librdkafka ]; then echo "$RDPERF"; else echo "$KPERF"; fi
 scen_tools() {
     case $1 in
     txn100) echo "kprod librdkafka kprod-idem" ;;
+    poll | batch) echo "kprod librdkafka kprod-cb" ;;
     *) echo "kprod librdkafka" ;;
     esac
 }
@@ -257,6 +267,9 @@ scen_tools() {
 tool_opts() {
     case $1:$2 in
     txn*:kprod | txn*:librdkafka) echo "--transactional-id bench-txn-$2 --transaction-duration-ms 100" ;;
+    poll:kprod) echo "--mode poll" ;;
+    batch:kprod) echo "--mode batch" ;;
+    poll:* | batch:*) echo "--mode callback" ;; # librdkafka's own model; kprod-cb: kprod's default
     *) echo "" ;;
     esac
 }
@@ -284,12 +297,14 @@ scen_title() {
     lz4) echo "1 KB text records, lz4 (both at their default level: LZ4 fast mode)" ;;
     zstd) echo "1 KB text records, zstd level 3" ;;
     txn100) echo "100 B records, transactions of 100 ms (both transactional)" ;;
+    poll) echo "100 B records, kprod completion.mode=queue polled by a thread (--mode poll)" ;;
+    batch) echo "100 B records, kprod batch callback (--mode batch)" ;;
     *) return 1 ;;
     esac
 }
 scen_records() {
     case $1 in
-    b100 | t4 | cb | tls100) scaled 3000000 ;;
+    b100 | t4 | cb | tls100 | poll | batch) scaled 3000000 ;;
     txn100) scaled 6000000 ;;
     b1k | tls1k) scaled 600000 ;;
     lz4 | zstd) scaled 400000 ;;
@@ -616,6 +631,25 @@ case " $SCENARIOS " in
     echo "kprod transactional / librdkafka transactional: $(ratio "$kt" "$lt")× the records/s, $(ratio "$(median txn100 kprod 6)" "$(median txn100 librdkafka 6)")× the CPU per record"
     ;;
 esac
+for cs in poll batch; do
+    case " $SCENARIOS " in
+    *" $cs "*)
+        km=$(median $cs kprod 4) kc=$(median $cs kprod-cb 4)
+        echo
+        echo "Where completions run ($cs): $(scen_title $cs), records/s and CPU medians (min–max of the runs):"
+        echo
+        echo "| producer | records/s | CPU µs/record |"
+        echo "|---|---:|---:|"
+        for tl in "kprod:kprod --mode $cs" "kprod-cb:kprod --mode callback (same rounds)" "librdkafka:librdkafka --mode callback"; do
+            t=${tl%%:*}
+            printf '| %s | %s (%s) | %s (%s) |\n' "${tl#*:}" "$(fmt "$(median $cs "$t" 4)" %.0f)" "$(spread $cs "$t" 4)" \
+                "$(fmt "$(median $cs "$t" 6)" %.3f)" "$(spread $cs "$t" 6)"
+        done
+        echo
+        echo "kprod --mode $cs / kprod --mode callback: $(awk -v a="$km" -v b="$kc" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.1f %%", 100 * a / b }') of the records/s (goal: at least 90 %), allocations per record $(awk -v s=$cs '$1 == s { print $2 }' "$TMP/allocs")"
+        ;;
+    esac
+done
 cipher_of() { awk -v t="$1" '$1 == t { print $2 " " $3 }' "$TMP/ciphers" 2>/dev/null | sort -u | paste -sd '/' -; }
 tls_scens=
 for scen in $SCENARIOS; do is_tls "$scen" && tls_scens="$tls_scens $scen"; done
