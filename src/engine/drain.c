@@ -100,7 +100,8 @@ typedef struct scan {
     kp_err_t fatal; /* the producer cannot continue: everything queued fails */
     kp_batch_t *expired;
     kp_batch_t *unusable; /* batches whose leader cannot be used (kp_conn_t.unusable) */
-    int txn_fail;         /* the transaction is being aborted: queued batches fail */
+    kp_err_t txn_fail;    /* queued batches fail with it (the transaction is being aborted,
+                           * or none is open: kp_txn_failing_queued) */
     kp_batch_t *aborted;  /* and those that do */
     drain_list_t *lists; /* one per connection */
     int nlists, lcap;
@@ -237,7 +238,7 @@ static void complete_expired(scan_t *s) {
     while (s->aborted) {
         kp_batch_t *b = s->aborted;
         s->aborted = b->next;
-        kp_batch_complete(s->p, b, KP_ERR_TXN_ABORTED, -1, -1,
+        kp_batch_complete(s->p, b, s->txn_fail, -1, -1,
                           b->maybe_persisted ? KP_POSSIBLY_PERSISTED : KP_NOT_PERSISTED);
     }
     while (s->unusable) {
@@ -318,9 +319,12 @@ int64_t kp_drain_scan(kp_producer_t *p, int64_t now) {
             p->active[listed++] = tp;
     }
     p->nactive = listed;
-    /* partitions that want to join the transaction: its request next turn */
-    if (p->txn.wanted && !p->txn.inflight && now >= p->txn.retry_at)
+    /* a partition asked to join the transaction in this scan: its
+     * AddPartitionsToTxn next turn (kp_txn_maybe keeps its own timers) */
+    if (p->txn.newly_wanted) {
+        p->txn.newly_wanted = 0;
         s.next = now;
+    }
     dial_wanted(&s);
     complete_expired(&s);
     send_lists(&s);

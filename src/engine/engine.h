@@ -58,9 +58,13 @@ void kp_txn_maybe(kp_producer_t *p, int64_t now, int64_t *next);
  * put on the list for AddPartitionsToTxn (transactions v2: it joins with
  * its first Produce, and may go). */
 int kp_txn_part_ready(kp_producer_t *p, kp_tp_t *tp);
-/* The transaction is being aborted or must be: queued batches fail with
- * KP_ERR_TXN_ABORTED instead of being sent. */
-int kp_txn_failing_queued(const kp_producer_t *p);
+/* Queued batches fail with this instead of being sent (0: they are sent):
+ * KP_ERR_TXN_ABORTED while the transaction is being aborted or must be;
+ * KP_ERR_TXN_STATE when none is open (records of a send that raced a
+ * commit or abort: they belong to no transaction). */
+kp_err_t kp_txn_failing_queued(const kp_producer_t *p);
+/* The transaction's state by Java's name (statistics). */
+const char *kp_txn_state_name(const kp_producer_t *p);
 /* A record of the transaction failed with err (not an abort's own): the
  * transaction becomes abortable, or the producer fails (fenced...). */
 void kp_txn_record_failed(kp_producer_t *p, kp_err_t err);

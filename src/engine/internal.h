@@ -332,6 +332,9 @@ typedef struct kp_txn {
     kp_tp_t **parts;      /* the partitions in the transaction, or waiting to be */
     int nparts, parts_cap;
     int wanted;           /* partitions waiting for AddPartitionsToTxn */
+    int newly_wanted;     /* one was put on the list by the scan (drain.c) */
+    int skip_endtxn;      /* INVALID_PRODUCER_ID_MAPPING: the abort asks for a new
+                           * producer id without EndTxn (the coordinator would refuse it) */
     int started;          /* partitions or offsets were added: EndTxn is owed */
     int need_bump;        /* a new epoch before the next transaction (KIP-360) */
     int v2;               /* transactions v2 (KIP-890): the coordinator's transaction.version >= 2 */

@@ -291,7 +291,8 @@ void *kp_sender_main(void *arg) {
         else
             kp_idem_maybe(p, now, &next);
         kp_prod_expire(p, now, &next);
-        next = MIN(next, kp_drain_scan(p, now));
+        int64_t scan_due = kp_drain_scan(p, now); /* (MIN evaluates twice: not the scan) */
+        next = MIN(next, scan_due);
         /* timers and fds: the wake-up eventfd, the connections', then the
          * resolver's (resolve.h) */
         int nc = kp_conn_count(&p->net), nr = kp_resolver_nfds(p->net.resolver);

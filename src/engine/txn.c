@@ -373,12 +373,18 @@ static void txn_abortable(kp_producer_t *p, kp_err_t err, int bump, const char *
 }
 
 void kp_txn_record_failed(kp_producer_t *p, kp_err_t err) {
-    if (err == KP_ERR_TXN_ABORTED || err == KP_ERR_PURGED_CLOSE)
+    if (err == KP_ERR_TXN_ABORTED || err == KP_ERR_PURGED_CLOSE || err == KP_ERR_TXN_STATE)
         return;
-    if (kp_err_class(err) == KP_ERR_CLASS_FATAL && err != KP_ERR_UNSUPPORTED_BROKER)
+    /* A Produce answer's INVALID_PRODUCER_EPOCH is what a broker says once
+     * the coordinator aborted the transaction on timeout and bumped the
+     * epoch (KIP-588): abortable, with a new epoch after the abort, as
+     * Java's InvalidProducerEpochException; PRODUCER_FENCED stays fatal. */
+    int bump = err == KAFKA_TRANSACTION_ABORTABLE || err == KAFKA_INVALID_PRODUCER_EPOCH ||
+               err == KAFKA_UNKNOWN_PRODUCER_ID || err == KAFKA_INVALID_PRODUCER_ID_MAPPING;
+    if (kp_err_class(err) == KP_ERR_CLASS_FATAL && !bump && err != KP_ERR_UNSUPPORTED_BROKER)
         txn_fatal(p, err, "a record of the transaction failed");
     else
-        txn_abortable(p, err, err == KAFKA_TRANSACTION_ABORTABLE, "a record failed");
+        txn_abortable(p, err, bump, "a record failed");
 }
 
 void kp_txn_seq_gap(kp_producer_t *p) { p->txn.need_bump = 1; }
@@ -443,7 +449,13 @@ static int on_error(kp_producer_t *p, kp_err_t err, const char *what, int group)
     case ACT_ABORTABLE: {
         int st = get_state(p);
         if (st == KP_TXN_IN_TXN || st == KP_TXN_COMMITTING || st == KP_TXN_ABORTABLE) {
-            txn_abortable(p, err, err == KAFKA_TRANSACTION_ABORTABLE, what);
+            if (err == KAFKA_INVALID_PRODUCER_ID_MAPPING)
+                p->txn.skip_endtxn = 1; /* the coordinator forgot us: no EndTxn */
+            txn_abortable(p, err,
+                          err == KAFKA_TRANSACTION_ABORTABLE ||
+                              err == KAFKA_INVALID_PRODUCER_ID_MAPPING ||
+                              err == KAFKA_UNKNOWN_PRODUCER_ID,
+                          what);
             break;
         }
         /* initialising or aborting: nothing to abort, as Java's "unexpected
@@ -528,15 +540,22 @@ static void find_coord(kp_producer_t *p, int group, int64_t now, int64_t *next) 
 
 /* The transaction coordinator's connection, finding it first; NULL while
  * that goes on. */
+/* A coordinator whose connection failed since it was found, or that left
+ * the metadata, is found again (it may have moved: Java looks it up again
+ * when the node is not ready in time). */
+static int coord_lost(kp_producer_t *p, int32_t node) {
+    kp_conn_t *c = kp_broker_conn(p, node);
+    return !c || (c->state == KP_CONN_DOWN && c->failures > 0);
+}
+
 static kp_conn_t *txn_coord(kp_producer_t *p, int64_t now, int64_t *next) {
+    if (p->txn.coord >= 0 && coord_lost(p, p->txn.coord))
+        p->txn.coord = -1;
     if (p->txn.coord < 0) {
         find_coord(p, 0, now, next);
         return NULL;
     }
-    kp_conn_t *c = coord_conn(p, p->txn.coord, now, next);
-    if (!c && !kp_broker_conn(p, p->txn.coord))
-        p->txn.coord = -1;
-    return c;
+    return coord_conn(p, p->txn.coord, now, next);
 }
 
 /* InitProducerId with the transactional id: the first (pid -1), or a new
@@ -625,16 +644,15 @@ static void do_offsets(kp_producer_t *p, int64_t now, int64_t *next) {
         send_req(p, c, req);
         return;
     }
+    if (t->group_coord >= 0 && coord_lost(p, t->group_coord))
+        t->group_coord = -1;
     if (t->group_coord < 0) {
         find_coord(p, 1, now, next);
         return;
     }
     kp_conn_t *c = coord_conn(p, t->group_coord, now, next);
-    if (!c) {
-        if (!kp_broker_conn(p, t->group_coord))
-            t->group_coord = -1;
+    if (!c)
         return;
-    }
     if (lacks_api(p, c, KP_API_TXN_OFFSET_COMMIT, "TxnOffsetCommit"))
         return;
     kp_req_t *req = new_req(p, c, KP_API_TXN_OFFSET_COMMIT, now, &txncommit_ops);
@@ -649,8 +667,23 @@ static void do_offsets(kp_producer_t *p, int64_t now, int64_t *next) {
  * versions it needs). */
 static int coord_v2(kp_producer_t *p) {
     kp_conn_t *c = p->txn.coord >= 0 ? kp_broker_conn(p, p->txn.coord) : NULL;
-    return c && c->state == KP_CONN_READY && c->txn_version >= 2 &&
-           c->ver[KP_API_PRODUCE] >= 12 && c->ver[KP_API_END_TXN] >= 5;
+    if (!c || c->state != KP_CONN_READY)
+        return p->txn.v2; /* not known now: as it was */
+    return c->txn_version >= 2 && c->ver[KP_API_PRODUCE] >= 12 && c->ver[KP_API_END_TXN] >= 5;
+}
+
+/* Nothing of the transaction is pending or on the wire: its records all
+ * completed, and no request carries a batch of it any more (a batch
+ * abandoned at delivery.timeout.ms, or purged in flight, counts as
+ * completed while its request is still out: an EndTxn before it would let
+ * it land after the marker). */
+static int txn_quiet(kp_producer_t *p) {
+    if (kp_pending(p) > 0)
+        return 0;
+    for (int i = 0; i < p->txn.nparts; i++)
+        if (p->txn.parts[i]->inflight)
+            return 0;
+    return 1;
 }
 
 /* The transaction is over: its partitions leave it. */
@@ -661,6 +694,10 @@ static void txn_over(kp_producer_t *p) {
     t->nparts = 0;
     t->wanted = 0;
     t->started = 0;
+    t->skip_endtxn = 0;
+    pthread_mutex_lock(&t->lock);
+    t->error = KP_OK; /* (Java clears lastError when a transaction completes) */
+    pthread_mutex_unlock(&t->lock);
     int v2 = coord_v2(p);
     if (v2 != t->v2)
         kp_log(p, 6, "transactions v%d (the coordinator's transaction.version)", v2 ? 2 : 1);
@@ -685,7 +722,7 @@ static void do_commit(kp_producer_t *p, int64_t now, int64_t *next) {
         send_addparts(p, now, next);
         return;
     }
-    if (kp_pending(p) > 0)
+    if (!txn_quiet(p))
         return; /* each completion comes back through this loop */
     if (!t->started) {
         txn_over(p);
@@ -703,9 +740,9 @@ static void do_abort(kp_producer_t *p, int64_t now, int64_t *next) {
             t->parts[i]->txn_part = KP_TXN_PART_NONE;
     t->wanted = 0;
     hold_flush(p); /* (batches lingering are failed at once by the scan anyway) */
-    if (kp_pending(p) > 0)
+    if (!txn_quiet(p))
         return; /* the queued fail in the scan; those in flight are awaited */
-    if (t->started) {
+    if (t->started && !t->skip_endtxn) {
         send_endtxn(p, 0, now, next);
         return;
     }
@@ -781,13 +818,23 @@ int kp_txn_part_ready(kp_producer_t *p, kp_tp_t *tp) {
     }
     tp->txn_part = KP_TXN_PART_WANTED;
     t->wanted++;
+    t->newly_wanted = 1;
     return 0;
 }
 
-int kp_txn_failing_queued(const kp_producer_t *p) {
+kp_err_t kp_txn_failing_queued(const kp_producer_t *p) {
+    if (!p->txn.enabled)
+        return KP_OK;
     int st = get_state(p);
-    return p->txn.enabled && (st == KP_TXN_ABORTING || st == KP_TXN_ABORTABLE);
+    if (st == KP_TXN_ABORTING || st == KP_TXN_ABORTABLE)
+        return KP_ERR_TXN_ABORTED;
+    /* READY: a commit or abort completed with nothing pending, so what is
+     * queued now came from a send that raced it (it checked the state
+     * before waiting for metadata or memory): it belongs to no transaction */
+    return st == KP_TXN_READY ? KP_ERR_TXN_STATE : KP_OK;
 }
+
+const char *kp_txn_state_name(const kp_producer_t *p) { return state_name(get_state(p)); }
 
 /* ---------------------------------------------------------------- I/O thread: answers */
 
@@ -913,9 +960,14 @@ static void handle_addparts(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_
         }
     }
     kp_addparts_resp_free(&res);
+    int missing = t->wanted;
     adding_back(p); /* those not named, or refused */
-    if (!worst) {
+    if (!worst && t->wanted == missing) {
         t->attempts = 0;
+        return;
+    }
+    if (!worst) {
+        retry_later(p, 0); /* an answer that left partitions out */
         return;
     }
     if (worst == KAFKA_CONCURRENT_TRANSACTIONS) {
@@ -924,6 +976,12 @@ static void handle_addparts(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_
                KP_TXN_CONCURRENT_BACKOFF_MS);
         t->attempts++;
         t->retry_at = kp_mono_ms() + KP_TXN_CONCURRENT_BACKOFF_MS;
+        return;
+    }
+    /* (an error of a partition Java does not name is abortable there too:
+     * its hasPartitionErrors) */
+    if (action(worst) == ACT_FATAL && kp_err_class(worst) != KP_ERR_CLASS_FATAL) {
+        txn_abortable(p, worst, 0, "AddPartitionsToTxn");
         return;
     }
     on_error(p, worst, "AddPartitionsToTxn", 0);
@@ -1031,7 +1089,7 @@ static void txn_req_failed(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_err_t 
                                                                      : "EndTxn";
     /* the request never got an answer: the coordinator may have moved */
     on_error(p, err == KP_ERR_TIMED_OUT ? KP_ERR_TRANSPORT : err, what,
-             req->api == KP_API_TXN_OFFSET_COMMIT);
+             req->api == KP_API_TXN_OFFSET_COMMIT || req->ops == &findcoord_group_ops);
 }
 
 static const kp_req_ops_t findcoord_txn_ops = {handle_findcoord_txn, txn_req_failed, NULL};

@@ -770,8 +770,10 @@ int64_t kp_conn_timers(kp_net_t *net, kp_conn_t *c, int64_t now) {
      * queued one (a request that cannot even be written in time). */
     kp_req_t *oldest = c->wait_head ? c->wait_head : c->out_head;
     int64_t reauth_due = c->reauth_at ? c->reauth_at : INT64_MAX;
-    if (!oldest)
-        return MIN(reauth_due, c->state == KP_CONN_READY ? idle_check(net, c, now) : setup_due);
+    if (!oldest) {
+        int64_t due = c->state == KP_CONN_READY ? idle_check(net, c, now) : setup_due;
+        return MIN(reauth_due, due); /* (MIN evaluates twice: not idle_check) */
+    }
     if (now >= oldest->deadline_ms) {
         kp_conn_close(net, c, KAFKA_REQUEST_TIMED_OUT, "request timed out");
         return now; /* its requests failed back for retry: look again at once */

@@ -313,6 +313,37 @@ static void test_txn_record_fails(void) {
     mockcluster_destroy(mc);
 }
 
-TEST_MAIN(TEST(test_txn_coordinator_moves), TEST(test_txn_concurrent_transactions),
+/* A Produce answer's INVALID_PRODUCER_EPOCH (what a broker says once the
+ * coordinator aborted the transaction on timeout, KIP-588) is abortable,
+ * not fatal: abort takes a new epoch and the producer goes on, as Java. */
+static void test_txn_produce_epoch_abortable(void) {
+    const char *topic = "tf7";
+    mockcluster_t *mc = mockcluster_start(1, topic, 1);
+    CHECK_NOT_NULL(mc);
+    kp_producer_t *p = txn_producer(mc, "tf-epoch", "20");
+    CHECK_OK(kp_init_transactions(p, 10000));
+    CHECK_OK(kp_begin_transaction(p));
+    rd_kafka_mock_push_request_errors(mockcluster_handle(mc), API_PRODUCE, 1,
+                                      RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH);
+    kp_record_t r = rec_str(topic, "a", "b");
+    CHECK_EQ_ERR(kp_send_sync(p, &r, 10000, NULL), (kp_err_t)47);
+    CHECK_EQ_ERR(kp_commit_transaction(p, 10000), KP_ERR_TXN_ABORTABLE);
+    CHECK_EQ_ERR(kp_txn_error(p), (kp_err_t)47);
+    CHECK_OK(kp_abort_transaction(p, 10000));
+    CHECK_EQ_ERR(kp_txn_error(p), KP_OK); /* cleared once the abort completed */
+    CHECK_OK(kp_begin_transaction(p));
+    CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
+    CHECK_OK(kp_commit_transaction(p, 10000));
+    kp_producer_destroy(p);
+    int c, a, n;
+    int16_t e;
+    markers(mc, topic, 0, &c, &a, &n, &e);
+    CHECK_EQ_INT(c, 1);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(e, 1); /* the new epoch */
+    mockcluster_destroy(mc);
+}
+
+TEST_MAIN(TEST(test_txn_produce_epoch_abortable), TEST(test_txn_coordinator_moves), TEST(test_txn_concurrent_transactions),
           TEST(test_txn_coordinator_loading), TEST(test_txn_endtxn_timeout_resumed),
           TEST(test_txn_broker_down_mid_commit), TEST(test_txn_record_fails))
