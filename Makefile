@@ -41,6 +41,7 @@ test: deps
 docs: build
 	@$(BUILD)/tools/gen-config-doc > docs/CONFIGURATION.md
 	@$(BUILD)/tools/gen-errors-doc > docs/ERRORS.md
+	@$(BUILD)/tools/gen-metrics-doc > docs/METRICS.md
 	@$(BUILD)/tools/gen-errors-doc --codes > src/base/kafka_codes.h
 
 # libFuzzer (clang, ASan+UBSan) in its own build tree: each target of

@@ -601,6 +601,54 @@ typedef kp_err_t(kp_oauthbearer_token_fn)(void *opaque, kp_oauthbearer_token_t *
 KP_API void kp_config_set_oauthbearer_token_cb(kp_config_t *conf, kp_oauthbearer_token_fn *fn,
                                                void *opaque);
 
+/* ------------------------------------------------------------------------
+ * Metrics (docs/METRICS.md lists every one)
+ *
+ * The Java producer's metrics with its groups, names, tags and units
+ * (producer-metrics, producer-topic-metrics, producer-node-metrics; rates
+ * per second, times in ms; -rate, -avg and -max over
+ * metrics.sample.window.ms x metrics.num.samples, -total cumulative), and
+ * kprod's own: percentiles (-p50, -p95, -p99, -p999) of request latency,
+ * record queue time and send-to-acknowledgement time, and failures by
+ * persisted status. Recording costs no lock and nothing per record on the
+ * send path; a snapshot is built on the producer's I/O thread (the caller
+ * waits one loop turn), never while nobody asks.
+ * ---------------------------------------------------------------------- */
+
+typedef struct kp_metric {
+    const char *group;       /* "producer-metrics", ... */
+    const char *name;        /* "record-send-rate", ... */
+    const char *tags;        /* "client-id=producer-1" or "client-id=producer-1, topic=t" or
+                              * "client-id=producer-1, node-id=node-2" (Java's, sorted) */
+    const char *description;
+    double value;            /* NaN when there is nothing to measure yet (an average of none) */
+} kp_metric_t;
+typedef struct kp_metrics kp_metrics_t;
+
+/* Every metric now, or NULL (p NULL, out of memory). Its strings live as
+ * long as the snapshot. */
+KP_API kp_metrics_t *kp_metrics_snapshot(kp_producer_t *p);
+KP_API size_t kp_metrics_count(const kp_metrics_t *m);
+KP_API const kp_metric_t *kp_metrics_at(const kp_metrics_t *m, size_t i);
+/* A metric's value by group, name and tags (NULL: the first of that group
+ * and name): KP_OK, or KP_ERR_INVALID_ARG when there is none such. */
+KP_API kp_err_t kp_metrics_find(const kp_metrics_t *m, const char *group, const char *name,
+                                const char *tags, double *value);
+KP_API void kp_metrics_destroy(kp_metrics_t *m);
+/* One metric now: kp_metrics_snapshot + kp_metrics_find + destroy. */
+KP_API kp_err_t kp_metric_value(kp_producer_t *p, const char *group, const char *name,
+                                const char *tags, double *value);
+
+/* The statistics JSON, librdkafka-compatible (its STATISTICS.md names
+ * wherever kprod has the thing: top level, brokers with rtt and
+ * int_latency windows, topics and partitions, eos): every
+ * statistics.interval.ms to this callback, on the I/O thread (json is
+ * valid during the call). conf NULL: does nothing. */
+typedef void(kp_stats_fn)(const char *json, size_t len, void *opaque);
+KP_API void kp_config_set_stats_cb(kp_config_t *conf, kp_stats_fn *fn, void *opaque);
+/* The same document now, on demand (malloc'd: free() it), or NULL. */
+KP_API char *kp_stats_json(kp_producer_t *p);
+
 /* murmur2 as the Java client computes it (Utils.murmur2), exposed so
  * applications can predict placement: partition =
  * (kp_murmur2(key, len) & 0x7fffffff) % partitions. A NULL key hashes as

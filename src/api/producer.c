@@ -29,6 +29,7 @@
 #include "net/conn.h"
 #include "engine/engine.h"
 #include "engine/internal.h"
+#include "engine/metrics.h"
 #include "record/record_batch.h"
 #include "net/oauth.h"
 #include "net/resolve.h"
@@ -501,11 +502,13 @@ static kp_err_t send_record(kp_producer_t *p, const kp_record_t *rec, kp_callbac
     void *const *tps = NULL;
     int32_t npart = t ? kp_topic_parts(t, &tps) : 0;
     if (!npart || rec->partition >= npart) {
+        int64_t md_from = kp_mono_us();
         pthread_mutex_lock(&p->topics_lock);
         t = topic_get_locked(p, rec->topic, &err);
         if (t)
             err = wait_metadata_locked(p, t, rec->partition, &deadline);
         pthread_mutex_unlock(&p->topics_lock);
+        kp_stat_add_mt(kp_mstat(p, KP_M_METADATA_WAIT), (kp_mono_us() - md_from) * 1000);
         if (err)
             goto out;
         npart = kp_topic_parts(t, &tps);
@@ -719,11 +722,13 @@ kp_err_t kp_flush(kp_producer_t *p, int64_t timeout_ms) {
         }
     if (!n)
         return KP_OK;
+    int64_t from = kp_mono_us();
     atomic_fetch_add(&p->flushing, 1);
     kp_wake(p);
     kp_err_t err = wait_done(p, marks, n, timeout_ms);
     atomic_fetch_sub(&p->flushing, 1);
     free(marks);
+    kp_stat_add_mt(kp_mstat(p, KP_M_FLUSH_TIME), (kp_mono_us() - from) * 1000);
     return err;
 }
 
@@ -914,6 +919,7 @@ static void producer_free(kp_producer_t *p) {
         for (int32_t j = 0, np = kp_topic_parts(t, &tps); j < np; j++)
             kp_tp_destroy(tps[j]);
         kp_ptab_free(atomic_load(&t->parts));
+        kp_topic_stats_free(t->stats);
         free(t->name);
         free(t);
     }
@@ -924,6 +930,7 @@ static void producer_free(kp_producer_t *p) {
     }
     kp_cq_destroy(p);
     kp_acc_destroy(&p->acc);
+    kp_metrics_free(p->metrics);
     kp_compressor_free(p->compressor);
     if (p->wake_fd >= 0)
         close(p->wake_fd);
@@ -1093,6 +1100,14 @@ kp_producer_t *kp_producer_new(const kp_config_t *conf, char *errstr, size_t err
             return NULL;
         }
     }
+    p->metrics = kp_metrics_new(p, kp_mono_ms());
+    if (!p->metrics) {
+        kp_errf(errstr, errstr_size, "Out of memory");
+        producer_free(p);
+        return NULL;
+    }
+    p->acc.m_wait = kp_mstat(p, KP_M_BUFFER_WAIT);
+    p->acc.m_exhausted = kp_mstat(p, KP_M_BUFFER_EXHAUSTED);
     p->md.due = 1;
     p->idem.enabled = p->conf.enable_idempotence;
     p->txn.enabled = p->conf.transactional_id && *p->conf.transactional_id;

@@ -182,12 +182,20 @@ static const struct prop props[] = {
     INT("compression.zstd.level", "3", -131072, 22, zstd_level, "zstd level: -131072..22"),
     UNUSED("enable.metrics.push", P_BOOL, "true", 0, 1, "no client metrics (KIP-714) yet",
            "Push client metrics (KIP-714)"),
-    UNUSED("metrics.sample.window.ms", P_LONG, "30000", 0, I64MAX, "no client metrics yet",
-           "Metrics sample window"),
-    UNUSED("metrics.num.samples", P_INT, "2", 1, I32MAX, "no client metrics yet",
-           "Metrics samples kept"),
-    {"metrics.recording.level", P_ENUM, "INFO", 0, 0, "INFO|DEBUG|TRACE", NOFIELD, 0, NULL,
-     "Metrics recording level", NULL, "no client metrics yet"},
+    LONG("metrics.sample.window.ms", "30000", 1, I64MAX, metrics_sample_window_ms,
+         "The window of time a metrics sample is computed over (rates, averages, maxima and "
+         "percentiles cover metrics.num.samples such windows, the current one included)"),
+    INT("metrics.num.samples", "2", 1, 1000, metrics_num_samples,
+        "The number of samples maintained to compute metrics"),
+    {"metrics.recording.level", P_ENUM, "INFO", 0, 0, "INFO|DEBUG|TRACE",
+     F(metrics_recording_level), 4, NULL,
+     "The highest recording level for metrics: INFO records all of the Java producer's metrics "
+     "and kprod's percentiles; DEBUG and TRACE add each broker's request-latency percentiles",
+     NULL, NULL},
+    INT("statistics.interval.ms", "0", 0, 86400000, statistics_interval_ms,
+        "librdkafka's: how often the statistics JSON (librdkafka's STATISTICS.md field names) "
+        "goes to the callback of kp_config_set_stats_cb(), built on the I/O thread only when "
+        "due; 0 = off"),
     INT("transaction.timeout.ms", "60000", 1, I32MAX, transaction_timeout_ms,
         "Longest a transaction may stay open before the coordinator aborts it (sent with "
         "InitProducerId; the broker refuses more than its transaction.max.timeout.ms)"),
@@ -658,6 +666,13 @@ void kp_config_set_oauthbearer_token_cb(kp_config_t *conf, kp_oauthbearer_token_
         return;
     conf->c.oauth_token_fn = fn;
     conf->c.oauth_token_opaque = opaque;
+}
+
+void kp_config_set_stats_cb(kp_config_t *conf, kp_stats_fn *fn, void *opaque) {
+    if (!conf)
+        return;
+    conf->c.stats_cb = fn;
+    conf->c.stats_opaque = opaque;
 }
 
 void kp_config_set_batch_callback(kp_config_t *conf, kp_batch_callback_fn *fn, void *opaque) {

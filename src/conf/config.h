@@ -85,6 +85,13 @@ typedef struct kp_conf {
     char *sasl_oauthbearer_token_endpoint_url, *sasl_login_callback_handler_class;
     int32_t sasl_login_connect_timeout_ms, sasl_login_read_timeout_ms;
     kp_oauthbearer_token_fn *oauth_token_fn; /* kp_config_set_oauthbearer_token_cb */
+    /* metrics (engine/metrics.c) */
+    int64_t metrics_sample_window_ms;
+    int32_t metrics_num_samples;
+    int metrics_recording_level; /* 0 INFO, 1 DEBUG, 2 TRACE */
+    int32_t statistics_interval_ms;
+    kp_stats_fn *stats_cb; /* kp_config_set_stats_cb */
+    void *stats_opaque;
     void *oauth_token_opaque;
     int key_serializer;   /* enum kp_serializer */
     int value_serializer; /* enum kp_serializer */

@@ -155,6 +155,7 @@ static int wm_crossed(kp_acc_t *acc) {
 static kp_err_t pool_alloc(kp_acc_t *acc, size_t size, int64_t *deadline, int blocking,
                            uint8_t **out) {
     kp_err_t err = KP_OK;
+    int64_t waited_from = 0;
     pthread_mutex_lock(&acc->pool_lock);
     while (acc->pool_avail < (int64_t)size) {
         if (atomic_load(acc->closing)) {
@@ -165,10 +166,16 @@ static kp_err_t pool_alloc(kp_acc_t *acc, size_t size, int64_t *deadline, int bl
             err = KP_ERR_BUFFER_EXHAUSTED;
             break;
         }
+        if (!waited_from)
+            waited_from = kp_mono_us();
         acc->pool_waiters++;
         kp_cond_wait_until(&acc->pool_cond, &acc->pool_lock, *deadline);
         acc->pool_waiters--;
     }
+    if (waited_from && acc->m_wait)
+        kp_stat_add_mt(acc->m_wait, (kp_mono_us() - waited_from) * 1000);
+    if (err == KP_ERR_BUFFER_EXHAUSTED && acc->m_exhausted)
+        kp_stat_add_mt(acc->m_exhausted, 1);
     if (err == KP_OK) {
         acc->pool_avail -= (int64_t)size;
         int crossed = wm_crossed(acc);
@@ -389,6 +396,8 @@ static int try_append(kp_batch_t *b, const void *key, int32_t klen, const void *
     } else if (ts > b->max_ts) {
         b->max_ts = ts;
     }
+    if ((int32_t)body > b->max_rec)
+        b->max_rec = (int32_t)body;
     b->len += kp_rb_write_body(b->buf + b->len, body, delta, b->count, key, klen, value, vlen,
                                hdrs, nhdrs, hklens);
     if (b->len - b->crc_len >= KP_CRC_CHUNK) {

@@ -39,6 +39,7 @@
 #include "base/alloc.h"
 #include "engine/engine.h"
 #include "engine/internal.h"
+#include "engine/metrics.h"
 #include "base/util.h"
 
 /* ---------------------------------------------------------------- futures */
@@ -414,6 +415,7 @@ void kp_batch_notify(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base
                      int64_t log_append_time, kp_persisted_t persisted) {
     if (err && p->txn.enabled)
         kp_txn_record_failed(p, err);
+    kp_metrics_batch_done(p, b, err, persisted);
     outcome_t o = {b->tp, err, base_offset, log_append_time, persisted, NULL};
     tell(p, b, &o, NULL);
     atomic_fetch_sub_explicit(&b->tp->queued, 1, memory_order_relaxed);
@@ -435,6 +437,7 @@ void kp_batch_fail(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_o
     int32_t n = b->count;
     if (err && p->txn.enabled)
         kp_txn_record_failed(p, err);
+    kp_metrics_batch_done(p, b, err, persisted);
     outcome_t o = {tp, err, base_offset, log_append_time, persisted, NULL};
     tell(p, b, &o, pp);
     atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);

@@ -26,6 +26,7 @@
 
 #include "conf/config.h"
 #include "base/kafka_codes.h"
+#include "base/stat.h"
 #include "kprod/kprod.h"
 #include "net/net.h"
 #include "proto/protocol.h"
@@ -59,6 +60,7 @@ struct kp_batch {
     uint32_t crc;
     size_t crc_len;
     int32_t count;
+    int32_t max_rec; /* the largest record's bytes in the batch (metrics' record-size) */
     int64_t base_ts, max_ts;
     int64_t created_ms; /* monotonic: linger and delivery deadline start */
     int64_t retry_at_ms;
@@ -140,6 +142,11 @@ struct kp_tp {
     /* transactions: the partition's place in the current transaction
      * (KP_TXN_PART_*; txn.c) */
     int txn_part;
+    /* statistics (metrics.c; sender-owned): records in flight, records and
+     * bytes sent, the sequence after the last acknowledged batch */
+    int32_t m_inflight_recs;
+    int64_t m_txmsgs, m_txbytes;
+    int32_t m_next_ack_seq;
 };
 
 struct kp_topic {
@@ -160,6 +167,8 @@ struct kp_topic {
      * batch (kp_batch_compress), read when a new batch is sized */
     _Atomic int32_t ratio_milli;
     uint32_t hash; /* of name: the topic index's key (kp_topic_find) */
+    struct kp_topic_stats *stats; /* producer-topic-metrics (metrics.c; sender-owned, set up at
+                                   * its first batch sent) */
     /* metadata bookkeeping (sender-owned): asked for and not yet complete
      * (no partitions, a retriable error, a leader unknown); when records
      * were last appended (metadata.max.idle.ms) and the count then */
@@ -214,6 +223,8 @@ typedef struct kp_acc {
     int64_t pool_avail;
     kp_stack_t free_bufs; /* buffers of batch.size bytes, reusable */
     int pool_waiters;
+    /* metrics: waits for memory (ns) and sends refused for it (NULL: none) */
+    struct kp_stat *m_wait, *m_exhausted;
     /* idle compressors for application threads (cpool_lock, taken alone) */
     int codec_level; /* of conf->compression_type */
     pthread_mutex_t cpool_lock;
@@ -398,6 +409,7 @@ struct kp_producer {
     _Atomic int unusable; /* non-zero: only brokers that cannot be used answer, and why
                            * (an unsupported broker, TLS, SASL: sender.c) */
     struct kp_compressor *compressor; /* the I/O thread's; NULL: compression.type=none */
+    struct kp_metrics_state *metrics; /* statistics (metrics.c) */
     uint64_t rng; /* retry backoff jitter (the engine's; the net has its own) */
 };
 

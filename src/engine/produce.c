@@ -13,6 +13,7 @@
 #include "base/crc32c.h"
 #include "engine/engine.h"
 #include "engine/internal.h"
+#include "engine/metrics.h"
 #include "record/record_batch.h"
 #include "base/util.h"
 
@@ -63,6 +64,7 @@ static void outcome(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
                     int64_t log_append_time, int ambiguous, const kp_produce_presp_t *pp) {
     kp_tp_t *tp = b->tp;
     tp->inflight--;
+    tp->m_inflight_recs -= b->count;
     if (b->abandoned) {
         /* its records failed at delivery.timeout.ms while it was in flight
          * (expire_in_flight); this late outcome changes nothing for them */
@@ -92,6 +94,7 @@ static void outcome(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
         kp_log(p, 6, "%s [%d]: batch of %d records too large for the broker: split in two",
                tp->topic->name, tp->partition, first->count + second->count);
         tp->retrying = 1;
+        kp_stat_add(kp_mstat(p, KP_M_BATCH_SPLIT), 1);
         requeue(p, tp, second);
         requeue(p, tp, first);
         return;
@@ -129,6 +132,7 @@ static void outcome(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_
         kp_log(p, 7, "%s [%d]: retrying batch of %d records after %s (attempt %d)",
                tp->topic->name, tp->partition, b->count, kp_err_name(err), b->attempts);
         tp->retrying = 1;
+        kp_metrics_retry(p, b);
         requeue(p, tp, b);
         return;
     }
@@ -212,6 +216,7 @@ kp_req_t *kp_prod_build(kp_producer_t *p, kp_conn_t *c, kp_batch_t **bs, int n,
         kp_req_free(req);
         return NULL;
     }
+    kp_metrics_request_sent(p, c, bs, n, now);
     return req;
 }
 
@@ -247,6 +252,7 @@ static void handle_produce(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t
         kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, "malformed Produce response");
         return;
     }
+    kp_metrics_response(p, req->written_us, pr.throttle_ms);
     for (int i = 0; i < req->nbatches; i++) {
         kp_batch_t *b = req->batches[i];
         const char *name = b->tp->topic->name;
@@ -293,6 +299,7 @@ static void produce_written(kp_net_t *net, kp_conn_t *c, kp_req_t *req) {
     for (int i = 0; i < req->nbatches; i++) {
         kp_batch_t *b = req->batches[i];
         b->tp->inflight--;
+        b->tp->m_inflight_recs -= b->count;
         if (b->abandoned)
             kp_acc_release(&p->acc, b);
         else

@@ -49,6 +49,7 @@
 #include "net/conn.h"
 #include "engine/engine.h"
 #include "engine/internal.h"
+#include "engine/metrics.h"
 #include "net/resolve.h"
 #include "base/util.h"
 
@@ -291,6 +292,7 @@ void *kp_sender_main(void *arg) {
         else
             kp_idem_maybe(p, now, &next);
         kp_prod_expire(p, now, &next);
+        kp_metrics_service(p, now, &next);
         int64_t scan_due = kp_drain_scan(p, now); /* (MIN evaluates twice: not the scan) */
         next = MIN(next, scan_due);
         /* timers and fds: the wake-up eventfd, the connections', then the
@@ -356,5 +358,6 @@ void *kp_sender_main(void *arg) {
     io_exit(p);
     free(pfds);
     free(pconns);
+    kp_metrics_io_stopped(p);
     return NULL;
 }

@@ -62,6 +62,40 @@ kp_conn_t *kp_conn_at(const kp_net_t *net, int i) {
     return i < net->nbrokers ? net->brokers[i].conn : net->boot[i - net->nbrokers];
 }
 
+int kp_node_stats_init(kp_node_stats_t *st, const kp_conf_t *conf, int64_t now) {
+    int n = conf->metrics_num_samples;
+    if (kp_stat_init(&st->latency, n, 1, now) || kp_stat_init(&st->out_bytes, n, 0, now) ||
+        kp_stat_init(&st->in_bytes, n, 0, now) || kp_stat_init(&st->requests, n, 0, now) ||
+        kp_stat_init(&st->responses, n, 0, now) || kp_stat_init(&st->queue_time, n, 1, now)) {
+        kp_node_stats_destroy(st);
+        return -1;
+    }
+    st->state_since_ms = now;
+    st->ready = 1;
+    return 0;
+}
+
+void kp_node_stats_destroy(kp_node_stats_t *st) {
+    kp_stat_destroy(&st->latency);
+    kp_stat_destroy(&st->out_bytes);
+    kp_stat_destroy(&st->in_bytes);
+    kp_stat_destroy(&st->requests);
+    kp_stat_destroy(&st->responses);
+    kp_stat_destroy(&st->queue_time);
+    st->ready = 0;
+}
+
+void kp_node_stats_roll(kp_node_stats_t *st, int64_t now) {
+    if (!st->ready)
+        return;
+    kp_stat_roll(&st->latency, now);
+    kp_stat_roll(&st->out_bytes, now);
+    kp_stat_roll(&st->in_bytes, now);
+    kp_stat_roll(&st->requests, now);
+    kp_stat_roll(&st->responses, now);
+    kp_stat_roll(&st->queue_time, now);
+}
+
 void kp_req_free(kp_req_t *req) {
     if (!req)
         return;
@@ -79,6 +113,10 @@ static void fail_list(kp_net_t *net, kp_conn_t *c, kp_req_t *head, kp_err_t err)
     while (head) {
         kp_req_t *n = head->next;
         head->next = NULL;
+        if (!head->setup) {
+            c->stats.failures++;
+            c->stats.timeouts += err == KAFKA_REQUEST_TIMED_OUT;
+        }
         if (head->ops->failed)
             head->ops->failed(net, c, head, err);
         kp_req_free(head);
@@ -156,7 +194,10 @@ void kp_conn_close(kp_net_t *net, kp_conn_t *c, kp_err_t err, const char *why) {
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    if (c->state == KP_CONN_READY)
+        c->stats.disconnects++;
     c->state = KP_CONN_DOWN;
+    c->stats.state_since_ms = kp_mono_ms();
     free(c->rbuf);
     c->rbuf = NULL;
     c->szgot = c->rlen = c->rgot = 0;
@@ -191,6 +232,7 @@ void kp_conn_destroy(kp_net_t *net, kp_conn_t *c) {
         c->tr->close(c, 1);
     free(c->addrs);
     free(c->host);
+    kp_node_stats_destroy(&c->stats);
     free(c);
 }
 
@@ -261,6 +303,8 @@ static void setup_next(kp_net_t *net, kp_conn_t *c) {
     c->state = KP_CONN_READY;
     c->failures = 0;
     c->unusable = KP_OK;
+    c->stats.connects++;
+    c->stats.state_since_ms = kp_mono_ms();
     char name[KP_CONN_NAME_MAX];
     kp_logf(net->log, 7, "%s: ready, Produce v%d, Metadata v%d", kp_conn_name(c, name, sizeof(name)),
             c->ver[KP_API_PRODUCE], c->ver[KP_API_METADATA]);
@@ -286,6 +330,8 @@ static void on_resolved(void *ctx, void *arg, kp_err_t err, kp_addrs_t *addrs, c
 void kp_conn_connect(kp_net_t *net, kp_conn_t *c, int64_t now) {
     if (c->state != KP_CONN_DOWN || now < c->next_connect_ms)
         return;
+    if (!c->stats.ready && kp_node_stats_init(&c->stats, net->conf, now))
+        return; /* out of memory: the next turn tries again */
     if (!c->addrs || c->addr_next >= c->addrs->n) {
         free(c->addrs);
         c->addrs = NULL;
@@ -531,8 +577,12 @@ static int dispatch(kp_net_t *net, kp_conn_t *c) {
     if (!c->wait_head)
         c->wait_tail = NULL;
     req->next = NULL;
-    if (!req->setup) /* (setup requests are not counted) */
+    if (!req->setup) { /* (setup requests are not counted) */
         c->nreqs--;
+        kp_stat_add(&c->stats.responses, 1);
+        kp_stat_add(&c->stats.in_bytes, (int64_t)c->rlen + 4);
+        kp_stat_add(&c->stats.latency, kp_mono_us() - req->written_us);
+    }
     req->ops->response(net, c, req, &r);
     kp_req_free(req);
     return c->state == KP_CONN_DOWN ? -1 : 0;
@@ -627,8 +677,14 @@ static void do_write(kp_net_t *net, kp_conn_t *c, int64_t now) {
         req->written += (size_t)w;
         c->last_io_ms = now;
         atomic_fetch_add_explicit(&net->tx_bytes, (uint64_t)w, memory_order_relaxed);
+        if (c->stats.ready)
+            kp_stat_add(&c->stats.out_bytes, (int64_t)w);
         if (req->written < req->total)
             continue;
+        if (!req->setup && c->stats.ready) {
+            req->written_us = kp_mono_us();
+            kp_stat_add(&c->stats.requests, 1);
+        }
         c->out_head = req->next;
         if (!c->out_head)
             c->out_tail = NULL;

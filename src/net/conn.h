@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 
 #include "base/buf.h"
+#include "base/stat.h"
 #include "net/net.h"
 #include "proto/protocol.h"
 #include "net/resolve.h"
@@ -43,6 +44,24 @@ typedef enum kp_conn_state {
  * advanced), as TLS needs to retry a record. */
 typedef struct kp_req kp_req_t;
 typedef struct kp_batch kp_batch_t; /* the engine's; carried, never looked into */
+
+/* A broker connection's measures (issue 15: producer-node-metrics and the
+ * statistics' brokers), recorded and read on the I/O thread; set up at
+ * the first connect (ready). */
+typedef struct kp_node_stats {
+    int ready;
+    kp_stat_t latency;   /* request latency, us: written to answered (histogram) */
+    kp_stat_t out_bytes; /* bytes written, per write */
+    kp_stat_t in_bytes;  /* bytes read, per answer */
+    kp_stat_t requests;  /* requests written */
+    kp_stat_t responses; /* answers read */
+    kp_stat_t queue_time; /* us a batch waited before it went to this broker (the engine's) */
+    uint64_t retries;     /* batches sent to it again (the engine's) */
+    uint64_t connects, disconnects;
+    uint64_t timeouts;  /* requests that timed out (request.timeout.ms) */
+    uint64_t failures;  /* requests failed without an answer (timeouts included) */
+    int64_t state_since_ms; /* when the connection entered its state */
+} kp_node_stats_t;
 
 typedef struct kp_transport_ops {
     const char *name;
@@ -104,6 +123,7 @@ struct kp_req {
     /* produce: the earliest delivery deadline of a batch carried and not
      * yet abandoned (produce.c, expire_request) */
     int64_t expire_at;
+    int64_t written_us; /* when fully written (request latency) */
 };
 
 struct kp_conn {
@@ -164,9 +184,16 @@ struct kp_conn {
     int64_t reauth_at;
     int reauthing;
     kp_lookup_t *lookup;
+    kp_node_stats_t stats;
 };
 
 /* "broker 1 (host:port)" or "bootstrap server host:port", into buf. */
+/* A connection's measures: set up (nsamples windows from conf; -1 when
+ * memory runs out), freed, and a new window begun (I/O thread). */
+int kp_node_stats_init(kp_node_stats_t *st, const kp_conf_t *conf, int64_t now);
+void kp_node_stats_destroy(kp_node_stats_t *st);
+void kp_node_stats_roll(kp_node_stats_t *st, int64_t now);
+
 #define KP_CONN_NAME_MAX 300
 const char *kp_conn_name(const kp_conn_t *c, char *buf, size_t size);
 
