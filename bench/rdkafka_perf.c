@@ -378,6 +378,9 @@ static void stop_poll_thread(void)
     poll_running = 0;
 }
 
+/* (librdkafka's statistics are its JSON, not Java's metrics: nothing here) */
+static void be_print_client_metrics(void) {}
+
 static void be_flush(void)
 {
     /* From here the main thread serves the delivery reports. */

@@ -15,8 +15,10 @@
  *     P50 ms 50th, P95 ms 95th, P99 ms 99th, P999 ms 99.9th.
  *   (one line). As in Kafka, "records sent" counts acknowledged records, MB
  *   is 2^20 bytes of record values, and percentiles are whole milliseconds.
- *   --print-metrics adds a "Metric Name / Value" table after the final line
- *   (what this tool can measure: counts, bytes, errors, CPU time, peak RSS,
+ *   --print-metrics prints, as Kafka's tool, the producer's metrics before
+ *   close (every one of kp_metrics_snapshot(), `group:name:{tags} : value`
+ *   sorted, docs/METRICS.md), then a "Metric Name / Value" table of what
+ *   this tool measures (counts, bytes, errors, CPU time, peak RSS,
  *   microsecond latency percentiles).
  *
  * Latency is from the send call to the acknowledgement. It is taken by the
@@ -146,6 +148,9 @@ static void be_send(int tid, const void *value, int len, int64_t send_us);
 static int be_send_sync(int tid, const void *value, int len);
 /* Wait until every record sent has completed (all callbacks have run). */
 static void be_flush(void);
+/* --print-metrics: the client library's own metrics, as Kafka's tool
+ * prints producer.metrics() (ToolsUtils.printMetrics), before close */
+static void be_print_client_metrics(void);
 /* Close and free the producer. */
 static void be_close(void);
 /* Transactions (only when be_open said transactional): init_transactions,
@@ -952,6 +957,7 @@ int main(int argc, char **argv)
     if (opts.print_metrics) {
         be_flush();
         print_total();
+        be_print_client_metrics();
     }
     int64_t close_start = now_us();
     be_close();
@@ -1196,6 +1202,51 @@ static int be_send_sync(int tid, const void *value, int len)
         return -1;
     }
     return 0;
+}
+
+/* "group:name:{tags}" and its value, for sorting */
+struct client_metric {
+    char *key;
+    double value;
+};
+
+static int by_key(const void *a, const void *b) {
+    return strcmp(((const struct client_metric *)a)->key, ((const struct client_metric *)b)->key);
+}
+
+static void be_print_client_metrics(void)
+{
+    kp_metrics_t *m = kp_metrics_snapshot(producer);
+    if (!m) {
+        fprintf(stderr, "%s: no metrics snapshot (out of memory)\n", KPERF_PROG);
+        return;
+    }
+    size_t n = kp_metrics_count(m), width = 0;
+    struct client_metric *v = calloc(n ? n : 1, sizeof(*v));
+    for (size_t i = 0; v && i < n; i++) {
+        const kp_metric_t *x = kp_metrics_at(m, i);
+        size_t len = strlen(x->group) + strlen(x->name) + strlen(x->tags) + 5;
+        v[i].key = malloc(len);
+        if (v[i].key)
+            snprintf(v[i].key, len, "%s:%s:{%s}", x->group, x->name, x->tags);
+        v[i].value = x->value;
+        if (v[i].key && strlen(v[i].key) > width)
+            width = strlen(v[i].key);
+    }
+    if (v) {
+        qsort(v, n, sizeof(*v), by_key);
+        printf("\n%-*s   %s\n", (int)width, "Metric Name", "Value");
+        for (size_t i = 0; i < n; i++)
+            if (v[i].key && isnan(v[i].value)) /* (Java prints NaN so) */
+                printf("%-*s : NaN\n", (int)width, v[i].key);
+            else if (v[i].key)
+                printf("%-*s : %.3f\n", (int)width, v[i].key, v[i].value);
+        for (size_t i = 0; i < n; i++)
+            free(v[i].key);
+        free(v);
+    }
+    fflush(stdout);
+    kp_metrics_destroy(m);
 }
 
 static void be_flush(void)

@@ -102,6 +102,12 @@ check "kprod-perf transactional: Kafka's summary line, 5000 records sent" \
 ncommit=$(sed -nE 's/^kprod-perf:txn-commit-total:.* : ([0-9]+)\.000$/\1/p' "$T/perf.out")
 check "kprod-perf transactional: several commits (a 50 ms transaction, 0.25 s of records: $ncommit), none aborted" \
   '[ "${ncommit:-0}" -ge 3 ] && grep -qE "^kprod-perf:txn-abort-total:.* : 0\.000$" "$T/perf.out"'
+# --print-metrics: the library's metrics as Kafka's tool prints them, sorted
+check "kprod-perf --print-metrics: producer-metrics:record-send-total:{client-id=...} : 5000.000, sorted, with the txn times" \
+  'grep -qE "^producer-metrics:record-send-total:\{client-id=[^}]+\} +: 5000\.000$" "$T/perf.out" &&
+   grep -qE "^producer-metrics:txn-commit-time-ns-total:\{client-id=[^}]+\} +: [1-9][0-9]*\.000$" "$T/perf.out" &&
+   grep -qE "^producer-topic-metrics:record-send-total:\{client-id=[^,]+, topic=txnperf\} +: 5000\.000$" "$T/perf.out" &&
+   grep -E "^producer-" "$T/perf.out" | awk "{print \$1}" | sort -c'
 check "kprod-perf transactional: kcat reads the 5000 records" \
   '[ "$(kcat -C -b "$BOOT" -t txnperf -e -q 2>/dev/null | wc -l)" = 5000 ]'
 
