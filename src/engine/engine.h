@@ -63,6 +63,13 @@ int kp_txn_part_ready(kp_producer_t *p, kp_tp_t *tp);
  * KP_ERR_TXN_STATE when none is open (records of a send that raced a
  * commit or abort: they belong to no transaction). */
 kp_err_t kp_txn_failing_queued(const kp_producer_t *p);
+/* The producer closes with nothing left to send: 1 while a transactional
+ * call is still under way, or a transaction is open, which is then
+ * aborted (as Java's close: "Aborting incomplete transaction due to
+ * shutdown"); 0: the I/O thread may stop. */
+int kp_txn_closing(kp_producer_t *p);
+/* The I/O thread stops: a call still under way ends with KP_ERR_CLOSED. */
+void kp_txn_closed(kp_producer_t *p);
 /* The transaction's state by Java's name (statistics). */
 const char *kp_txn_state_name(const kp_producer_t *p);
 /* A record of the transaction failed with err (not an abort's own): the

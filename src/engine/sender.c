@@ -279,7 +279,9 @@ void *kp_sender_main(void *arg) {
         }
         maybe_purge(p);
         kp_deliver_watermarks(p);
-        if (atomic_load(&p->closing) && kp_drained(p))
+        /* (a transaction still being ended, or one left open — which close
+         * aborts, as Java's — keeps the loop going) */
+        if (atomic_load(&p->closing) && kp_drained(p) && !kp_txn_closing(p))
             break;
         int64_t next = INT64_MAX;
         note_unusable(p);
@@ -358,6 +360,7 @@ void *kp_sender_main(void *arg) {
     io_exit(p);
     free(pfds);
     free(pconns);
+    kp_txn_closed(p);
     kp_metrics_io_stopped(p);
     return NULL;
 }

@@ -836,6 +836,30 @@ kp_err_t kp_txn_failing_queued(const kp_producer_t *p) {
 
 const char *kp_txn_state_name(const kp_producer_t *p) { return state_name(get_state(p)); }
 
+int kp_txn_closing(kp_producer_t *p) {
+    kp_txn_t *t = &p->txn;
+    if (!t->enabled)
+        return 0;
+    pthread_mutex_lock(&t->lock);
+    int busy = t->op && !t->op_done;
+    int st = get_state(p);
+    if (!busy && !t->op && (st == KP_TXN_IN_TXN || st == KP_TXN_ABORTABLE)) {
+        kp_log(p, 6, "transactional.id '%s': aborting the open transaction: the producer closes",
+               p->conf.transactional_id);
+        set_state(p, KP_TXN_ABORTING);
+        t->op = KP_TXN_OP_ABORT; /* (nobody waits for it) */
+        t->op_done = 0;
+        busy = 1;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return busy && !atomic_load(&p->fatal_err);
+}
+
+void kp_txn_closed(kp_producer_t *p) {
+    if (p->txn.enabled)
+        op_finish(p, KP_ERR_CLOSED, -1);
+}
+
 /* ---------------------------------------------------------------- I/O thread: answers */
 
 static void on_findcoord(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r, int group) {

@@ -344,6 +344,68 @@ static void test_txn_produce_epoch_abortable(void) {
     mockcluster_destroy(mc);
 }
 
-TEST_MAIN(TEST(test_txn_produce_epoch_abortable), TEST(test_txn_coordinator_moves), TEST(test_txn_concurrent_transactions),
+/* Close with a transaction open aborts it (as Java's close): the records
+ * it wrote get an ABORT marker. */
+static void test_txn_close_aborts_open_transaction(void) {
+    const char *topic = "tf8";
+    mockcluster_t *mc = mockcluster_start(1, topic, 1);
+    CHECK_NOT_NULL(mc);
+    kp_producer_t *p = txn_producer(mc, "tf-close", "20");
+    CHECK_OK(kp_init_transactions(p, 10000));
+    CHECK_OK(kp_begin_transaction(p));
+    kp_record_t r = rec_str(topic, "a", "b");
+    CHECK_OK(kp_send_sync(p, &r, 10000, NULL));
+    CHECK_OK(kp_close(p, 10000));
+    kp_producer_destroy(p);
+    int c, a, n;
+    int16_t e;
+    markers(mc, topic, 0, &c, &a, &n, &e);
+    CHECK_EQ_INT(a, 1);
+    CHECK_EQ_INT(c, 0);
+    CHECK_EQ_INT(n, 1);
+    mockcluster_destroy(mc);
+}
+
+/* A commit waiting without a deadline (its partition's leader down) when
+ * the producer is closed with a timeout: the call returns KP_ERR_CLOSED,
+ * it does not wait forever. */
+typedef struct waiting_call {
+    kp_producer_t *p;
+    _Atomic int done;
+    kp_err_t err;
+} waiting_call_t;
+
+static void *commit_forever(void *arg) {
+    waiting_call_t *w = arg;
+    w->err = kp_commit_transaction(w->p, -1);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+static int is_done(void *arg) { return atomic_load(&((waiting_call_t *)arg)->done); }
+
+static void test_txn_close_ends_waiting_call(void) {
+    const char *topic = "tf9";
+    mockcluster_t *mc = mockcluster_start(1, topic, 1);
+    CHECK_NOT_NULL(mc);
+    kp_producer_t *p = txn_producer(mc, "tf-wait", "20");
+    CHECK_OK(kp_init_transactions(p, 10000));
+    CHECK_OK(kp_begin_transaction(p));
+    kp_record_t r = rec_str(topic, "a", "b");
+    CHECK_OK(kp_send(p, &r, NULL, NULL));
+    rd_kafka_mock_broker_set_down(mockcluster_handle(mc), 1);
+    waiting_call_t w = {p, 0, KP_OK};
+    pthread_t th;
+    pthread_create(&th, NULL, commit_forever, &w);
+    CHECK_EQ_ERR(kp_close(p, 500), KP_ERR_TIMED_OUT);
+    CHECK(wait_until(is_done, &w, 10000));
+    pthread_join(th, NULL);
+    CHECK_EQ_ERR(w.err, KP_ERR_CLOSED);
+    kp_producer_destroy(p);
+    mockcluster_destroy(mc);
+}
+
+TEST_MAIN(TEST(test_txn_close_aborts_open_transaction), TEST(test_txn_close_ends_waiting_call),
+          TEST(test_txn_produce_epoch_abortable), TEST(test_txn_coordinator_moves), TEST(test_txn_concurrent_transactions),
           TEST(test_txn_coordinator_loading), TEST(test_txn_endtxn_timeout_resumed),
           TEST(test_txn_broker_down_mid_commit), TEST(test_txn_record_fails))
