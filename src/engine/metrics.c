@@ -588,6 +588,19 @@ static double gauge(kp_producer_t *p, int g, int64_t now) {
         default: break;
         }
     }
+    /* (connections destroyed: their totals, not their windows) */
+    const kp_net_t *net = &p->net;
+    switch (g) {
+    case G_CONNECTION_CREATION_TOTAL: sum += (double)net->gone.connects; break;
+    case G_CONNECTION_CLOSE_TOTAL: sum += (double)net->gone.disconnects; break;
+    case G_CONNECTION_CREATION_RATE: sum += (double)net->gone.connects; break;
+    case G_CONNECTION_CLOSE_RATE: sum += (double)net->gone.disconnects; break;
+    case G_OUT_BYTE_TOTAL: sum += (double)net->gone.out_bytes; break;
+    case G_IN_BYTE_TOTAL: sum += (double)net->gone.in_bytes; break;
+    case G_REQUEST_TOTAL: sum += (double)net->gone.requests; break;
+    case G_RESPONSE_TOTAL: sum += (double)net->gone.responses; break;
+    default: break;
+    }
     if (g == G_CONNECTION_CREATION_RATE || g == G_CONNECTION_CLOSE_RATE) {
         double age = (double)(now - m->created_ms) / 1000.0;
         return sum / (age > 1 ? age : 1);
@@ -814,8 +827,8 @@ char *kp_metrics_json(kp_producer_t *p, int64_t now) {
     pthread_mutex_unlock(&p->acc.pool_lock);
     kp_json_int(&j, "msg_size", p->conf.buffer_memory - avail);
     kp_json_int(&j, "msg_size_max", p->conf.buffer_memory);
-    uint64_t tx = 0, rx = 0;
-    int64_t txb = 0, rxb = 0;
+    uint64_t tx = p->net.gone.requests, rx = p->net.gone.responses;
+    int64_t txb = p->net.gone.out_bytes, rxb = p->net.gone.in_bytes;
     for (int i = 0; i < kp_conn_count(&p->net); i++) {
         const kp_node_stats_t *st = &kp_conn_at(&p->net, i)->stats;
         if (!st->ready)

@@ -232,6 +232,14 @@ void kp_conn_destroy(kp_net_t *net, kp_conn_t *c) {
         c->tr->close(c, 1);
     free(c->addrs);
     free(c->host);
+    if (c->stats.ready) {
+        net->gone.out_bytes += atomic_load(&c->stats.out_bytes.sum);
+        net->gone.in_bytes += atomic_load(&c->stats.in_bytes.sum);
+        net->gone.requests += atomic_load(&c->stats.requests.n);
+        net->gone.responses += atomic_load(&c->stats.responses.n);
+        net->gone.connects += c->stats.connects;
+        net->gone.disconnects += c->stats.disconnects;
+    }
     kp_node_stats_destroy(&c->stats);
     free(c);
 }

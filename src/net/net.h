@@ -61,6 +61,12 @@ typedef struct kp_net {
     kp_seed_t *seeds;           /* bootstrap.servers, in order */
     int nseeds;
     int rebootstraps;           /* how many so far */
+    /* the counters of connections destroyed (retired bootstrap connections,
+     * a broker's old address), for the producer-wide totals (metrics) */
+    struct {
+        int64_t out_bytes, in_bytes;
+        uint64_t requests, responses, connects, disconnects;
+    } gone;
 } kp_net_t;
 
 /* Add a bootstrap server: kept, and a bootstrap connection made for it.

@@ -21,6 +21,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "common.h"
+#include "fakebroker.h"
 
 #define PM "producer-metrics"
 #define TM "producer-topic-metrics"
@@ -105,6 +106,30 @@ static void test_metrics_known_traffic(void) {
     free(refs);
     tracker_free(&t);
     mockcluster_destroy(mc);
+}
+
+/* The bytes the producer says it wrote are the bytes a peer read: the fake
+ * broker counts what it receives on every connection (the mock does not
+ * say), and after a flush nothing is on the way. */
+static void test_metrics_bytes_match_peer(void) {
+    fake_broker_t *fb = fb_start(NULL);
+    REQUIRE_NOT_NULL(fb);
+    kp_producer_t *p = make_producer(fb_bootstrap(fb), "client.id", "bytes-1", "linger.ms", "2",
+                                     NULL);
+    REQUIRE_NOT_NULL(p);
+    for (int i = 0; i < 2000; i++) {
+        kp_record_t r = rec_str("t", NULL, "counted bytes");
+        r.partition = 0;
+        CHECK_OK(kp_send(p, &r, NULL, NULL));
+    }
+    CHECK_OK(kp_flush(p, 10000));
+    double out = metric(p, PM, "outgoing-byte-total", "client-id=bytes-1");
+    fb_stats_t st = fb_stats(fb);
+    printf("outgoing-byte-total %.0f, read by the fake broker %lld\n", out,
+           (long long)st.bytes_in);
+    CHECK_EQ_INT((long)out, (long)st.bytes_in);
+    kp_producer_destroy(p);
+    fb_stop(fb);
 }
 
 /* 50 ms on broker 2: its node's latency shows it, the others' do not. */
@@ -383,6 +408,7 @@ static void test_metrics_concurrent(void) {
     mockcluster_destroy(mc);
 }
 
-TEST_MAIN(TEST(test_metrics_known_traffic), TEST(test_metrics_rtt),
+TEST_MAIN(TEST(test_metrics_known_traffic), TEST(test_metrics_bytes_match_peer),
+          TEST(test_metrics_rtt),
           TEST(test_metrics_retries_errors), TEST(test_metrics_buffer_outage),
           TEST(test_metrics_stats_json), TEST(test_metrics_concurrent))

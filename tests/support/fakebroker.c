@@ -1876,6 +1876,9 @@ static int fb_read(fake_broker_t *fb, fconn_t *c) {
     if (n < 0)
         return 0;
     c->len += (size_t)n;
+    pthread_mutex_lock(&fb->lock);
+    fb->st.bytes_in += n;
+    pthread_mutex_unlock(&fb->lock);
     return fb_frames(fb, c);
 }
 

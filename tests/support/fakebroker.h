@@ -249,6 +249,7 @@ typedef struct fb_stats {
     int not_in_txn;             /* Produce refused INVALID_TXN_STATE: partition not added */
     int implicit_adds;          /* partitions joined by Produce v12 (transactions v2) */
     int txn_id_mismatch;        /* transactional Produce with a wrong or no transactional id */
+    int64_t bytes_in;           /* bytes read from clients (all connections) */
 } fb_stats_t;
 
 /* A batch of the log (fb_log_batches()). */
