@@ -42,6 +42,7 @@
  * AddPartitionsToTxn after 20 ms, as Java), abortable ones make the
  * transaction abortable, fatal ones the producer.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -862,14 +863,28 @@ void kp_txn_closed(kp_producer_t *p) {
 
 /* ---------------------------------------------------------------- I/O thread: answers */
 
+/* An answer that does not decode: the connection goes (as for any
+ * malformed answer) and the request is made again after a backoff. */
+static void malformed(kp_producer_t *p, kp_conn_t *c, const char *api) {
+    char why[64];
+    snprintf(why, sizeof(why), "malformed %s response", api);
+    retry_later(p, 0);
+    kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, why);
+}
+
+/* An answer came: the transactional request in flight is over. */
+static kp_producer_t *answered(kp_net_t *net) {
+    kp_producer_t *p = net->owner;
+    p->txn.inflight = 0;
+    return p;
+}
+
 static void on_findcoord(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r, int group) {
     kp_txn_t *t = &p->txn;
-    t->inflight = 0;
     kp_findcoord_resp_t res;
     const char *what = group ? "FindCoordinator (group)" : "FindCoordinator (transaction)";
     if (kp_findcoord_resp(r, req->ver, &res)) {
-        retry_later(p, 0);
-        kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, "malformed FindCoordinator response");
+        malformed(p, c, "FindCoordinator");
         return;
     }
     if (res.err) {
@@ -899,20 +914,18 @@ static void on_findcoord(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_
 }
 
 static void handle_findcoord_txn(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
-    on_findcoord(net->owner, c, req, r, 0);
+    on_findcoord(answered(net), c, req, r, 0);
 }
 static void handle_findcoord_group(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
-    on_findcoord(net->owner, c, req, r, 1);
+    on_findcoord(answered(net), c, req, r, 1);
 }
 
 static void handle_initpid(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
-    kp_producer_t *p = net->owner;
+    kp_producer_t *p = answered(net);
     kp_txn_t *t = &p->txn;
-    t->inflight = 0;
     kp_initpid_resp_t res;
     if (kp_initpid_resp(r, req->ver, &res)) {
-        retry_later(p, 0);
-        kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, "malformed InitProducerId response");
+        malformed(p, c, "InitProducerId");
         return;
     }
     if (res.err) {
@@ -960,14 +973,12 @@ static void adding_back(kp_producer_t *p) {
 }
 
 static void handle_addparts(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
-    kp_producer_t *p = net->owner;
+    kp_producer_t *p = answered(net);
     kp_txn_t *t = &p->txn;
-    t->inflight = 0;
     kp_addparts_resp_t res;
     if (kp_addparts_resp(r, req->ver, &res)) {
         adding_back(p);
-        retry_later(p, 0);
-        kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, "malformed AddPartitionsToTxn response");
+        malformed(p, c, "AddPartitionsToTxn");
         return;
     }
     kp_err_t worst = KP_OK;
@@ -1012,13 +1023,11 @@ static void handle_addparts(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_
 }
 
 static void handle_addoffsets(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
-    kp_producer_t *p = net->owner;
+    kp_producer_t *p = answered(net);
     kp_txn_t *t = &p->txn;
-    t->inflight = 0;
     int16_t err;
     if (kp_addoffsets_resp(r, req->ver, &err)) {
-        retry_later(p, 0);
-        kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, "malformed AddOffsetsToTxn response");
+        malformed(p, c, "AddOffsetsToTxn");
         return;
     }
     if (err) {
@@ -1032,13 +1041,11 @@ static void handle_addoffsets(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbu
 }
 
 static void handle_txncommit(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
-    kp_producer_t *p = net->owner;
+    kp_producer_t *p = answered(net);
     kp_txn_t *t = &p->txn;
-    t->inflight = 0;
     kp_addparts_resp_t res;
     if (kp_txncommit_resp(r, req->ver, &res)) {
-        retry_later(p, 0);
-        kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, "malformed TxnOffsetCommit response");
+        malformed(p, c, "TxnOffsetCommit");
         return;
     }
     kp_err_t worst = KP_OK;
@@ -1055,13 +1062,11 @@ static void handle_txncommit(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf
 }
 
 static void handle_endtxn(kp_net_t *net, kp_conn_t *c, kp_req_t *req, kp_rbuf_t *r) {
-    kp_producer_t *p = net->owner;
+    kp_producer_t *p = answered(net);
     kp_txn_t *t = &p->txn;
-    t->inflight = 0;
     kp_endtxn_resp_t res;
     if (kp_endtxn_resp(r, req->ver, &res)) {
-        retry_later(p, 0);
-        kp_conn_close(&p->net, c, KP_ERR_BAD_RESPONSE, "malformed EndTxn response");
+        malformed(p, c, "EndTxn");
         return;
     }
     pthread_mutex_lock(&t->lock);

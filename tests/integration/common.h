@@ -13,8 +13,10 @@
 #include "readback.h"
 #include "test.h"
 
-/* Make a producer: bootstrap plus name/value pairs, NULL-terminated. */
-static inline kp_producer_t *make_producer(const char *bootstraps, ...) {
+/* A configuration: bootstrap plus the name/value pairs of ap,
+ * NULL-terminated; NULL (and the test fails, saying why) when one is
+ * refused. For tests that set callbacks before making the producer. */
+static inline kp_config_t *make_config_va(const char *bootstraps, va_list ap) {
     char err[512];
     kp_config_t *c = kp_config_new();
     if (!c)
@@ -24,24 +26,46 @@ static inline kp_producer_t *make_producer(const char *bootstraps, ...) {
         kp_config_destroy(c);
         return NULL;
     }
-    va_list ap;
-    va_start(ap, bootstraps);
     const char *k;
     while ((k = va_arg(ap, const char *))) {
         const char *v = va_arg(ap, const char *);
         if (kp_config_set(c, k, v, err, sizeof(err))) {
             FAIL("config %s=%s: %s", k, v, err);
-            va_end(ap);
             kp_config_destroy(c);
             return NULL;
         }
     }
-    va_end(ap);
+    return c;
+}
+
+/* The producer of configuration c, which is destroyed (NULL: NULL). */
+static inline kp_producer_t *producer_from(kp_config_t *c) {
+    char err[512];
+    if (!c)
+        return NULL;
     kp_producer_t *p = kp_producer_new(c, err, sizeof(err));
     if (!p)
         FAIL("kp_producer_new: %s", err);
     kp_config_destroy(c);
     return p;
+}
+
+/* The same with the pairs as arguments, NULL-terminated. */
+static inline kp_config_t *make_config(const char *bootstraps, ...) {
+    va_list ap;
+    va_start(ap, bootstraps);
+    kp_config_t *c = make_config_va(bootstraps, ap);
+    va_end(ap);
+    return c;
+}
+
+/* Make a producer: bootstrap plus name/value pairs, NULL-terminated. */
+static inline kp_producer_t *make_producer(const char *bootstraps, ...) {
+    va_list ap;
+    va_start(ap, bootstraps);
+    kp_config_t *c = make_config_va(bootstraps, ap);
+    va_end(ap);
+    return producer_from(c);
 }
 
 /* This process's resident memory in KiB (/proc/self/statm), 0 if unknown. */

@@ -38,30 +38,15 @@ static int wm_count(wm_log_t *w) {
 
 /* A producer with a log capture and a watermark log (either may be NULL). */
 static kp_producer_t *producer_wl(const char *boot, logcap_t *lc, wm_log_t *wl, ...) {
-    char err[512];
-    kp_config_t *c = kp_config_new();
-    if (!c || kp_config_set(c, "bootstrap.servers", boot, err, sizeof(err))) {
-        kp_config_destroy(c);
-        return NULL;
-    }
     va_list ap;
     va_start(ap, wl);
-    const char *k;
-    while ((k = va_arg(ap, const char *))) {
-        const char *v = va_arg(ap, const char *);
-        if (kp_config_set(c, k, v, err, sizeof(err)))
-            FAIL("config %s=%s: %s", k, v, err);
-    }
+    kp_config_t *c = make_config_va(boot, ap);
     va_end(ap);
-    if (lc)
+    if (c && lc)
         kp_config_set_log(c, log_cb, lc);
-    if (wl)
+    if (c && wl)
         kp_config_set_buffer_watermark_cb(c, on_watermark, wl);
-    kp_producer_t *p = kp_producer_new(c, err, sizeof(err));
-    if (!p)
-        FAIL("kp_producer_new: %s", err);
-    kp_config_destroy(c);
-    return p;
+    return producer_from(c);
 }
 
 /* Run what is queued (queue mode) until cond holds or the time is up. */

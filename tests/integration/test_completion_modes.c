@@ -14,27 +14,13 @@
 
 static kp_producer_t *producer_with(const char *boot, kp_batch_callback_fn *bcb, void *bop,
                                     ...) {
-    char err[512];
-    kp_config_t *c = kp_config_new();
-    if (!c || kp_config_set(c, "bootstrap.servers", boot, err, sizeof(err))) {
-        kp_config_destroy(c);
-        return NULL;
-    }
     va_list ap;
     va_start(ap, bop);
-    const char *k;
-    while ((k = va_arg(ap, const char *))) {
-        const char *v = va_arg(ap, const char *);
-        if (kp_config_set(c, k, v, err, sizeof(err)))
-            FAIL("config %s=%s: %s", k, v, err);
-    }
+    kp_config_t *c = make_config_va(boot, ap);
     va_end(ap);
-    kp_config_set_batch_callback(c, bcb, bop);
-    kp_producer_t *p = kp_producer_new(c, err, sizeof(err));
-    if (!p)
-        FAIL("kp_producer_new: %s", err);
-    kp_config_destroy(c);
-    return p;
+    if (c)
+        kp_config_set_batch_callback(c, bcb, bop);
+    return producer_from(c);
 }
 
 /* Is the fd readable now (epoll, no wait)? */

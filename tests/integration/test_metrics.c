@@ -300,14 +300,11 @@ static void test_metrics_stats_json(void) {
     mockcluster_t *mc = mockcluster_start(2, "js", 2);
     REQUIRE_NOT_NULL(mc);
     stats_seen_t seen = {PTHREAD_MUTEX_INITIALIZER, NULL, 0};
-    char err[256];
-    kp_config_t *c = kp_config_new();
-    CHECK_OK(kp_config_set(c, "bootstrap.servers", mockcluster_bootstraps(mc), err, sizeof(err)));
-    CHECK_OK(kp_config_set(c, "client.id", "js\"on\\1", err, sizeof(err)));
-    CHECK_OK(kp_config_set(c, "statistics.interval.ms", "100", err, sizeof(err)));
+    kp_config_t *c = make_config(mockcluster_bootstraps(mc), "client.id", "js\"on\\1",
+                                 "statistics.interval.ms", "100", NULL);
+    REQUIRE_NOT_NULL(c);
     kp_config_set_stats_cb(c, on_stats, &seen);
-    kp_producer_t *p = kp_producer_new(c, err, sizeof(err));
-    kp_config_destroy(c);
+    kp_producer_t *p = producer_from(c);
     REQUIRE_NOT_NULL(p);
     for (int i = 0; i < 500; i++) {
         kp_record_t r = rec_str("js", "k", "value");

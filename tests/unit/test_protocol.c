@@ -8,56 +8,13 @@
  * which is independent of buf.c.
  */
 #include "test.h"
+#include "bytebuild.h"
 
 #include "kprod/kprod.h"
 #include "proto/protocol.h"
 
 /* ---- an independent byte builder (for response inputs) ------------------------- */
 
-typedef struct {
-    uint8_t p[2048];
-    size_t n;
-} bb_t;
-
-static void bb_raw(bb_t *b, const void *d, size_t n)
-{
-    if (b->n + n > sizeof(b->p)) {
-        FAIL("test byte builder overflow");
-        return;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void bb_i8(bb_t *b, int v)
-{
-    uint8_t x = (uint8_t)v;
-    bb_raw(b, &x, 1);
-}
-static void bb_i16(bb_t *b, int v)
-{
-    bb_i8(b, (v >> 8) & 0xff);
-    bb_i8(b, v & 0xff);
-}
-static void bb_i32(bb_t *b, int64_t v)
-{
-    uint32_t u = (uint32_t)v;
-    for (int s = 24; s >= 0; s -= 8)
-        bb_i8(b, (int)((u >> s) & 0xff));
-}
-static void bb_i64(bb_t *b, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    for (int s = 56; s >= 0; s -= 8)
-        bb_i8(b, (int)((u >> s) & 0xff));
-}
-static void bb_uv(bb_t *b, uint64_t v)
-{
-    while (v >= 0x80) {
-        bb_i8(b, (int)((v & 0x7f) | 0x80));
-        v >>= 7;
-    }
-    bb_i8(b, (int)v);
-}
 /* classic nullable string */
 static void bb_str(bb_t *b, const char *s)
 {
@@ -253,7 +210,7 @@ static void check_av_ranges(const kp_api_range_t *ranges)
 static void test_apiversions_response(void)
 {
     for (int ver = 0; ver <= 2; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_api_range_t ranges[KP_API_COUNT];
         kp_rbuf_t r;
 
@@ -272,7 +229,7 @@ static void test_apiversions_response(void)
 static void test_apiversions_unsupported_version(void)
 {
     for (int ver = 0; ver <= 2; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_api_range_t ranges[KP_API_COUNT];
         kp_rbuf_t r;
 
@@ -291,7 +248,7 @@ static void test_apiversions_unsupported_version(void)
 
 static void test_apiversions_response_flexible(void)
 {
-    bb_t b = {{0}, 0};
+    bb_t b = {{0}, 0, 0};
     kp_api_range_t ranges[KP_API_COUNT];
     kp_rbuf_t r;
 
@@ -318,7 +275,7 @@ static void test_apiversions_response_flexible(void)
 
 static void test_apiversions_truncated(void)
 {
-    bb_t full = {{0}, 0}, err35 = {{0}, 0};
+    bb_t full = {{0}, 0, 0}, err35 = {{0}, 0, 0};
 
     av_body(&full, 2, 0, 1);
     for (size_t n = 0; n < full.n; n++) {
@@ -516,7 +473,7 @@ static void md_body_v9(bb_t *b)
 
 static void test_metadata_response_v1(void)
 {
-    bb_t b = {{0}, 0};
+    bb_t b = {{0}, 0, 0};
     kp_md_resp_t m;
     kp_rbuf_t r;
 
@@ -555,7 +512,7 @@ static void test_metadata_response_v1(void)
 
 static void test_metadata_response_v8(void)
 {
-    bb_t b = {{0}, 0};
+    bb_t b = {{0}, 0, 0};
     kp_md_resp_t m;
     kp_rbuf_t r;
 
@@ -580,7 +537,7 @@ static void test_metadata_response_v8(void)
 
 static void test_metadata_response_v9_flexible(void)
 {
-    bb_t b = {{0}, 0};
+    bb_t b = {{0}, 0, 0};
     kp_md_resp_t m;
     kp_rbuf_t r;
 
@@ -637,7 +594,7 @@ static void md_body_any(bb_t *b, int ver)
 static void test_metadata_response_all_versions(void)
 {
     for (int16_t ver = 1; ver <= 8; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_md_resp_t m;
         kp_rbuf_t r;
 
@@ -725,7 +682,7 @@ static void check_md_truncations(const bb_t *full, int16_t ver, int flex)
 
 static void test_metadata_response_truncated(void)
 {
-    bb_t b1 = {{0}, 0}, b8 = {{0}, 0}, b9 = {{0}, 0};
+    bb_t b1 = {{0}, 0, 0}, b8 = {{0}, 0, 0}, b9 = {{0}, 0, 0};
 
     md_body_v1(&b1);
     md_body_v8(&b8);
@@ -734,7 +691,7 @@ static void test_metadata_response_truncated(void)
     check_md_truncations(&b8, 8, 0);
     check_md_truncations(&b9, 9, 1);
     for (int16_t ver = 2; ver <= 7; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         md_body_any(&b, ver);
         check_md_truncations(&b, ver, 0);
     }
@@ -747,7 +704,7 @@ static void test_metadata_response_malformed(void)
 
     /* absurd broker count */
     {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         bb_i32(&b, 0x7fffffff);
         bb_i32(&b, 1), bb_str(&b, "h"), bb_i32(&b, 1), bb_str(&b, NULL);
         kp_rbuf_init(&r, b.p, b.n, 0);
@@ -756,7 +713,7 @@ static void test_metadata_response_malformed(void)
     }
     /* host length past the end */
     {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         bb_i32(&b, 1);
         bb_i32(&b, 1), bb_i16(&b, 300), bb_raw(&b, "hhhh", 4);
         bb_i32(&b, 0), bb_i32(&b, 0), bb_i32(&b, 0);
@@ -766,7 +723,7 @@ static void test_metadata_response_malformed(void)
     /* absurd partition count in the second topic, after allocations for
      * the brokers and the first topic were made */
     {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         bb_i32(&b, 1);
         bb_i32(&b, 1), bb_str(&b, "h1"), bb_i32(&b, 9092), bb_str(&b, NULL);
         bb_i32(&b, 1);
@@ -782,7 +739,7 @@ static void test_metadata_response_malformed(void)
     }
     /* absurd replica count */
     {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         bb_i32(&b, 0);
         bb_i32(&b, 1);
         bb_i32(&b, 1);
@@ -1038,7 +995,7 @@ static void produce_resp_body(bb_t *b, int ver)
 static void test_produce_response_v3_v8(void)
 {
     for (int16_t ver = 3; ver <= 8; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_produce_resp_t pr;
         kp_rbuf_t r;
 
@@ -1078,7 +1035,7 @@ static void test_produce_response_v3_v8(void)
 
 static void test_produce_response_v9_flexible(void)
 {
-    bb_t b = {{0}, 0};
+    bb_t b = {{0}, 0, 0};
     kp_produce_resp_t pr;
     kp_rbuf_t r;
 
@@ -1109,7 +1066,7 @@ static void test_produce_response_v9_flexible(void)
 static void test_produce_response_truncated(void)
 {
     for (int16_t ver = 3; ver <= 8; ver++) {
-        bb_t full = {{0}, 0};
+        bb_t full = {{0}, 0, 0};
 
         produce_resp_body(&full, ver);
         for (size_t n = 0; n < full.n; n++) {
@@ -1133,7 +1090,7 @@ static void test_produce_response_truncated(void)
     }
     /* absurd counts */
     {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_produce_resp_t pr;
         kp_rbuf_t r;
 
@@ -1385,7 +1342,7 @@ static void test_apiversions_request_v3_v4(void)
  * FinalizedFeaturesEpoch (1), FinalizedFeatures (2), ZkMigrationReady (3). */
 static void av_body_flex(bb_t *b, int err)
 {
-    bb_t f = {{0}, 0};
+    bb_t f = {{0}, 0, 0};
 
     bb_i16(b, err);
     bb_uv(b, 4 + 1);
@@ -1414,7 +1371,7 @@ static void av_body_flex(bb_t *b, int err)
 static void test_apiversions_response_v3_v4(void)
 {
     for (int16_t ver = 3; ver <= 4; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_api_range_t ranges[KP_API_COUNT];
         kp_rbuf_t r;
 
@@ -1460,7 +1417,7 @@ static void test_apiversions_unsupported_v0_form_to_flexible(void)
     for (int16_t ver = 3; ver <= 4; ver++) {
         kp_api_range_t ranges[KP_API_COUNT];
         kp_rbuf_t r;
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
 
         bb_i32(&b, 11);
         bb_i16(&b, 35);
@@ -1561,7 +1518,7 @@ static void test_apiversions_other_errors(void)
 {
     kp_api_range_t ranges[KP_API_COUNT];
     kp_rbuf_t r;
-    bb_t b = {{0}, 0};
+    bb_t b = {{0}, 0, 0};
 
     /* INVALID_REQUEST (42, e.g. a bad ClientSoftwareName) in v3 form */
     bb_i16(&b, 42);
@@ -1754,7 +1711,7 @@ static void test_metadata_response_v0_v12(void)
     static const uint8_t zero[16] = {0};
 
     for (int16_t ver = 0; ver <= 12; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_md_resp_t m;
         kp_rbuf_t r;
 
@@ -1812,7 +1769,7 @@ static void test_metadata_response_v0_v12(void)
 static void test_metadata_response_v9_v12_truncated(void)
 {
     for (int16_t ver = 0; ver <= 12; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
 
         md_body_all(&b, ver);
         check_md_truncations(&b, ver, 0);
@@ -1876,7 +1833,7 @@ static void test_initpid_response_all_versions(void)
 {
     for (int16_t ver = 0; ver <= 5; ver++) {
         int flex = ver >= 2;
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_initpid_resp_t res;
         kp_rbuf_t r;
 
@@ -1989,7 +1946,7 @@ static void test_produce_request_v9_txn_and_long_batch(void)
 static void produce_resp_all(bb_t *b, int ver)
 {
     int flex = ver >= 9;
-    bb_t v = {{0}, 0};
+    bb_t v = {{0}, 0, 0};
 
     bb_arr(b, flex, 1);
     bb_s(b, flex, "a");
@@ -2052,7 +2009,7 @@ static void produce_resp_all(bb_t *b, int ver)
 static void test_produce_response_v0_v10(void)
 {
     for (int16_t ver = 0; ver <= 12; ver++) { /* 11 and 12: v10's format */
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_produce_resp_t pr;
         kp_rbuf_t r;
         const kp_produce_presp_t *p0, *p3, *p5;
@@ -2145,7 +2102,7 @@ static void test_produce_response_v0_v10(void)
 static void test_produce_response_v0_v10_truncated(void)
 {
     for (int16_t ver = 0; ver <= 12; ver++) {
-        bb_t full = {{0}, 0};
+        bb_t full = {{0}, 0, 0};
 
         produce_resp_all(&full, ver);
         for (size_t n = 0; n < full.n; n++) {
@@ -2179,7 +2136,7 @@ static void test_produce_response_v10_malformed_tags(void)
     enum { CL_SHORT, CL_TWICE, NE_ABSURD, NE_NULL_HOST, NE_TWICE, NE_SHORT, NCASES };
 
     for (int c = 0; c < NCASES; c++) {
-        bb_t b = {{0}, 0}, v = {{0}, 0};
+        bb_t b = {{0}, 0, 0}, v = {{0}, 0, 0};
         kp_produce_resp_t pr;
         kp_rbuf_t r;
 
@@ -2247,7 +2204,7 @@ static void test_unknown_server_error_decoded(void)
 {
     /* Produce: partition ErrorCode -1 */
     for (int16_t ver = 3; ver <= 8; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_produce_resp_t pr;
         kp_rbuf_t r;
 
@@ -2271,7 +2228,7 @@ static void test_unknown_server_error_decoded(void)
 
     /* Metadata v1: topic ErrorCode -1, and a partition's */
     {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_md_resp_t m;
         kp_rbuf_t r;
 
@@ -2298,7 +2255,7 @@ static void test_unknown_server_error_decoded(void)
 
     /* InitProducerId v0..v1 */
     for (int16_t ver = 0; ver <= 1; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_initpid_resp_t res;
         kp_rbuf_t r;
 
@@ -2310,7 +2267,7 @@ static void test_unknown_server_error_decoded(void)
 
     /* ApiVersions: the broker's -1 is no longer the decoder's "malformed" */
     for (int16_t ver = 0; ver <= 2; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_api_range_t ranges[KP_API_COUNT];
         kp_rbuf_t r;
 
@@ -2485,7 +2442,7 @@ static void test_sasl_handshake_request(void)
 static void test_sasl_handshake_response(void)
 {
     for (int16_t ver = 0; ver <= 1; ver++) {
-        bb_t b = {{0}, 0};
+        bb_t b = {{0}, 0, 0};
         kp_sasl_handshake_resp_t hs;
         kp_rbuf_t r;
 
@@ -2584,7 +2541,7 @@ static void test_sasl_authenticate_response(void)
     for (int16_t ver = 0; ver <= 2; ver++) {
         int flex = ver >= 2;
         for (int failed = 0; failed <= 1; failed++) {
-            bb_t b = {{0}, 0};
+            bb_t b = {{0}, 0, 0};
             kp_sasl_authenticate_resp_t a;
             kp_rbuf_t r;
             const char *msg = "Authentication failed: Invalid username or password";

@@ -13,6 +13,7 @@
  * allocated) and given absurd counts.
  */
 #include "test.h"
+#include "bytebuild.h"
 
 #include "base/kafka_codes.h"
 #include "proto/protocol.h"
@@ -20,51 +21,6 @@
 
 /* ---- an independent byte builder --------------------------------------------------- */
 
-typedef struct {
-    uint8_t p[1024];
-    size_t n;
-    int flex; /* the compact forms */
-} bb_t;
-
-static void bb_raw(bb_t *b, const void *d, size_t n)
-{
-    if (b->n + n > sizeof(b->p)) {
-        FAIL("test byte builder overflow");
-        return;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void bb_i8(bb_t *b, int v)
-{
-    uint8_t x = (uint8_t)v;
-    bb_raw(b, &x, 1);
-}
-static void bb_i16(bb_t *b, int v)
-{
-    bb_i8(b, (v >> 8) & 0xff);
-    bb_i8(b, v & 0xff);
-}
-static void bb_i32(bb_t *b, int64_t v)
-{
-    uint32_t u = (uint32_t)v;
-    for (int s = 24; s >= 0; s -= 8)
-        bb_i8(b, (int)((u >> s) & 0xff));
-}
-static void bb_i64(bb_t *b, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    for (int s = 56; s >= 0; s -= 8)
-        bb_i8(b, (int)((u >> s) & 0xff));
-}
-static void bb_uv(bb_t *b, uint64_t v)
-{
-    while (v >= 0x80) {
-        bb_i8(b, (int)((v & 0x7f) | 0x80));
-        v >>= 7;
-    }
-    bb_i8(b, (int)v);
-}
 /* a nullable string, classic or compact as b->flex says */
 static void bb_str(bb_t *b, const char *s)
 {
