@@ -101,6 +101,11 @@ static void test_metrics_known_traffic(void) {
         nodes += !strcmp(x->group, NM) && !strcmp(x->name, "request-total");
     }
     CHECK_GE_INT((long)nodes, 2); /* the bootstrap and the brokers it learned */
+    /* metrics.recording.level INFO (the default): no per-broker percentiles
+     * (test_metrics_rtt has them at DEBUG) */
+    double v;
+    CHECK_EQ_ERR(kp_metrics_find(m, NM, "request-latency-p50", NULL, &v), KP_ERR_INVALID_ARG);
+    CHECK_OK(kp_metrics_find(m, NM, "request-latency-avg", NULL, &v));
     kp_metrics_destroy(m);
     kp_producer_destroy(p);
     free(refs);
