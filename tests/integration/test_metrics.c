@@ -100,7 +100,7 @@ static void test_metrics_known_traffic(void) {
         CHECK(x->group && x->name && x->tags && x->description && *x->description);
         nodes += !strcmp(x->group, NM) && !strcmp(x->name, "request-total");
     }
-    CHECK_GE_INT((long)nodes, 2); /* the bootstrap and the brokers it learned */
+    CHECK_GE_INT((long)nodes, 1); /* each broker connected to (the bootstrap connection is gone) */
     /* metrics.recording.level INFO (the default): no per-broker percentiles
      * (test_metrics_rtt has them at DEBUG) */
     double v;
