@@ -337,6 +337,7 @@ typedef struct kp_txn {
     int step;             /* where the op is (txn.c) */
     int32_t coord;        /* the transaction coordinator's node id, -1: to find */
     int32_t group_coord;  /* the group's coordinator for offsets, -1: to find */
+    int coord_failures, group_coord_failures; /* their connections' failures when found */
     int inflight;         /* a transactional request is in flight */
     int64_t retry_at;
     int attempts;

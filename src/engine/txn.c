@@ -544,13 +544,21 @@ static void find_coord(kp_producer_t *p, int group, int64_t now, int64_t *next) 
 /* A coordinator whose connection failed since it was found, or that left
  * the metadata, is found again (it may have moved: Java looks it up again
  * when the node is not ready in time). */
-static int coord_lost(kp_producer_t *p, int32_t node) {
+static int coord_lost(kp_producer_t *p, int32_t node, int seen_failures) {
     kp_conn_t *c = kp_broker_conn(p, node);
-    return !c || (c->state == KP_CONN_DOWN && c->failures > 0);
+    return !c || (c->state == KP_CONN_DOWN && c->failures > seen_failures);
+}
+
+/* The failures its connection had when the coordinator was found (a
+ * coordinator found while its connection is backing off is dialled when
+ * the backoff ends, not looked up again and again). */
+static int conn_failures(kp_producer_t *p, int32_t node) {
+    kp_conn_t *c = kp_broker_conn(p, node);
+    return c ? c->failures : 0;
 }
 
 static kp_conn_t *txn_coord(kp_producer_t *p, int64_t now, int64_t *next) {
-    if (p->txn.coord >= 0 && coord_lost(p, p->txn.coord))
+    if (p->txn.coord >= 0 && coord_lost(p, p->txn.coord, p->txn.coord_failures))
         p->txn.coord = -1;
     if (p->txn.coord < 0) {
         find_coord(p, 0, now, next);
@@ -645,7 +653,7 @@ static void do_offsets(kp_producer_t *p, int64_t now, int64_t *next) {
         send_req(p, c, req);
         return;
     }
-    if (t->group_coord >= 0 && coord_lost(p, t->group_coord))
+    if (t->group_coord >= 0 && coord_lost(p, t->group_coord, t->group_coord_failures))
         t->group_coord = -1;
     if (t->group_coord < 0) {
         find_coord(p, 1, now, next);
@@ -906,10 +914,13 @@ static void on_findcoord(kp_producer_t *p, kp_conn_t *c, kp_req_t *req, kp_rbuf_
         return;
     }
     kp_log(p, 7, "%s: node %d", what, res.node_id);
-    if (group)
+    if (group) {
         t->group_coord = res.node_id;
-    else
+        t->group_coord_failures = conn_failures(p, res.node_id);
+    } else {
         t->coord = res.node_id;
+        t->coord_failures = conn_failures(p, res.node_id);
+    }
     t->attempts = 0;
 }
 
