@@ -134,6 +134,11 @@ static void settle(kp_hist_copy_t *c, int64_t min_lo, int64_t max_hi)
         c->min = clamp(min_lo, kp_hist_bucket_lo(first), kp_hist_bucket_hi(first));
     if (c->max > max_hi)
         c->max = clamp(max_hi, kp_hist_bucket_lo(last), kp_hist_bucket_hi(last));
+    /* min and max are read apart from the buckets while the writer records:
+     * a max not yet written for the one bucket seen is pulled to its low
+     * end, below the min (only then can they cross: in one bucket) */
+    if (c->max < c->min)
+        c->max = c->min;
 }
 
 void kp_hist_copy(const kp_hist_t *h, kp_hist_copy_t *out)
