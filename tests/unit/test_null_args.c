@@ -582,6 +582,28 @@ static void test_closed_producer(void) {
 /* ---- murmur2 ------------------------------------------------------------------ */
 
 /* A NULL key hashes as no bytes, whatever len says. */
+/* The transactional calls and the metrics' (issues 14, 15). */
+static void test_transactions_and_metrics(void) {
+    CHECK_EQ_ERR(kp_init_transactions(NULL, 0), KP_ERR_INVALID_ARG);
+    CHECK_EQ_ERR(kp_begin_transaction(NULL), KP_ERR_INVALID_ARG);
+    kp_group_metadata_t gm = {"g", -1, NULL, NULL};
+    CHECK_EQ_ERR(kp_send_offsets_to_transaction(NULL, NULL, 0, &gm, 0), KP_ERR_INVALID_ARG);
+    CHECK_EQ_ERR(kp_commit_transaction(NULL, 0), KP_ERR_INVALID_ARG);
+    CHECK_EQ_ERR(kp_abort_transaction(NULL, 0), KP_ERR_INVALID_ARG);
+    CHECK_EQ_ERR(kp_txn_error(NULL), KP_OK);
+    CHECK_NULL(kp_metrics_snapshot(NULL));
+    CHECK_EQ_INT((long)kp_metrics_count(NULL), 0);
+    CHECK_NULL(kp_metrics_at(NULL, 0));
+    double v;
+    CHECK_EQ_ERR(kp_metrics_find(NULL, "producer-metrics", "record-send-total", NULL, &v),
+                 KP_ERR_INVALID_ARG);
+    CHECK_EQ_ERR(kp_metric_value(NULL, "producer-metrics", "record-send-total", NULL, &v),
+                 KP_ERR_INVALID_ARG);
+    kp_metrics_destroy(NULL); /* does nothing */
+    CHECK_NULL(kp_stats_json(NULL));
+    kp_config_set_stats_cb(NULL, NULL, NULL); /* does nothing */
+}
+
 static void test_kp_murmur2(void) {
     CHECK_EQ_INT(kp_murmur2(NULL, 0), kp_murmur2("", 0));
     CHECK_EQ_INT(kp_murmur2(NULL, 5), kp_murmur2("", 0)); /* read from NULL before */
@@ -599,4 +621,5 @@ TEST_MAIN(TEST(test_err_functions), TEST(test_kp_config_destroy), TEST(test_kp_c
           TEST(test_kp_future_get), TEST(test_kp_future_is_done), TEST(test_kp_future_destroy),
           TEST(test_kp_send_sync), TEST(test_kp_flush), TEST(test_kp_close),
           TEST(test_kp_producer_destroy), TEST(test_kp_partitions_for),
-          TEST(test_closed_producer), TEST(test_kp_murmur2), TEST(test_stop_fake_broker))
+          TEST(test_closed_producer), TEST(test_transactions_and_metrics), TEST(test_kp_murmur2),
+          TEST(test_stop_fake_broker))
