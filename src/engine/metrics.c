@@ -531,10 +531,42 @@ static const kp_stat_t *node_stat(const kp_node_stats_t *st, int which) {
     }
 }
 
+/* The producer-wide sums of the connections' statistics: each is its node
+ * metric's (same statistic, same kind) over every connection, plus the
+ * totals of connections already destroyed (kp_net_t.gone). */
+static const struct node_sum {
+    int g, stat;
+    enum kind kind;
+} node_sums[] = {
+    {G_OUT_BYTE_RATE, N_OUT, K_SUM_RATE},   {G_OUT_BYTE_TOTAL, N_OUT, K_SUM_TOTAL},
+    {G_IN_BYTE_RATE, N_IN, K_SUM_RATE},     {G_IN_BYTE_TOTAL, N_IN, K_SUM_TOTAL},
+    {G_REQUEST_RATE, N_REQUESTS, K_RATE},   {G_REQUEST_TOTAL, N_REQUESTS, K_TOTAL},
+    {G_RESPONSE_RATE, N_RESPONSES, K_RATE}, {G_RESPONSE_TOTAL, N_RESPONSES, K_TOTAL},
+};
+
+static double gone_total(const kp_net_t *net, int stat) {
+    switch (stat) {
+    case N_OUT: return (double)net->gone.out_bytes;
+    case N_IN: return (double)net->gone.in_bytes;
+    case N_REQUESTS: return (double)net->gone.requests;
+    case N_RESPONSES: return (double)net->gone.responses;
+    default: return 0;
+    }
+}
+
+static double node_sum(kp_producer_t *p, const struct node_sum *ns, int64_t now) {
+    double sum = ns->kind == K_TOTAL || ns->kind == K_SUM_TOTAL ? gone_total(&p->net, ns->stat) : 0;
+    for (int i = 0; i < kp_conn_count(&p->net); i++) {
+        const kp_node_stats_t *st = &kp_conn_at(&p->net, i)->stats;
+        if (st->ready)
+            sum += window_value(node_stat(st, ns->stat), ns->kind, 1, now, p->metrics->window_ms);
+    }
+    return sum;
+}
+
 /* Gauges, and the producer-wide sums of the nodes' statistics (I/O thread). */
 static double gauge(kp_producer_t *p, int g, int64_t now) {
     kp_metrics_state_t *m = p->metrics;
-    double sum = 0;
     switch (g) {
     case G_METADATA_AGE: {
         pthread_mutex_lock(&p->topics_lock);
@@ -556,50 +588,29 @@ static double gauge(kp_producer_t *p, int g, int64_t now) {
     default:
         break;
     }
+    for (size_t i = 0; i < sizeof(node_sums) / sizeof(node_sums[0]); i++)
+        if (node_sums[i].g == g)
+            return node_sum(p, &node_sums[i], now);
+    /* the connections themselves; connects are counted, not windowed (a
+     * rate since the start), destroyed connections' included */
+    int creation = g == G_CONNECTION_CREATION_TOTAL || g == G_CONNECTION_CREATION_RATE;
+    double sum = creation ? (double)p->net.gone.connects
+                 : g == G_CONNECTION_CLOSE_TOTAL || g == G_CONNECTION_CLOSE_RATE
+                     ? (double)p->net.gone.disconnects
+                     : 0;
     for (int i = 0; i < kp_conn_count(&p->net); i++) {
         const kp_conn_t *c = kp_conn_at(&p->net, i);
         const kp_node_stats_t *st = &c->stats;
         if (!st->ready)
             continue;
-        switch (g) {
-        case G_REQUESTS_IN_FLIGHT: {
-            int k = 0;
+        if (g == G_REQUESTS_IN_FLIGHT) {
             for (const kp_req_t *r = c->wait_head; r; r = r->next)
-                k += !r->setup;
-            sum += k;
-            break;
+                sum += !r->setup;
+        } else if (g == G_CONNECTION_COUNT) {
+            sum += c->state == KP_CONN_READY;
+        } else {
+            sum += (double)(creation ? st->connects : st->disconnects);
         }
-        case G_CONNECTION_COUNT: sum += c->state == KP_CONN_READY; break;
-        case G_CONNECTION_CREATION_TOTAL: sum += (double)st->connects; break;
-        case G_CONNECTION_CLOSE_TOTAL: sum += (double)st->disconnects; break;
-        case G_CONNECTION_CREATION_RATE:
-        case G_CONNECTION_CLOSE_RATE:
-            /* (connects are counted, not windowed: the rate since the start) */
-            sum += (double)(g == G_CONNECTION_CREATION_RATE ? st->connects : st->disconnects);
-            break;
-        case G_OUT_BYTE_RATE: sum += window_value(&st->out_bytes, K_SUM_RATE, 1, now, m->window_ms); break;
-        case G_OUT_BYTE_TOTAL: sum += window_value(&st->out_bytes, K_SUM_TOTAL, 1, now, m->window_ms); break;
-        case G_IN_BYTE_RATE: sum += window_value(&st->in_bytes, K_SUM_RATE, 1, now, m->window_ms); break;
-        case G_IN_BYTE_TOTAL: sum += window_value(&st->in_bytes, K_SUM_TOTAL, 1, now, m->window_ms); break;
-        case G_REQUEST_RATE: sum += window_value(&st->requests, K_RATE, 1, now, m->window_ms); break;
-        case G_REQUEST_TOTAL: sum += window_value(&st->requests, K_TOTAL, 1, now, m->window_ms); break;
-        case G_RESPONSE_RATE: sum += window_value(&st->responses, K_RATE, 1, now, m->window_ms); break;
-        case G_RESPONSE_TOTAL: sum += window_value(&st->responses, K_TOTAL, 1, now, m->window_ms); break;
-        default: break;
-        }
-    }
-    /* (connections destroyed: their totals, not their windows) */
-    const kp_net_t *net = &p->net;
-    switch (g) {
-    case G_CONNECTION_CREATION_TOTAL: sum += (double)net->gone.connects; break;
-    case G_CONNECTION_CLOSE_TOTAL: sum += (double)net->gone.disconnects; break;
-    case G_CONNECTION_CREATION_RATE: sum += (double)net->gone.connects; break;
-    case G_CONNECTION_CLOSE_RATE: sum += (double)net->gone.disconnects; break;
-    case G_OUT_BYTE_TOTAL: sum += (double)net->gone.out_bytes; break;
-    case G_IN_BYTE_TOTAL: sum += (double)net->gone.in_bytes; break;
-    case G_REQUEST_TOTAL: sum += (double)net->gone.requests; break;
-    case G_RESPONSE_TOTAL: sum += (double)net->gone.responses; break;
-    default: break;
     }
     if (g == G_CONNECTION_CREATION_RATE || g == G_CONNECTION_CLOSE_RATE) {
         double age = (double)(now - m->created_ms) / 1000.0;
@@ -827,21 +838,10 @@ char *kp_metrics_json(kp_producer_t *p, int64_t now) {
     pthread_mutex_unlock(&p->acc.pool_lock);
     kp_json_int(&j, "msg_size", p->conf.buffer_memory - avail);
     kp_json_int(&j, "msg_size_max", p->conf.buffer_memory);
-    uint64_t tx = p->net.gone.requests, rx = p->net.gone.responses;
-    int64_t txb = p->net.gone.out_bytes, rxb = p->net.gone.in_bytes;
-    for (int i = 0; i < kp_conn_count(&p->net); i++) {
-        const kp_node_stats_t *st = &kp_conn_at(&p->net, i)->stats;
-        if (!st->ready)
-            continue;
-        tx += atomic_load(&st->requests.n);
-        rx += atomic_load(&st->responses.n);
-        txb += atomic_load(&st->out_bytes.sum);
-        rxb += atomic_load(&st->in_bytes.sum);
-    }
-    kp_json_int(&j, "tx", (int64_t)tx);
-    kp_json_int(&j, "tx_bytes", txb);
-    kp_json_int(&j, "rx", (int64_t)rx);
-    kp_json_int(&j, "rx_bytes", rxb);
+    kp_json_int(&j, "tx", (int64_t)gauge(p, G_REQUEST_TOTAL, now));
+    kp_json_int(&j, "tx_bytes", (int64_t)gauge(p, G_OUT_BYTE_TOTAL, now));
+    kp_json_int(&j, "rx", (int64_t)gauge(p, G_RESPONSE_TOTAL, now));
+    kp_json_int(&j, "rx_bytes", (int64_t)gauge(p, G_IN_BYTE_TOTAL, now));
     kp_json_int(&j, "txmsgs", (int64_t)atomic_load(&m->s[KP_M_RECORD_SEND].n));
     int64_t txmsg_bytes = 0;
     void *const *ts;
@@ -860,9 +860,9 @@ char *kp_metrics_json(kp_producer_t *p, int64_t now) {
         const kp_node_stats_t *st = &c->stats;
         char bname[KP_CONN_NAME_MAX + 32], nodename[KP_CONN_NAME_MAX];
         snprintf(nodename, sizeof(nodename), "%s:%d", c->host, c->port);
-        snprintf(bname, sizeof(bname), "%s/%s", nodename,
-                 c->node_id < 0 ? "bootstrap" : "");
-        if (c->node_id >= 0)
+        if (c->node_id < 0) /* (librdkafka names its bootstrap brokers so) */
+            snprintf(bname, sizeof(bname), "%s/bootstrap", nodename);
+        else
             snprintf(bname, sizeof(bname), "%s/%d", nodename, c->node_id);
         int outbuf = 0, waitresp = 0;
         for (const kp_req_t *r = c->out_head; r; r = r->next)
