@@ -58,46 +58,12 @@ static void send_n(kp_producer_t *p, const char *topic, int nparts, tracker_t *t
     }
 }
 
-/* The markers of a partition: counts of COMMIT and ABORT control batches,
- * and data batches checked to be transactional with pid. */
-typedef struct part_log {
-    int commits, aborts, data_batches, data_records, bad;
-    int64_t pid;
-    int16_t epoch_first, epoch_last;
-} part_log_t;
-
-static part_log_t read_part(mockcluster_t *mc, const char *topic, int32_t part) {
-    part_log_t pl = {0};
-    pl.pid = -1;
-    rawfetch_batch_t *bs;
-    size_t n;
-    if (rawfetch_partition(mockcluster_bootstraps(mc), topic, part, &bs, &n)) {
+/* A partition's markers, data batches and anything a transactional log
+ * must not hold (rawfetch_txn_summary). */
+static rawfetch_txn_t read_part(mockcluster_t *mc, const char *topic, int32_t part) {
+    rawfetch_txn_t pl;
+    if (rawfetch_txn_summary(mockcluster_bootstraps(mc), topic, part, &pl))
         FAIL("rawfetch %s [%d]", topic, part);
-        return pl;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (bs[i].attributes & RAWFETCH_CONTROL) {
-            if (bs[i].control_type == 1)
-                pl.commits++;
-            else if (bs[i].control_type == 0)
-                pl.aborts++;
-            else
-                pl.bad++;
-            continue;
-        }
-        if (!(bs[i].attributes & RAWFETCH_TRANSACTIONAL))
-            pl.bad++;
-        if (pl.pid < 0) {
-            pl.pid = bs[i].producer_id;
-            pl.epoch_first = bs[i].producer_epoch;
-        } else if (pl.pid != bs[i].producer_id) {
-            pl.bad++;
-        }
-        pl.epoch_last = bs[i].producer_epoch;
-        pl.data_batches++;
-        pl.data_records += bs[i].record_count;
-    }
-    free(bs);
     return pl;
 }
 
@@ -178,7 +144,7 @@ static void test_txn_commit_then_abort(void) {
      * a COMMIT marker after them; partition 1 also the third's record and
      * its marker */
     for (int32_t part = 0; part < 4; part++) {
-        part_log_t pl = read_part(mc, topic, part);
+        rawfetch_txn_t pl = read_part(mc, topic, part);
         CHECK_EQ_INT(pl.bad, 0);
         CHECK_EQ_INT(pl.aborts, 0);
         CHECK_EQ_INT(pl.commits, part == 1 ? 2 : 1);
@@ -213,7 +179,7 @@ static void test_txn_abort_after_send(void) {
     CHECK_EQ_INT(atomic_load(&t.failed), 0);
     kp_producer_destroy(p);
     for (int32_t part = 0; part < 2; part++) {
-        part_log_t pl = read_part(mc, topic, part);
+        rawfetch_txn_t pl = read_part(mc, topic, part);
         CHECK_EQ_INT(pl.bad, 0);
         CHECK_EQ_INT(pl.aborts, 1);
         CHECK_EQ_INT(pl.commits, 1);

@@ -50,27 +50,17 @@ static int32_t last_broker_of(mockcluster_t *mc, int api) {
     return -1;
 }
 
-/* COMMIT and ABORT markers in a partition's log */
+/* COMMIT and ABORT markers in a partition's log, its records and their
+ * last epoch (rawfetch_txn_summary) */
 static void markers(mockcluster_t *mc, const char *topic, int32_t part, int *commits, int *aborts,
                     int *records, int16_t *last_epoch) {
-    rawfetch_batch_t *bs;
-    size_t n;
-    *commits = *aborts = *records = 0;
-    *last_epoch = -1;
-    if (rawfetch_partition(mockcluster_bootstraps(mc), topic, part, &bs, &n)) {
+    rawfetch_txn_t s;
+    if (rawfetch_txn_summary(mockcluster_bootstraps(mc), topic, part, &s))
         FAIL("rawfetch");
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (bs[i].attributes & RAWFETCH_CONTROL) {
-            *commits += bs[i].control_type == 1;
-            *aborts += bs[i].control_type == 0;
-        } else {
-            *records += bs[i].record_count;
-            *last_epoch = bs[i].producer_epoch;
-        }
-    }
-    free(bs);
+    *commits = s.commits;
+    *aborts = s.aborts;
+    *records = s.data_records;
+    *last_epoch = s.epoch_last;
 }
 
 static void test_txn_coordinator_moves(void) {

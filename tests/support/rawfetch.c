@@ -207,3 +207,36 @@ int rawfetch_partition(const char *bootstraps, const char *topic, int32_t partit
     }
     return -1;
 }
+
+int rawfetch_txn_summary(const char *bootstraps, const char *topic, int32_t partition,
+                         rawfetch_txn_t *out) {
+    *out = (rawfetch_txn_t){0, 0, 0, 0, 0, -1, -1, -1};
+    rawfetch_batch_t *bs;
+    size_t n;
+    if (rawfetch_partition(bootstraps, topic, partition, &bs, &n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (bs[i].attributes & RAWFETCH_CONTROL) {
+            if (bs[i].control_type == 1)
+                out->commits++;
+            else if (bs[i].control_type == 0)
+                out->aborts++;
+            else
+                out->bad++;
+            continue;
+        }
+        if (!(bs[i].attributes & RAWFETCH_TRANSACTIONAL))
+            out->bad++;
+        if (out->pid < 0) {
+            out->pid = bs[i].producer_id;
+            out->epoch_first = bs[i].producer_epoch;
+        } else if (out->pid != bs[i].producer_id) {
+            out->bad++;
+        }
+        out->epoch_last = bs[i].producer_epoch;
+        out->data_batches++;
+        out->data_records += bs[i].record_count;
+    }
+    free(bs);
+    return 0;
+}

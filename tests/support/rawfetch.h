@@ -30,4 +30,18 @@ typedef struct rawfetch_batch {
 int rawfetch_partition(const char *bootstraps, const char *topic, int32_t partition,
                        rawfetch_batch_t **out, size_t *n);
 
+/* A partition's log as transactions left it: COMMIT and ABORT markers,
+ * the data batches and their records, and what a transactional log must
+ * not hold (bad: a marker of neither type, a data batch without the
+ * transactional bit, or under another producer id than the first). */
+typedef struct rawfetch_txn {
+    int commits, aborts, data_batches, data_records, bad;
+    int64_t pid;                     /* the first data batch's; -1: none */
+    int16_t epoch_first, epoch_last; /* the data batches' first and last epoch; -1: none */
+} rawfetch_txn_t;
+/* Returns 0, or -1 (out as for an empty log) when the partition cannot be
+ * read. */
+int rawfetch_txn_summary(const char *bootstraps, const char *topic, int32_t partition,
+                         rawfetch_txn_t *out);
+
 #endif
