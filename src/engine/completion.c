@@ -411,20 +411,31 @@ static inline void tell(kp_producer_t *p, kp_batch_t *b, const outcome_t *o,
         notify_records(p, b, o, pp);
 }
 
-void kp_batch_notify(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
-                     int64_t log_append_time, kp_persisted_t persisted) {
-    if (err && p->txn.enabled)
-        kp_txn_record_failed(p, err);
-    kp_metrics_batch_done(p, b, err, persisted);
-    outcome_t o = {b->tp, err, base_offset, log_append_time, persisted, NULL};
-    tell(p, b, &o, NULL);
-    atomic_fetch_sub_explicit(&b->tp->queued, 1, memory_order_relaxed);
-    count_completed(p, b->tp, b->count);
+/* The records of b are told o and counted completed, the transaction and
+ * the metrics hear of it; release: the batch's memory goes back before the
+ * records count as completed (a flush that returns finds buffer.memory
+ * given back, in queue mode but for the entries still queued), else the
+ * batch stays allocated (kp_batch_notify). */
+static void finish(kp_producer_t *p, kp_batch_t *b, const outcome_t *o,
+                   const kp_produce_presp_t *pp, int release) {
+    kp_tp_t *tp = b->tp;
+    int32_t n = b->count;
+    if (o->err && p->txn.enabled)
+        kp_txn_record_failed(p, o->err);
+    kp_metrics_batch_done(p, b, o->err, o->persisted);
+    tell(p, b, o, pp);
+    atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);
+    if (release)
+        kp_acc_release(&p->acc, b);
+    count_completed(p, tp, n);
 }
 
-/* The memory goes back before the records count as completed: a flush
- * that returns finds buffer.memory given back (in queue mode, but for the
- * entries still queued). */
+void kp_batch_notify(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
+                     int64_t log_append_time, kp_persisted_t persisted) {
+    outcome_t o = {b->tp, err, base_offset, log_append_time, persisted, NULL};
+    finish(p, b, &o, NULL, 0);
+}
+
 void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                        int64_t log_append_time, kp_persisted_t persisted) {
     kp_batch_fail(p, b, err, base_offset, log_append_time, persisted, NULL);
@@ -433,14 +444,6 @@ void kp_batch_complete(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t ba
 void kp_batch_fail(kp_producer_t *p, kp_batch_t *b, kp_err_t err, int64_t base_offset,
                    int64_t log_append_time, kp_persisted_t persisted,
                    const kp_produce_presp_t *pp) {
-    kp_tp_t *tp = b->tp;
-    int32_t n = b->count;
-    if (err && p->txn.enabled)
-        kp_txn_record_failed(p, err);
-    kp_metrics_batch_done(p, b, err, persisted);
-    outcome_t o = {tp, err, base_offset, log_append_time, persisted, NULL};
-    tell(p, b, &o, pp);
-    atomic_fetch_sub_explicit(&tp->queued, 1, memory_order_relaxed);
-    kp_acc_release(&p->acc, b);
-    count_completed(p, tp, n);
+    outcome_t o = {b->tp, err, base_offset, log_append_time, persisted, NULL};
+    finish(p, b, &o, pp, 1);
 }
