@@ -38,6 +38,8 @@ struct kp_metrics_state {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     snap_req_t *reqs; /* waiting for the I/O thread (lock) */
+    _Atomic int nreqs; /* how many (written under lock): the I/O thread's turn
+                        * looks at it before taking the lock */
     int io_stopped;
 };
 
@@ -704,6 +706,7 @@ static void ask_io(kp_producer_t *p, snap_req_t *req) {
         if (!m->io_stopped) {
             req->next = m->reqs;
             m->reqs = req;
+            atomic_fetch_add(&m->nreqs, 1);
             kp_wake(p);
             while (!req->done && !m->io_stopped)
                 pthread_cond_wait(&m->cond, &m->lock);
@@ -711,6 +714,7 @@ static void ask_io(kp_producer_t *p, snap_req_t *req) {
                 for (snap_req_t **pp = &m->reqs; *pp; pp = &(*pp)->next)
                     if (*pp == req) {
                         *pp = req->next;
+                        atomic_fetch_sub(&m->nreqs, 1);
                         break;
                     }
         }
@@ -929,10 +933,14 @@ void kp_metrics_service(kp_producer_t *p, int64_t now, int64_t *next) {
             m->next_roll += m->window_ms;
     }
     *next = MIN(*next, m->next_roll);
-    pthread_mutex_lock(&m->lock);
-    snap_req_t *reqs = m->reqs;
-    m->reqs = NULL;
-    pthread_mutex_unlock(&m->lock);
+    snap_req_t *reqs = NULL;
+    if (atomic_load_explicit(&m->nreqs, memory_order_relaxed)) { /* (no lock every turn) */
+        pthread_mutex_lock(&m->lock);
+        reqs = m->reqs;
+        m->reqs = NULL;
+        atomic_store(&m->nreqs, 0);
+        pthread_mutex_unlock(&m->lock);
+    }
     while (reqs) {
         snap_req_t *r = reqs;
         reqs = r->next;
